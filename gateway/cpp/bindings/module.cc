@@ -1,0 +1,178 @@
+// sandgate._core: the native gateway. Users import `sandgate`; only the facade touches this module.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <chrono>
+#include <memory>
+
+#include "bindings/py_dispatcher.h"
+#include "common/clock.h"
+#include "mcp/engine.h"
+#include "mcp/session_table.h"
+#include "mcp/streamable_http.h"
+#include "server/http_server.h"
+#include "server/stdio_server.h"
+
+namespace py = pybind11;
+using namespace sandgate;
+
+namespace {
+
+struct CoreSettings {
+  std::string host = "127.0.0.1";
+  int port = 8000;
+  int io_threads = 0;
+  int python_workers = 4;
+  std::size_t max_body_bytes = 4 * 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  double read_timeout_s = 30.0;
+  double idle_timeout_s = 120.0;
+  double shutdown_grace_s = 10.0;
+  double stream_keepalive_s = 15.0;
+  std::size_t max_connections = 10'000;
+  std::vector<std::string> allowed_origins;
+  std::string response_mode = "json";
+  std::size_t page_size = 100;
+  double session_idle_timeout_s = 3600.0;
+  std::size_t max_sessions = 10'000;
+  std::string server_name = "sandgate";
+  std::string server_version = "0.0.0";
+  std::string instructions;
+};
+
+std::chrono::milliseconds millis(double seconds) {
+  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0));
+}
+
+mcp::EngineSettings engine_settings(const CoreSettings& s) {
+  mcp::EngineSettings e;
+  e.identity = {s.server_name, s.server_version, s.instructions};
+  e.page_size = s.page_size;
+  return e;
+}
+
+std::shared_ptr<bindings::PyDispatcher> make_dispatcher(py::object target, const CoreSettings& s) {
+  return std::make_shared<bindings::PyDispatcher>(std::move(target), static_cast<std::size_t>(std::max(1, s.python_workers)));
+}
+
+// Everything one HTTP gateway owns, built in dependency order and torn down in reverse.
+class Gateway {
+ public:
+  Gateway(const CoreSettings& s, py::object dispatcher)
+      : dispatcher_(make_dispatcher(std::move(dispatcher), s)),
+        engine_(engine_settings(s), dispatcher_),
+        sessions_(mcp::SessionTableLimits{s.max_sessions, millis(s.session_idle_timeout_s)}, clock_),
+        http_(mcp::HttpPolicy{s.allowed_origins, s.response_mode == "sse" ? mcp::ResponseMode::kSse : mcp::ResponseMode::kJson},
+              engine_, sessions_),
+        server_(listener_settings(s), http_) {}
+
+  ~Gateway() {
+    py::gil_scoped_release release;
+    server_.shutdown();
+    server_.wait();
+    dispatcher_->drain();
+  }
+
+  int start() {
+    py::gil_scoped_release release;
+    return server_.start();
+  }
+  void shutdown() {
+    py::gil_scoped_release release;
+    server_.shutdown();
+    server_.wait();
+    dispatcher_->drain();
+  }
+  void wait() {
+    py::gil_scoped_release release;
+    server_.wait();
+  }
+  bool ready() const { return server_.ready(); }
+  std::size_t session_count() const { return sessions_.size(); }
+  py::dict counters() const {
+    const auto c = server_.counters();
+    const auto s = sessions_.counters();
+    py::dict d;
+    d["connections_accepted"] = c.connections_accepted;
+    d["connections_rejected"] = c.connections_rejected;
+    d["requests"] = c.requests;
+    d["read_timeouts"] = c.read_timeouts;
+    d["bodies_too_large"] = c.bodies_too_large;
+    d["headers_too_large"] = c.headers_too_large;
+    d["cancelled_by_disconnect"] = c.cancelled_by_disconnect;
+    d["sessions_opened"] = s.opened;
+    d["sessions_closed"] = s.closed;
+    d["sessions_expired"] = s.expired;
+    d["sessions_rejected_full"] = s.rejected_full;
+    return d;
+  }
+
+ private:
+  static server::ListenerSettings listener_settings(const CoreSettings& s) {
+    server::ListenerSettings l;
+    l.host = s.host;
+    l.port = static_cast<std::uint16_t>(s.port);
+    l.io_threads = static_cast<unsigned>(std::max(0, s.io_threads));
+    l.max_body_bytes = s.max_body_bytes;
+    l.max_header_bytes = s.max_header_bytes;
+    l.read_timeout = millis(s.read_timeout_s);
+    l.idle_timeout = millis(s.idle_timeout_s);
+    l.shutdown_grace = millis(s.shutdown_grace_s);
+    l.stream_keepalive = millis(s.stream_keepalive_s);
+    l.max_connections = s.max_connections;
+    return l;
+  }
+
+  SteadyClock clock_;
+  std::shared_ptr<bindings::PyDispatcher> dispatcher_;
+  mcp::Engine engine_;
+  mcp::SessionTable sessions_;
+  mcp::StreamableHttp http_;
+  server::HttpServer server_;
+};
+
+void serve_stdio(const CoreSettings& s, py::object target) {
+  auto dispatcher = make_dispatcher(std::move(target), s);
+  mcp::Engine engine(engine_settings(s), dispatcher);
+  py::gil_scoped_release release;
+  server::serve_stdio(engine, 0, 1, server::StdioSettings{s.max_body_bytes});
+  dispatcher->drain();
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "Sandgate native gateway (private; use the sandgate package)";
+  py::class_<CoreSettings>(m, "Settings")
+      .def(py::init<>())
+      .def_readwrite("host", &CoreSettings::host)
+      .def_readwrite("port", &CoreSettings::port)
+      .def_readwrite("io_threads", &CoreSettings::io_threads)
+      .def_readwrite("python_workers", &CoreSettings::python_workers)
+      .def_readwrite("max_body_bytes", &CoreSettings::max_body_bytes)
+      .def_readwrite("max_header_bytes", &CoreSettings::max_header_bytes)
+      .def_readwrite("read_timeout_s", &CoreSettings::read_timeout_s)
+      .def_readwrite("idle_timeout_s", &CoreSettings::idle_timeout_s)
+      .def_readwrite("shutdown_grace_s", &CoreSettings::shutdown_grace_s)
+      .def_readwrite("stream_keepalive_s", &CoreSettings::stream_keepalive_s)
+      .def_readwrite("max_connections", &CoreSettings::max_connections)
+      .def_readwrite("allowed_origins", &CoreSettings::allowed_origins)
+      .def_readwrite("response_mode", &CoreSettings::response_mode)
+      .def_readwrite("page_size", &CoreSettings::page_size)
+      .def_readwrite("session_idle_timeout_s", &CoreSettings::session_idle_timeout_s)
+      .def_readwrite("max_sessions", &CoreSettings::max_sessions)
+      .def_readwrite("server_name", &CoreSettings::server_name)
+      .def_readwrite("server_version", &CoreSettings::server_version)
+      .def_readwrite("instructions", &CoreSettings::instructions);
+
+  py::class_<Gateway>(m, "HttpServer")
+      .def(py::init<const CoreSettings&, py::object>(), py::arg("settings"), py::arg("dispatcher"))
+      .def("start", &Gateway::start)
+      .def("shutdown", &Gateway::shutdown)
+      .def("wait", &Gateway::wait)
+      .def_property_readonly("ready", &Gateway::ready)
+      .def_property_readonly("session_count", &Gateway::session_count)
+      .def("counters", &Gateway::counters);
+
+  m.def("serve_stdio", &serve_stdio, py::arg("settings"), py::arg("dispatcher"));
+}

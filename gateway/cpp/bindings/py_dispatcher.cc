@@ -1,0 +1,138 @@
+#include "bindings/py_dispatcher.h"
+
+#include <atomic>
+
+#include "common/json.h"
+
+namespace sandgate::bindings {
+namespace {
+
+mcp::Outcome internal_error(std::string_view message) {
+  json::object body{{"message", message}};
+  return mcp::Outcome{mcp::OutcomeStatus::kInternalError, json::serialize(body)};
+}
+
+// The completion a Python coroutine calls when it finishes; only the first call counts.
+struct Completion {
+  explicit Completion(mcp::OutcomeCallback done) : done_(std::move(done)) {}
+  void operator()(int status, std::string body) {
+    if (fired_.exchange(true)) return;
+    // Python may keep this object alive long after; what `done` holds (a connection) must not wait for its GC.
+    mcp::OutcomeCallback done = std::move(done_);
+    done_ = nullptr;
+    if (status < 0 || status > static_cast<int>(mcp::OutcomeStatus::kMissingClientCapability)) {
+      return done(internal_error("Internal error: unknown dispatcher status"));
+    }
+    done(mcp::Outcome{static_cast<mcp::OutcomeStatus>(status), std::move(body)});
+  }
+  mcp::OutcomeCallback done_;
+  std::atomic<bool> fired_{false};
+};
+
+}  // namespace
+
+PyDispatcher::PyDispatcher(py::object target, std::size_t workers)
+    : target_(std::move(target)), call_(target_.attr("call")) {
+  if (workers == 0) workers = 1;
+  for (std::size_t i = 0; i < workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+PyDispatcher::~PyDispatcher() {
+  {
+    py::gil_scoped_release release;
+    drain();
+  }
+}
+
+std::string PyDispatcher::catalog_json() {
+  py::gil_scoped_acquire gil;
+  return target_.attr("catalog_json")().cast<std::string>();
+}
+
+void PyDispatcher::invoke(mcp::Invocation invocation, std::shared_ptr<mcp::CancelToken> cancel,
+                          mcp::OutcomeCallback done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      queue_.push_back(Job{std::move(invocation), std::move(cancel), std::move(done)});
+      wake_.notify_one();
+      return;
+    }
+  }
+  done(internal_error("Internal error: the server is shutting down"));
+}
+
+void PyDispatcher::drain() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && workers_.empty()) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& worker : workers_) {
+    if (worker.joinable()) worker.join();
+  }
+  workers_.clear();
+}
+
+void PyDispatcher::worker_loop() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    py::gil_scoped_acquire gil;
+    run(job);
+    // Keep the GIL while more work is queued: handing it over per call costs more than the call.
+    for (;;) {
+      {
+        std::lock_guard lock(mutex_);
+        if (queue_.empty()) break;
+        job = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      run(job);
+    }
+  }
+}
+
+void PyDispatcher::run(Job& job) {
+  if (job.cancel && job.cancel->cancelled()) return job.done(internal_error("Request cancelled"));
+  auto completion = std::make_shared<Completion>(std::move(job.done));
+  try {
+    py::cpp_function complete([completion](int status, std::string body) { (*completion)(status, std::move(body)); });
+    py::object result = call_(std::string(mcp::invocation_method(job.invocation.kind)), job.invocation.name,
+                              job.invocation.arguments_json, job.invocation.meta_json, complete);
+    if (py::isinstance<py::tuple>(result)) {
+      auto pair = result.cast<std::pair<int, std::string>>();
+      return (*completion)(pair.first, std::move(pair.second));
+    }
+    // Asynchronous: the coroutine calls `complete`; a client that leaves cancels its future.
+    if (job.cancel && py::hasattr(result, "cancel")) {
+      // The hook may be dropped on an I/O thread: release the Python reference under the GIL.
+      std::shared_ptr<py::object> pending(new py::object(std::move(result)), [](py::object* object) {
+        py::gil_scoped_acquire gil;
+        delete object;
+      });
+      job.cancel->on_cancel([pending] {
+        py::gil_scoped_acquire gil;
+        pending->attr("cancel")();
+      });
+    }
+  } catch (py::error_already_set& error) {
+    // The dispatcher must not raise; if it does, the caller still gets an answer and the log gets the traceback.
+    error.restore();
+    PyErr_Print();
+    mcp::Outcome outcome = internal_error("Internal error: the tool dispatcher failed");
+    (*completion)(static_cast<int>(outcome.status), std::move(outcome.json));
+  } catch (const std::exception& error) {
+    mcp::Outcome outcome = internal_error(std::string("Internal error: ") + error.what());
+    (*completion)(static_cast<int>(outcome.status), std::move(outcome.json));
+  }
+}
+
+}  // namespace sandgate::bindings

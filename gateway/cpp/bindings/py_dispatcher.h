@@ -1,0 +1,47 @@
+#pragma once
+// Runs Python handlers for the protocol engine: a few worker threads take turns holding the GIL.
+#include <pybind11/pybind11.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "mcp/dispatcher.h"
+
+namespace sandgate::bindings {
+
+namespace py = pybind11;
+
+class PyDispatcher final : public mcp::Dispatcher {
+ public:
+  // Construct with the GIL held. `target` has catalog_json() and call(kind, name, args, meta, completion),
+  // which returns (status, json) or, for a coroutine, a future with cancel().
+  PyDispatcher(py::object target, std::size_t workers);
+  ~PyDispatcher() override;
+
+  std::string catalog_json() override;
+  void invoke(mcp::Invocation invocation, std::shared_ptr<mcp::CancelToken> cancel, mcp::OutcomeCallback done) override;
+  // Finishes queued work and joins the workers; call without the GIL.
+  void drain() override;
+
+ private:
+  struct Job {
+    mcp::Invocation invocation;
+    std::shared_ptr<mcp::CancelToken> cancel;
+    mcp::OutcomeCallback done;
+  };
+  void worker_loop();
+  void run(Job& job);  // GIL held
+
+  py::object target_;
+  py::object call_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace sandgate::bindings

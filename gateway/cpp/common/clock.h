@@ -1,0 +1,29 @@
+#pragma once
+// Injected time source: expiry logic never reads the wall clock directly.
+#include <atomic>
+#include <chrono>
+
+namespace sandgate {
+
+class Clock {
+ public:
+  using time_point = std::chrono::steady_clock::time_point;
+  virtual ~Clock() = default;
+  virtual time_point now() const = 0;
+};
+
+class SteadyClock final : public Clock {
+ public:
+  time_point now() const override { return std::chrono::steady_clock::now(); }
+};
+
+class ManualClock final : public Clock {
+ public:
+  time_point now() const override { return time_point(std::chrono::nanoseconds(ticks_.load())); }
+  void advance(std::chrono::nanoseconds by) { ticks_ += by.count(); }
+
+ private:
+  std::atomic<long long> ticks_{1};
+};
+
+}  // namespace sandgate

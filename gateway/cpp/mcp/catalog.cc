@@ -1,0 +1,109 @@
+#include "mcp/catalog.h"
+
+#include <algorithm>
+#include <charconv>
+#include <optional>
+#include <stdexcept>
+
+#include "common/base64.h"
+#include "mcp/dispatcher.h"
+#include "mcp/jsonrpc.h"
+
+namespace sandgate::mcp {
+namespace {
+
+constexpr std::string_view kCursorPrefix = "sg1:";
+
+json::array take_array(const json::object& root, std::string_view key) {
+  const json::value* v = root.if_contains(key);
+  if (v == nullptr) return {};
+  if (!v->is_array()) throw std::invalid_argument("catalog field '" + std::string(key) + "' must be an array");
+  return v->get_array();
+}
+
+std::optional<std::size_t> decode_cursor(std::string_view cursor) {
+  auto raw = decode_base64_canonical(cursor);
+  if (!raw || raw->rfind(kCursorPrefix, 0) != 0) return std::nullopt;
+  std::size_t offset = 0;
+  const char* begin = raw->data() + kCursorPrefix.size();
+  const char* end = raw->data() + raw->size();
+  auto [ptr, ec] = std::from_chars(begin, end, offset);
+  if (ec != std::errc() || ptr != end || begin == end) return std::nullopt;
+  return offset;
+}
+
+}  // namespace
+
+std::string_view invocation_method(InvocationKind kind) {
+  switch (kind) {
+    case InvocationKind::kToolCall: return "tools/call";
+    case InvocationKind::kResourceRead: return "resources/read";
+    case InvocationKind::kPromptGet: return "prompts/get";
+  }
+  return "";
+}
+
+std::string_view list_field(ListKind kind) {
+  switch (kind) {
+    case ListKind::kTools: return "tools";
+    case ListKind::kResources: return "resources";
+    case ListKind::kResourceTemplates: return "resourceTemplates";
+    case ListKind::kPrompts: return "prompts";
+  }
+  return "";
+}
+
+std::string encode_cursor(std::size_t offset) {
+  return encode_base64(std::string(kCursorPrefix) + std::to_string(offset));
+}
+
+Catalog::Catalog(std::string_view catalog_json, std::size_t page_size) : page_size_(page_size == 0 ? 1 : page_size) {
+  auto parsed = parse_json(catalog_json);
+  if (std::holds_alternative<Fault>(parsed)) throw std::invalid_argument("catalog is not valid JSON");
+  const json::object* root = std::get<json::value>(parsed).if_object();
+  if (root == nullptr) throw std::invalid_argument("catalog must be a JSON object");
+  tools_ = take_array(*root, "tools");
+  resources_ = take_array(*root, "resources");
+  templates_ = take_array(*root, "resourceTemplates");
+  prompts_ = take_array(*root, "prompts");
+}
+
+const json::array& Catalog::items(ListKind kind) const {
+  switch (kind) {
+    case ListKind::kTools: return tools_;
+    case ListKind::kResources: return resources_;
+    case ListKind::kResourceTemplates: return templates_;
+    case ListKind::kPrompts: return prompts_;
+  }
+  return tools_;
+}
+
+std::size_t Catalog::count(ListKind kind) const { return items(kind).size(); }
+
+std::variant<json::object, Fault> Catalog::page(ListKind kind, const json::value* cursor) const {
+  const json::array& all = items(kind);
+  std::size_t offset = 0;
+  if (cursor != nullptr && !cursor->is_null()) {
+    std::optional<std::size_t> decoded;
+    if (cursor->is_string()) decoded = decode_cursor(cursor->get_string());
+    if (!decoded || *decoded > all.size()) return Fault{Failure::kInvalidParams, "Invalid cursor"};
+    offset = *decoded;
+  }
+  const std::size_t end = std::min(all.size(), offset + page_size_);
+  json::array slice(all.begin() + static_cast<std::ptrdiff_t>(offset), all.begin() + static_cast<std::ptrdiff_t>(end));
+  json::object result;
+  result.emplace(list_field(kind), std::move(slice));
+  if (end < all.size()) result.emplace("nextCursor", encode_cursor(end));
+  return result;
+}
+
+json::object Catalog::capabilities() const {
+  // All three are always advertised: an empty list is a better answer than "method not found".
+  json::object caps;
+  caps.emplace("tools", json::object{{"listChanged", false}});
+  caps.emplace("resources", json::object{{"subscribe", false}, {"listChanged", false}});
+  caps.emplace("prompts", json::object{{"listChanged", false}});
+  return caps;
+}
+
+}  // namespace sandgate::mcp

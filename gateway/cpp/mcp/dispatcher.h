@@ -1,0 +1,81 @@
+#pragma once
+// The one seam between protocol handling and whatever runs tools (in-process now, sandbox next).
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+namespace sandgate::mcp {
+
+// Set once when the client goes away or cancels; the runner may hook a kill on it.
+class CancelToken {
+ public:
+  void cancel() {
+    std::function<void()> hook;
+    {
+      std::lock_guard lock(mutex_);
+      if (cancelled_.exchange(true)) return;
+      hook = std::move(on_cancel_);
+    }
+    if (hook) hook();
+  }
+  bool cancelled() const { return cancelled_.load(); }
+  // Runs now if already cancelled.
+  void on_cancel(std::function<void()> hook) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!cancelled_.load()) {
+        on_cancel_ = std::move(hook);
+        return;
+      }
+    }
+    hook();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::atomic<bool> cancelled_{false};
+  std::function<void()> on_cancel_;
+};
+
+enum class InvocationKind { kToolCall, kResourceRead, kPromptGet };
+
+struct Invocation {
+  InvocationKind kind;
+  std::string name;            // tool name, resource URI or prompt name
+  std::string arguments_json;  // "{}" when absent
+  std::string meta_json;       // the request's params._meta, "{}" when absent
+};
+
+// Status values the runner reports; the engine maps them to protocol failures.
+enum class OutcomeStatus : int {
+  kOk = 0,
+  kInvalidParams = 1,
+  kResourceNotFound = 2,
+  kInternalError = 3,
+  kMissingClientCapability = 4,
+};
+
+struct Outcome {
+  OutcomeStatus status = OutcomeStatus::kOk;
+  std::string json;  // result object, or {"message":..., "data"?:...} for failures
+};
+
+using OutcomeCallback = std::function<void(Outcome)>;
+
+class Dispatcher {
+ public:
+  virtual ~Dispatcher() = default;
+  // {"tools":[...],"resources":[...],"resourceTemplates":[...],"prompts":[...]}
+  virtual std::string catalog_json() = 0;
+  // Calls `done` exactly once, from any thread, possibly before returning.
+  virtual void invoke(Invocation invocation, std::shared_ptr<CancelToken> cancel, OutcomeCallback done) = 0;
+  // Stops accepting work and waits for what is running.
+  virtual void drain() {}
+};
+
+std::string_view invocation_method(InvocationKind kind);
+
+}  // namespace sandgate::mcp

@@ -1,0 +1,167 @@
+#include "mcp/engine.h"
+
+#include <array>
+#include <utility>
+
+namespace sandgate::mcp {
+namespace {
+
+constexpr std::int64_t kNotCacheable = -1;
+
+struct ListMethod {
+  std::string_view method;
+  ListKind kind;
+};
+constexpr std::array<ListMethod, 4> kListMethods = {{
+    {"tools/list", ListKind::kTools},
+    {"resources/list", ListKind::kResources},
+    {"resources/templates/list", ListKind::kResourceTemplates},
+    {"prompts/list", ListKind::kPrompts},
+}};
+
+Fault invalid_params(std::string message) { return Fault{Failure::kInvalidParams, std::move(message)}; }
+
+json::object supported_versions_data(std::string_view requested) {
+  json::array supported;
+  for (auto v : kModernVersions) supported.emplace_back(v);
+  for (auto v : kLegacyVersions) supported.emplace_back(v);
+  return json::object{{"supported", std::move(supported)}, {"requested", requested}};
+}
+
+}  // namespace
+
+Reply outcome_to_reply(const Outcome& outcome) {
+  auto parsed = parse_json(outcome.json);
+  const json::object* object = nullptr;
+  if (auto* value = std::get_if<json::value>(&parsed)) object = value->if_object();
+  if (object == nullptr) return Fault{Failure::kInternalError, "Internal error: the tool runner returned malformed JSON"};
+  if (outcome.status == OutcomeStatus::kOk) return *object;
+  std::string message = "Internal error";
+  if (const json::value* m = object->if_contains("message"); m != nullptr && m->is_string()) {
+    message = std::string(m->get_string());
+  }
+  json::value data = nullptr;
+  if (const json::value* d = object->if_contains("data")) data = *d;
+  switch (outcome.status) {
+    case OutcomeStatus::kInvalidParams: return Fault{Failure::kInvalidParams, message, data};
+    case OutcomeStatus::kResourceNotFound: return Fault{Failure::kResourceNotFound, message, data};
+    case OutcomeStatus::kMissingClientCapability: return Fault{Failure::kMissingClientCapability, message, data};
+    default: return Fault{Failure::kInternalError, message, data};
+  }
+}
+
+Engine::Engine(EngineSettings settings, std::shared_ptr<Dispatcher> dispatcher)
+    : settings_(std::move(settings)),
+      dispatcher_(std::move(dispatcher)),
+      catalog_(dispatcher_->catalog_json(), settings_.page_size) {
+  server_info_.emplace("name", settings_.identity.name);
+  server_info_.emplace("version", settings_.identity.version);
+}
+
+std::variant<std::string, Fault> Engine::check_modern_envelope(const Message& request) const {
+  const json::object* meta = request_meta(request);
+  if (meta == nullptr || !meta->contains(kMetaProtocolVersion) || !meta->contains(kMetaClientCapabilities)) {
+    return invalid_params(std::string("Invalid params: params._meta must carry '") + std::string(kMetaProtocolVersion) +
+                          "' and '" + std::string(kMetaClientCapabilities) + "'");
+  }
+  const json::value& version = meta->at(kMetaProtocolVersion);
+  if (!version.is_string()) return invalid_params("Invalid params: the protocol version must be a string");
+  if (!meta->at(kMetaClientCapabilities).is_object()) {
+    return invalid_params("Invalid params: client capabilities must be an object");
+  }
+  std::string requested(version.get_string());
+  if (!is_modern_version(requested)) {
+    return Fault{Failure::kUnsupportedProtocolVersion, "Unsupported protocol version", supported_versions_data(requested)};
+  }
+  return requested;
+}
+
+json::object Engine::initialize_result(std::string_view negotiated_version) const {
+  json::object caps = catalog_.capabilities();
+  caps.emplace("logging", json::object{});
+  json::object result;
+  result.emplace("protocolVersion", negotiated_version);
+  result.emplace("capabilities", std::move(caps));
+  result.emplace("serverInfo", server_info_);
+  if (!settings_.identity.instructions.empty()) result.emplace("instructions", settings_.identity.instructions);
+  return result;
+}
+
+json::object Engine::discover_result() const {
+  json::array versions;
+  for (auto v : kModernVersions) versions.emplace_back(v);
+  for (auto v : kLegacyVersions) versions.emplace_back(v);
+  json::object result;
+  result.emplace("supportedVersions", std::move(versions));
+  result.emplace("capabilities", catalog_.capabilities());
+  if (!settings_.identity.instructions.empty()) result.emplace("instructions", settings_.identity.instructions);
+  return result;
+}
+
+json::object Engine::finish(json::object result, const RequestContext& context, std::int64_t ttl_ms) const {
+  if (context.era != Era::kModern) return result;
+  result["resultType"] = "complete";
+  json::value& meta = result["_meta"];
+  if (!meta.is_object()) meta = json::object{};
+  meta.get_object()[kMetaServerInfo] = server_info_;
+  if (ttl_ms != kNotCacheable) {
+    result["ttlMs"] = ttl_ms;
+    // Nothing served here depends on who asks yet; per-principal filtering will make lists private.
+    result["cacheScope"] = "public";
+  }
+  return result;
+}
+
+void Engine::handle(const Message& request, const RequestContext& context, std::shared_ptr<CancelToken> cancel,
+                    ReplyCallback done) const {
+  const std::string& method = request.method;
+  const bool modern = context.era == Era::kModern;
+  for (const ListMethod& list : kListMethods) {
+    if (method != list.method) continue;
+    auto page = catalog_.page(list.kind, request.params.if_contains("cursor"));
+    if (auto* fault = std::get_if<Fault>(&page)) return done(std::move(*fault));
+    return done(finish(std::move(std::get<json::object>(page)), context, settings_.list_ttl_ms));
+  }
+  if (method == "tools/call") return invoke(InvocationKind::kToolCall, request, context, std::move(cancel), std::move(done));
+  if (method == "resources/read") {
+    return invoke(InvocationKind::kResourceRead, request, context, std::move(cancel), std::move(done));
+  }
+  if (method == "prompts/get") return invoke(InvocationKind::kPromptGet, request, context, std::move(cancel), std::move(done));
+  if (modern && method == "server/discover") return done(finish(discover_result(), context, settings_.list_ttl_ms));
+  if (!modern) {
+    if (method == "initialize") return done(initialize_result(negotiate_legacy_version(context.protocol_version)));
+    if (method == "ping") return done(json::object{});
+    if (method == "logging/setLevel") {
+      const json::value* level = request.params.if_contains("level");
+      if (level == nullptr || !level->is_string()) return done(invalid_params("Invalid params: 'level' must be a string"));
+      return done(json::object{});
+    }
+  }
+  done(Fault{Failure::kMethodNotFound, "Method not found: " + method});
+}
+
+void Engine::invoke(InvocationKind kind, const Message& request, const RequestContext& context,
+                    std::shared_ptr<CancelToken> cancel, ReplyCallback done) const {
+  const char* key = kind == InvocationKind::kResourceRead ? "uri" : "name";
+  const json::value* name = request.params.if_contains(key);
+  if (name == nullptr || !name->is_string()) {
+    return done(invalid_params(std::string("Invalid params: '") + key + "' must be a string"));
+  }
+  Invocation invocation{kind, std::string(name->get_string()), "{}", "{}"};
+  if (const json::value* args = request.params.if_contains("arguments"); args != nullptr && !args->is_null()) {
+    if (!args->is_object()) return done(invalid_params("Invalid params: 'arguments' must be an object"));
+    invocation.arguments_json = json::serialize(*args);
+  }
+  if (const json::object* meta = request_meta(request)) invocation.meta_json = json::serialize(*meta);
+  const std::int64_t ttl = kind == InvocationKind::kResourceRead ? settings_.read_ttl_ms : kNotCacheable;
+  dispatcher_->invoke(std::move(invocation), std::move(cancel),
+                      [this, context, ttl, done = std::move(done)](Outcome outcome) {
+                        Reply reply = outcome_to_reply(outcome);
+                        if (auto* result = std::get_if<json::object>(&reply)) {
+                          return done(finish(std::move(*result), context, ttl));
+                        }
+                        done(std::move(reply));
+                      });
+}
+
+}  // namespace sandgate::mcp

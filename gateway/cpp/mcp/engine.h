@@ -1,0 +1,73 @@
+#pragma once
+// MCP method handling for both eras, independent of the transport that carried the request.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <variant>
+
+#include "common/json.h"
+#include "mcp/catalog.h"
+#include "mcp/dispatcher.h"
+#include "mcp/errors.h"
+#include "mcp/jsonrpc.h"
+#include "mcp/protocol.h"
+
+namespace sandgate::mcp {
+
+struct ServerIdentity {
+  std::string name = "sandgate";
+  std::string version = "0.0.0";
+  std::string instructions;  // empty: not sent
+};
+
+struct EngineSettings {
+  ServerIdentity identity;
+  std::size_t page_size = 100;
+  // Freshness hints of 2026-07-28 cacheable results.
+  std::int64_t list_ttl_ms = 60'000;
+  std::int64_t read_ttl_ms = 0;
+};
+
+struct RequestContext {
+  Era era = Era::kModern;
+  std::string protocol_version;
+};
+
+using Reply = std::variant<json::object, Fault>;
+using ReplyCallback = std::function<void(Reply)>;
+
+class Engine {
+ public:
+  // Loads the catalog from the dispatcher once; throws std::invalid_argument on a malformed one.
+  Engine(EngineSettings settings, std::shared_ptr<Dispatcher> dispatcher);
+
+  // The modern per-request envelope (_meta version and capabilities), minus transport headers.
+  // Returns the requested version, or the failure to answer with.
+  std::variant<std::string, Fault> check_modern_envelope(const Message& request) const;
+
+  // Answers one request; `done` runs exactly once, maybe on another thread.
+  void handle(const Message& request, const RequestContext& context, std::shared_ptr<CancelToken> cancel,
+              ReplyCallback done) const;
+
+  json::object initialize_result(std::string_view negotiated_version) const;
+  const Catalog& catalog() const { return catalog_; }
+  const EngineSettings& settings() const { return settings_; }
+  Dispatcher& dispatcher() const { return *dispatcher_; }
+
+ private:
+  void invoke(InvocationKind kind, const Message& request, const RequestContext& context,
+              std::shared_ptr<CancelToken> cancel, ReplyCallback done) const;
+  json::object finish(json::object result, const RequestContext& context, std::int64_t ttl_ms) const;
+  json::object discover_result() const;
+
+  EngineSettings settings_;
+  std::shared_ptr<Dispatcher> dispatcher_;
+  Catalog catalog_;
+  json::object server_info_;
+};
+
+// Maps a runner's outcome to a result object or a protocol failure.
+Reply outcome_to_reply(const Outcome& outcome);
+
+}  // namespace sandgate::mcp

@@ -1,0 +1,107 @@
+#include "mcp/session_table.h"
+
+#include <openssl/rand.h>
+
+#include <array>
+#include <stdexcept>
+
+namespace sandgate::mcp {
+
+std::string random_session_id() {
+  std::array<unsigned char, 16> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    throw std::runtime_error("RAND_bytes failed");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  id.reserve(bytes.size() * 2);
+  for (unsigned char b : bytes) {
+    id.push_back(kHex[b >> 4]);
+    id.push_back(kHex[b & 0xf]);
+  }
+  return id;
+}
+
+SessionTable::SessionTable(SessionTableLimits limits, const Clock& clock) : limits_(limits), clock_(clock) {}
+
+bool SessionTable::expired(const Entry& entry, Clock::time_point now) const {
+  return now - entry.last_seen > limits_.idle_timeout;
+}
+
+std::size_t SessionTable::sweep_locked(Clock::time_point now) {
+  std::size_t removed = 0;
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    if (expired(it->second, now)) {
+      it = sessions_.erase(it);
+      ++removed;
+    } else {
+      ++it;
+    }
+  }
+  counters_.expired += removed;
+  return removed;
+}
+
+std::optional<std::string> SessionTable::open(SessionRecord record) {
+  const auto now = clock_.now();
+  std::lock_guard lock(mutex_);
+  if (sessions_.size() >= limits_.max_sessions && sweep_locked(now) == 0) {
+    ++counters_.rejected_full;
+    return std::nullopt;
+  }
+  std::string id = random_session_id();
+  sessions_.emplace(id, Entry{std::move(record), now});
+  ++counters_.opened;
+  return id;
+}
+
+std::optional<SessionRecord> SessionTable::touch(std::string_view id) {
+  const auto now = clock_.now();
+  std::lock_guard lock(mutex_);
+  auto it = sessions_.find(std::string(id));
+  if (it == sessions_.end()) return std::nullopt;
+  if (expired(it->second, now)) {
+    sessions_.erase(it);
+    ++counters_.expired;
+    return std::nullopt;
+  }
+  it->second.last_seen = now;
+  return it->second.record;
+}
+
+bool SessionTable::update(std::string_view id, const SessionRecord& record) {
+  std::lock_guard lock(mutex_);
+  auto it = sessions_.find(std::string(id));
+  if (it == sessions_.end()) return false;
+  it->second.record = record;
+  return true;
+}
+
+bool SessionTable::close(std::string_view id) {
+  std::lock_guard lock(mutex_);
+  if (sessions_.erase(std::string(id)) == 0) return false;
+  ++counters_.closed;
+  return true;
+}
+
+bool SessionTable::contains(std::string_view id) {
+  return touch(id).has_value();
+}
+
+std::size_t SessionTable::size() const {
+  std::lock_guard lock(mutex_);
+  return sessions_.size();
+}
+
+SessionTableCounters SessionTable::counters() const {
+  std::lock_guard lock(mutex_);
+  return counters_;
+}
+
+std::size_t SessionTable::sweep_expired() {
+  const auto now = clock_.now();
+  std::lock_guard lock(mutex_);
+  return sweep_locked(now);
+}
+
+}  // namespace sandgate::mcp

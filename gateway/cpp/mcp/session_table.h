@@ -1,0 +1,66 @@
+#pragma once
+// Legacy-era sessions: random ids, bounded count, idle expiry on an injected clock.
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "common/clock.h"
+
+namespace sandgate::mcp {
+
+struct SessionRecord {
+  std::string protocol_version;
+  std::string client_capabilities_json;  // kept as text: read rarely, small when idle
+  std::string log_level;
+  bool initialized = false;
+};
+
+struct SessionTableLimits {
+  std::size_t max_sessions = 10000;
+  std::chrono::milliseconds idle_timeout{std::chrono::hours(1)};
+};
+
+struct SessionTableCounters {
+  std::uint64_t opened = 0;
+  std::uint64_t closed = 0;
+  std::uint64_t expired = 0;
+  std::uint64_t rejected_full = 0;
+};
+
+class SessionTable {
+ public:
+  SessionTable(SessionTableLimits limits, const Clock& clock);
+
+  // A new id (128 random bits, hex), or nullopt when the table is full of live sessions.
+  std::optional<std::string> open(SessionRecord record);
+  // The record of a live session, refreshing its idle timer; nullopt if unknown, closed or expired.
+  std::optional<SessionRecord> touch(std::string_view id);
+  bool update(std::string_view id, const SessionRecord& record);
+  bool close(std::string_view id);
+  bool contains(std::string_view id);
+  std::size_t size() const;
+  SessionTableCounters counters() const;
+  std::size_t sweep_expired();
+
+ private:
+  struct Entry {
+    SessionRecord record;
+    Clock::time_point last_seen;
+  };
+  bool expired(const Entry& entry, Clock::time_point now) const;
+  std::size_t sweep_locked(Clock::time_point now);
+
+  const SessionTableLimits limits_;
+  const Clock& clock_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, Entry> sessions_;
+  SessionTableCounters counters_;
+};
+
+std::string random_session_id();
+
+}  // namespace sandgate::mcp

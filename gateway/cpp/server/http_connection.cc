@@ -1,0 +1,277 @@
+// One HTTP/1.1 connection: bounded reads, routing, async replies, SSE streams, cancel on disconnect.
+#include <sys/socket.h>
+
+#include <string_view>
+
+#include "server/http_internal.h"
+
+namespace sandgate::server {
+namespace {
+
+constexpr std::string_view kServerHeader = "sandgate";
+
+std::optional<std::string> header(const http::fields& fields, std::string_view name) {
+  auto it = fields.find(name);
+  if (it == fields.end()) return std::nullopt;
+  return std::string(it->value());
+}
+
+bool duplicated(const http::fields& fields, std::string_view name) {
+  auto range = fields.equal_range(name);
+  return range.first != range.second && std::next(range.first) != range.second;
+}
+
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+
+}  // namespace
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(HttpServer::Impl& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {}
+  ~Connection() { server_.unregister_connection(this); }
+
+  void start() {
+    server_.register_connection(shared_from_this());
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
+  }
+
+  void drain() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->draining_ = true;
+      if (self->state_ == State::kReading || self->state_ == State::kStreaming) self->close();
+    });
+  }
+
+ private:
+  enum class State { kReading, kBusy, kStreaming, kClosed };
+
+  void read_request() {
+    if (server_.draining) return close();
+    state_ = State::kReading;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_.settings.max_header_bytes));
+    parser_->body_limit(server_.settings.max_body_bytes);
+    // The first request gets the read timeout; a kept-alive connection may idle longer before its next.
+    arm_read_deadline(requests_served_ == 0 && buffer_.size() == 0 ? server_.settings.read_timeout
+                                                                   : server_.settings.idle_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read_error(ec);
+    arm_read_deadline(server_.settings.read_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_request(ec); });
+  }
+
+  // Our own timer, not tcp_stream's: Beast closes the socket on its timeout, and a stalled client is owed a 408.
+  void arm_read_deadline(std::chrono::milliseconds timeout) {
+    if (!read_deadline_) read_deadline_.emplace(stream_.get_executor());
+    read_deadline_->expires_after(timeout);
+    read_deadline_->async_wait([self = shared_from_this(), generation = ++deadline_generation_](beast::error_code ec) {
+      if (ec || generation != self->deadline_generation_ || self->state_ != State::kReading) return;
+      self->read_timed_out_ = true;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
+  }
+
+  void disarm_read_deadline() {
+    ++deadline_generation_;
+    if (read_deadline_) read_deadline_->cancel();
+  }
+
+  void on_read_error(beast::error_code ec) {
+    disarm_read_deadline();
+    if (read_timed_out_) {
+      read_timed_out_ = false;
+      ++server_.counters.read_timeouts;
+      // Only a client that started a request is owed a 408; an idle keep-alive just closes.
+      if (buffer_.size() > 0 || (parser_ && parser_->got_some())) return write_simple(http::status::request_timeout, "", true);
+      return close();
+    }
+    if (ec == http::error::body_limit) {
+      ++server_.counters.bodies_too_large;
+      return reply_fault_and_close(mcp::Fault{mcp::Failure::kBodyTooLarge, "Payload Too Large: body exceeds " +
+                                                                               std::to_string(server_.settings.max_body_bytes) + " bytes"});
+    }
+    if (ec == http::error::header_limit) {
+      ++server_.counters.headers_too_large;
+      return write_simple(http::status::request_header_fields_too_large, "", true);
+    }
+    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
+        ec == net::error::operation_aborted) {
+      return close();
+    }
+    // Malformed HTTP.
+    write_simple(http::status::bad_request, "", true);
+  }
+
+  void on_request(beast::error_code ec) {
+    if (ec) return on_read_error(ec);
+    disarm_read_deadline();
+    ++server_.counters.requests;
+    ++requests_served_;
+    state_ = State::kBusy;
+    auto& req = parser_->get();
+    keep_alive_ = req.keep_alive();
+    const std::string_view path = path_of(req.target());
+    if (path == "/healthz") return write_simple(http::status::ok, R"({"status":"ok"})", false);
+    if (path == "/readyz") {
+      const bool ready = server_.accepting && !server_.draining;
+      return write_simple(ready ? http::status::ok : http::status::service_unavailable,
+                          ready ? R"({"status":"ready"})" : R"({"status":"not_ready"})", false);
+    }
+    if (path != "/mcp") return write_simple(http::status::not_found, R"({"error":"not found"})", false);
+
+    mcp::McpHttpRequest request;
+    request.method = std::string(req.method_string());
+    request.accept = header(req, "Accept");
+    request.content_type = header(req, "Content-Type");
+    request.origin = header(req, "Origin");
+    request.protocol_version = header(req, "MCP-Protocol-Version");
+    request.mcp_method = header(req, "Mcp-Method");
+    request.mcp_name = header(req, "Mcp-Name");
+    request.session_id = header(req, "Mcp-Session-Id");
+    request.duplicate_routing_header =
+        duplicated(req, "MCP-Protocol-Version") || duplicated(req, "Mcp-Method") || duplicated(req, "Mcp-Name");
+    request.body = std::move(req.body());
+
+    cancel_ = std::make_shared<mcp::CancelToken>();
+    server_.request_started();
+    awaiting_reply_ = true;
+    watch_for_disconnect();
+    server_.mcp.handle(std::move(request), cancel_, [self = shared_from_this()](mcp::McpHttpReply reply) {
+      net::post(self->stream_.get_executor(), [self, reply = std::move(reply)]() mutable { self->on_reply(std::move(reply)); });
+    });
+  }
+
+  // While a call runs nobody reads the socket; a readable EOF means the client left, so cancel its call.
+  void watch_for_disconnect() {
+    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+      if (ec || !self->awaiting_reply_) return;
+      char probe;
+      const ssize_t n = ::recv(self->stream_.socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        ++self->server_.counters.cancelled_by_disconnect;
+        self->peer_gone_ = true;
+        self->cancel_->cancel();
+      }
+      // Pipelined bytes: leave them for the next read.
+    });
+  }
+
+  void on_reply(mcp::McpHttpReply reply) {
+    awaiting_reply_ = false;
+    server_.request_finished();
+    if (peer_gone_) return close();
+    if (reply.event_stream_session) return start_event_stream(std::move(reply));
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(reply.status), 11);
+    res->set(http::field::server, kServerHeader);
+    for (auto& [name, value] : reply.headers) res->set(name, value);
+    if (!reply.content_type.empty()) res->set(http::field::content_type, reply.content_type);
+    res->body() = std::move(reply.body);
+    write(std::move(res), !keep_alive_ || server_.draining);
+  }
+
+  void start_event_stream(mcp::McpHttpReply reply) {
+    state_ = State::kStreaming;
+    stream_session_ = *reply.event_stream_session;
+    auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, 11);
+    res->set(http::field::server, kServerHeader);
+    res->set(http::field::content_type, reply.content_type);
+    for (auto& [name, value] : reply.headers) res->set(name, value);
+    res->chunked(true);
+    auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+    stream_.expires_after(server_.settings.read_timeout);
+    http::async_write_header(stream_, *serializer, [self = shared_from_this(), res, serializer](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->stream_.expires_never();
+      self->schedule_keepalive();
+    });
+  }
+
+  void schedule_keepalive() {
+    if (!keepalive_timer_) keepalive_timer_.emplace(stream_.get_executor());
+    keepalive_timer_->expires_after(server_.settings.stream_keepalive);
+    keepalive_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->state_ != State::kStreaming) return;
+      if (self->server_.draining || !self->server_.mcp.session_alive(self->stream_session_)) return self->close();
+      static constexpr std::string_view kComment = ":\n\n";
+      self->stream_.expires_after(self->server_.settings.read_timeout);
+      net::async_write(self->stream_, http::make_chunk(net::buffer(kComment)),
+                       [self](beast::error_code ec, std::size_t) {
+                         if (ec) return self->close();
+                         self->stream_.expires_never();
+                         self->schedule_keepalive();
+                       });
+    });
+  }
+
+  template <class Body>
+  void write(std::shared_ptr<http::response<Body>> res, bool close_after) {
+    res->keep_alive(!close_after);
+    res->prepare_payload();
+    stream_.expires_after(server_.settings.read_timeout);
+    http::async_write(stream_, *res, [self = shared_from_this(), res, close_after](beast::error_code ec, std::size_t) {
+      if (ec || close_after) return self->close();
+      self->stream_.expires_never();  // the write deadline must not govern the next read
+      self->read_request();
+    });
+  }
+
+  void write_simple(http::status status, std::string_view body, bool close_after) {
+    auto res = std::make_shared<http::response<http::string_body>>(status, 11);
+    res->set(http::field::server, kServerHeader);
+    if (!body.empty()) {
+      res->set(http::field::content_type, "application/json");
+      res->body() = std::string(body);
+    }
+    write(std::move(res), close_after || !keep_alive_ || server_.draining);
+  }
+
+  void reply_fault_and_close(const mcp::Fault& fault) {
+    mcp::McpHttpReply reply = mcp::StreamableHttp::fault_reply(fault, mcp::Era::kLegacy);
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(reply.status), 11);
+    res->set(http::field::server, kServerHeader);
+    res->set(http::field::content_type, reply.content_type);
+    res->body() = std::move(reply.body);
+    write(std::move(res), true);
+  }
+
+  void close() {
+    if (state_ == State::kClosed) return;
+    state_ = State::kClosed;
+    if (keepalive_timer_) keepalive_timer_->cancel();
+    disarm_read_deadline();
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  HttpServer::Impl& server_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<net::steady_timer> keepalive_timer_;
+  std::optional<net::steady_timer> read_deadline_;
+  std::uint64_t deadline_generation_ = 0;
+  bool read_timed_out_ = false;
+  std::shared_ptr<mcp::CancelToken> cancel_;
+  std::string stream_session_;
+  State state_ = State::kReading;
+  std::uint64_t requests_served_ = 0;
+  bool keep_alive_ = true;
+  bool awaiting_reply_ = false;
+  bool peer_gone_ = false;
+  bool draining_ = false;
+};
+
+void start_connection(HttpServer::Impl& server, tcp::socket socket) {
+  std::make_shared<Connection>(server, std::move(socket))->start();
+}
+
+void drain_connection(const std::shared_ptr<Connection>& connection) { connection->drain(); }
+
+}  // namespace sandgate::server

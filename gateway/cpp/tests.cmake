@@ -1,0 +1,47 @@
+# C++ unit tests and fuzz-seed replays; included from the root CMakeLists.txt under SANDGATE_BUILD_TESTS.
+# Everything here links sandgate_mcp only: no Asio/Beast translation unit is compiled for tests.
+find_package(GTest REQUIRED)
+include(GoogleTest)
+
+set(SANDGATE_UNIT_TESTS
+  ${CMAKE_CURRENT_LIST_DIR}/mcp/jsonrpc_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/mcp/errors_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/mcp/protocol_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/mcp/session_table_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/mcp/catalog_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/mcp/streamable_http_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/server/stdio_server_test.cc
+)
+
+foreach(source IN LISTS SANDGATE_UNIT_TESTS)
+  get_filename_component(name ${source} NAME_WE)
+  add_executable(${name} ${source})
+  target_link_libraries(${name} PRIVATE sandgate_mcp GTest::gtest_main)
+  # PRE_TEST: listing the cases happens when ctest runs, so building never executes a test binary.
+  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 30 PROPERTIES TIMEOUT 60)
+endforeach()
+
+# The fuzz target built with gcc and driven by a plain main: ctest replays every seed on every run.
+add_executable(jsonrpc_fuzz_replay
+  ${CMAKE_CURRENT_LIST_DIR}/fuzz/jsonrpc_fuzz.cc
+  ${CMAKE_CURRENT_LIST_DIR}/fuzz/replay_main.cc
+)
+target_link_libraries(jsonrpc_fuzz_replay PRIVATE sandgate_mcp)
+add_test(NAME jsonrpc_fuzz_replay COMMAND jsonrpc_fuzz_replay ${CMAKE_CURRENT_SOURCE_DIR}/gateway/cpp/fuzz/testdata/jsonrpc)
+
+# With clang, a real libFuzzer binary over an instrumented copy of the protocol library (never run by ctest):
+#   build/cpp/jsonrpc_fuzzer gateway/cpp/fuzz/testdata/jsonrpc
+if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+  get_target_property(sandgate_mcp_sources sandgate_mcp SOURCES)
+  list(TRANSFORM sandgate_mcp_sources PREPEND ${CMAKE_CURRENT_SOURCE_DIR}/)
+  add_library(sandgate_mcp_fuzz STATIC ${sandgate_mcp_sources})
+  target_include_directories(sandgate_mcp_fuzz PUBLIC ${CMAKE_CURRENT_LIST_DIR})
+  target_link_libraries(sandgate_mcp_fuzz PUBLIC Boost::headers OpenSSL::Crypto Threads::Threads)
+  target_compile_options(sandgate_mcp_fuzz PUBLIC -g -fsanitize=fuzzer-no-link,address,undefined)
+  target_link_options(sandgate_mcp_fuzz PUBLIC -fsanitize=address,undefined)
+
+  add_executable(jsonrpc_fuzzer ${CMAKE_CURRENT_LIST_DIR}/fuzz/jsonrpc_fuzz.cc)
+  target_compile_options(jsonrpc_fuzzer PRIVATE -fsanitize=fuzzer)
+  target_link_options(jsonrpc_fuzzer PRIVATE -fsanitize=fuzzer)
+  target_link_libraries(jsonrpc_fuzzer PRIVATE sandgate_mcp_fuzz)
+endif()

@@ -1,0 +1,38 @@
+"""Type stubs of the private native module; the sandgate facade is its only user."""
+
+from typing import Any
+
+class Settings:
+    host: str
+    port: int
+    io_threads: int
+    python_workers: int
+    max_body_bytes: int
+    max_header_bytes: int
+    read_timeout_s: float
+    idle_timeout_s: float
+    shutdown_grace_s: float
+    stream_keepalive_s: float
+    max_connections: int
+    allowed_origins: list[str]
+    response_mode: str
+    page_size: int
+    session_idle_timeout_s: float
+    max_sessions: int
+    server_name: str
+    server_version: str
+    instructions: str
+    def __init__(self) -> None: ...
+
+class HttpServer:
+    def __init__(self, settings: Settings, dispatcher: Any) -> None: ...
+    def start(self) -> int: ...
+    def shutdown(self) -> None: ...
+    def wait(self) -> None: ...
+    @property
+    def ready(self) -> bool: ...
+    @property
+    def session_count(self) -> int: ...
+    def counters(self) -> dict[str, int]: ...
+
+def serve_stdio(settings: Settings, dispatcher: Any) -> None: ...

@@ -1,0 +1,141 @@
+"""`MCPServer`: registers tools, resources and prompts, and runs them on the native core."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar, overload
+
+from sandgate.dispatch import Dispatcher
+from sandgate.errors import ConfigError
+from sandgate.prompts import Prompt
+from sandgate.registry import Registry
+from sandgate.resources import Resource, ResourceTemplate, is_template
+from sandgate.settings import ServerSettings, build_settings
+from sandgate.tools import Tool, ToolAnnotations
+
+F = TypeVar("F", bound=Callable[..., Any])
+Transport = Literal["http", "stdio"]
+
+
+class MCPServer:
+    """An MCP server: decorate handlers, then `run()` them over HTTP or stdio.
+
+    Settings keyword arguments (host, port, limits, ...) are the fields of ServerSettings
+    and are validated here, so a bad value fails at construction, not at run time.
+    """
+
+    def __init__(self, name: str, version: str | None = None, instructions: str | None = None,
+                 **settings: Any) -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigError("A server needs a non-empty name")
+        self.name = name
+        self.version = version
+        self.instructions = instructions
+        self.settings: ServerSettings = build_settings(**settings)
+        self.registry = Registry()
+
+    @overload
+    def tool(self, name_or_fn: F, *, name: str | None = None, description: str | None = None,
+             annotations: ToolAnnotations | dict[str, Any] | None = None,
+             title: str | None = None) -> F: ...
+
+    @overload
+    def tool(self, name_or_fn: str | None = None, *, name: str | None = None,
+             description: str | None = None,
+             annotations: ToolAnnotations | dict[str, Any] | None = None,
+             title: str | None = None) -> Callable[[F], F]: ...
+
+    def tool(self, name_or_fn: Any = None, *, name: str | None = None,
+             description: str | None = None,
+             annotations: ToolAnnotations | dict[str, Any] | None = None,
+             title: str | None = None) -> Any:
+        """Register a tool: `@server.tool`, `@server.tool()`, `@server.tool("name")`, `tool(fn)`."""
+        options = {"description": description, "annotations": annotations, "title": title}
+        return self._decorate(self.add_tool, name_or_fn, name, options)
+
+    def add_tool(self, fn: Callable[..., Any], name: str | None = None,
+                 description: str | None = None,
+                 annotations: ToolAnnotations | dict[str, Any] | None = None,
+                 title: str | None = None) -> Tool:
+        tool = Tool(fn, name=name, title=title, description=description, annotations=annotations)
+        return self.registry.add_tool(tool)
+
+    def resource(self, uri: str, *, name: str | None = None, description: str | None = None,
+                 mime_type: str | None = None, title: str | None = None) -> Callable[[F], F]:
+        """Register a resource; `{param}` placeholders in `uri` make it a resource template."""
+        if not isinstance(uri, str):
+            raise TypeError("@resource needs a URI: use @server.resource('scheme://path')")
+
+        def register(fn: F) -> F:
+            self.add_resource(fn, uri, name=name, description=description,
+                              mime_type=mime_type, title=title)
+            return fn
+
+        return register
+
+    def add_resource(self, fn: Callable[..., Any], uri: str, *, name: str | None = None,
+                     description: str | None = None, mime_type: str | None = None,
+                     title: str | None = None) -> Resource:
+        kind = ResourceTemplate if is_template(uri) else Resource
+        resource = kind(uri, fn, name=name, title=title, description=description,
+                        mime_type=mime_type)
+        return self.registry.add_resource(resource)
+
+    @overload
+    def prompt(self, name_or_fn: F, *, name: str | None = None, description: str | None = None,
+               title: str | None = None) -> F: ...
+
+    @overload
+    def prompt(self, name_or_fn: str | None = None, *, name: str | None = None,
+               description: str | None = None, title: str | None = None) -> Callable[[F], F]: ...
+
+    def prompt(self, name_or_fn: Any = None, *, name: str | None = None,
+               description: str | None = None, title: str | None = None) -> Any:
+        """Register a prompt: `@server.prompt`, `@server.prompt()` or `@server.prompt("name")`."""
+        options = {"description": description, "title": title}
+        return self._decorate(self.add_prompt, name_or_fn, name, options)
+
+    def add_prompt(self, fn: Callable[..., Any], name: str | None = None,
+                   description: str | None = None, title: str | None = None) -> Prompt:
+        prompt = Prompt(fn, name=name, title=title, description=description)
+        return self.registry.add_prompt(prompt)
+
+    def dispatcher(self, loop: asyncio.AbstractEventLoop | None = None) -> Dispatcher:
+        return Dispatcher(self.registry, loop=loop)
+
+    def run(self, transport: Transport = "http", host: str | None = None, port: int | None = None,
+            *, banner: bool = False, **overrides: Any) -> None:
+        """Serve until interrupted (HTTP) or until stdin closes (stdio)."""
+        from sandgate import serve
+
+        given = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
+        settings = build_settings(self.settings, **given, **overrides)
+        if transport == "http":
+            serve.serve_http(self, settings, banner=banner)
+        elif transport == "stdio":
+            serve.serve_stdio(self, settings)
+        else:
+            raise ConfigError(f"Unknown transport {transport!r}; use 'http' or 'stdio'")
+
+    @staticmethod
+    def _decorate(add: Callable[..., Any], name_or_fn: Any, name: str | None,
+                  options: dict[str, Any]) -> Any:
+        if callable(name_or_fn):
+            add(name_or_fn, name=name, **options)
+            return name_or_fn
+        if isinstance(name_or_fn, str):
+            if name is not None and name != name_or_fn:
+                raise ConfigError(f"Two names given: {name_or_fn!r} and name={name!r}")
+            name = name_or_fn
+        elif name_or_fn is not None:
+            raise TypeError(f"Expected a function or a name, got {type(name_or_fn).__name__}")
+
+        def register(fn: F) -> F:
+            add(fn, name=name, **options)
+            return fn
+
+        return register
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"

@@ -1,0 +1,162 @@
+"""The Dispatcher: the one object the native core calls to list and run handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
+from functools import partial
+from typing import Any
+
+from sandgate.errors import (
+    InvalidArguments, PromptNotFound, ResourceNotFound, SandgateError, ToolNotFound,
+)
+from sandgate.registry import Registry
+from sandgate.results import json_text
+
+logger = logging.getLogger("sandgate.dispatch")
+
+OK = 0
+INVALID_PARAMS = 1
+RESOURCE_NOT_FOUND = 2
+INTERNAL_ERROR = 3
+
+# The single place where Sandgate errors become wire statuses.
+STATUS_OF_ERROR: tuple[tuple[type[SandgateError], int], ...] = (
+    (ToolNotFound, INVALID_PARAMS),
+    (PromptNotFound, INVALID_PARAMS),
+    (InvalidArguments, INVALID_PARAMS),
+    (ResourceNotFound, RESOURCE_NOT_FOUND),
+)
+FAILURE_PREFIX = {
+    "tools/call": "Error calling tool",
+    "resources/read": "Error reading resource",
+    "prompts/get": "Error rendering prompt",
+}
+
+Outcome = tuple[int, str]
+Completion = Callable[[int, str], None]
+# A scheduled coroutine: its result arrives through `completion`; the core may `cancel()` it.
+Pending = Future[Outcome]
+
+
+class Dispatcher:
+    """Runs registered handlers for the core; `call` never raises, every failure is a status.
+
+    Synchronous handlers run in the calling thread. Coroutine handlers run on `loop` when
+    given: `call` then returns the pending future, which the core cancels when the client
+    goes away, and the result arrives through `completion`. Without a loop they run in the
+    calling thread via asyncio.run.
+    """
+
+    __slots__ = ("_registry", "_loop", "_catalog", "_catalog_revision")
+
+    def __init__(self, registry: Registry, *,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._registry = registry
+        self._loop = loop
+        self._catalog = ""
+        self._catalog_revision = -1
+
+    def catalog_json(self) -> str:
+        if self._catalog_revision != self._registry.revision:
+            self._catalog_revision = self._registry.revision
+            self._catalog = json_text(self._registry.catalog())
+        return self._catalog
+
+    def call(self, kind: str, name: str, args_json: str, meta_json: str,
+             completion: Completion) -> Outcome | Pending:
+        try:
+            if kind == "tools/call":
+                return self._call_tool(name, args_json, meta_json, completion)
+            if kind == "resources/read":
+                return self._read_resource(name, meta_json, completion)
+            if kind == "prompts/get":
+                return self._get_prompt(name, args_json, meta_json, completion)
+            return INTERNAL_ERROR, json_text({"message": f"Unsupported request kind: {kind}"})
+        except BaseException as exc:  # noqa: BLE001 - the core must always get a status back
+            return failure_outcome(exc, kind, name)
+
+    def _call_tool(self, name: str, args_json: str, meta_json: str,
+                   completion: Completion) -> Outcome | Pending:
+        tool = self._registry.tool(name)
+        if not tool.is_async:
+            return OK, tool.call(args_json, meta_json)
+        kwargs = tool.bind(args_json, meta_json)
+        if type(kwargs) is str:
+            return OK, kwargs
+        return self._schedule(tool.call_async(kwargs), completion, "tools/call", name)
+
+    def _read_resource(self, uri: str, meta_json: str, completion: Completion) -> Outcome | Pending:
+        resource, params = self._registry.resource(uri)
+        kwargs = resource.bind(uri, params, meta_json)
+        if resource.is_async:
+            reading = resource.read_async(uri, kwargs)
+            return self._schedule(reading, completion, "resources/read", uri)
+        return OK, resource.read(uri, kwargs)
+
+    def _get_prompt(self, name: str, args_json: str, meta_json: str,
+                    completion: Completion) -> Outcome | Pending:
+        prompt = self._registry.prompt(name)
+        kwargs = prompt.bind(args_json, meta_json)
+        if prompt.is_async:
+            return self._schedule(prompt.get_async(kwargs), completion, "prompts/get", name)
+        return OK, prompt.get(kwargs)
+
+    def _schedule(self, work: Coroutine[Any, Any, str], completion: Completion, kind: str,
+                  name: str) -> Outcome | Pending:
+        guarded = _guarded(work, kind, name)
+        if self._loop is None:
+            try:
+                return asyncio.run(guarded)
+            except RuntimeError as exc:  # the calling thread already runs an event loop
+                _discard(guarded, work)
+                return failure_outcome(exc, kind, name)
+        try:
+            future = asyncio.run_coroutine_threadsafe(guarded, self._loop)
+        except RuntimeError as exc:  # the loop is closed
+            _discard(guarded, work)
+            return failure_outcome(exc, kind, name)
+        future.add_done_callback(partial(_deliver, completion, kind, name))
+        return future
+
+
+def failure_outcome(exc: BaseException, kind: str, name: str) -> Outcome:
+    if isinstance(exc, SandgateError):
+        for error_type, status in STATUS_OF_ERROR:
+            if isinstance(exc, error_type):
+                return status, _error_json(exc.message, exc.data)
+        return INTERNAL_ERROR, _error_json(exc.message, exc.data)
+    logger.error("%s '%s' failed", kind, name, exc_info=exc)
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return INTERNAL_ERROR, _error_json(f"{FAILURE_PREFIX.get(kind, kind)} '{name}': {detail}")
+
+
+async def _guarded(work: Coroutine[Any, Any, str], kind: str, name: str) -> Outcome:
+    try:
+        return OK, await work
+    except Exception as exc:
+        return failure_outcome(exc, kind, name)
+
+
+def _deliver(completion: Completion, kind: str, name: str, future: Future[Outcome]) -> None:
+    if future.cancelled():
+        outcome = INTERNAL_ERROR, _error_json("Request cancelled")
+    elif future.exception() is not None:
+        outcome = failure_outcome(future.exception(), kind, name)  # type: ignore[arg-type]
+    else:
+        outcome = future.result()
+    try:
+        completion(*outcome)
+    except Exception:
+        logger.exception("completion of %s '%s' raised", kind, name)
+
+
+def _discard(*coroutines: Coroutine[Any, Any, Any]) -> None:
+    for coroutine in coroutines:
+        coroutine.close()
+
+
+def _error_json(message: str, data: dict[str, Any] | None = None) -> str:
+    return json_text({"message": message} if data is None else {"message": message, "data": data})

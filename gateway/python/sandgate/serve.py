@@ -1,0 +1,140 @@
+"""Running an MCPServer on the native core over HTTP or stdio."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+from sandgate.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from sandgate.app import MCPServer
+
+MODERN_PROTOCOL = "2026-07-28"
+WILDCARD_HOSTS = ("0.0.0.0", "::")
+
+
+def core_settings(core: Any, server: MCPServer, settings: ServerSettings) -> Any:
+    """The native settings object: every ServerSettings field plus the server's identity."""
+    from sandgate import __version__
+
+    native = core.Settings()
+    for field in ServerSettings.model_fields:
+        value = getattr(settings, field)
+        setattr(native, field, list(value) if isinstance(value, tuple) else value)
+    native.server_name = server.name
+    native.server_version = server.version or __version__
+    native.instructions = server.instructions or ""
+    return native
+
+
+def serve_http(server: MCPServer, settings: ServerSettings, *, banner: bool = False) -> None:
+    asyncio.run(_serve_http(server, settings, banner))
+
+
+async def _serve_http(server: MCPServer, settings: ServerSettings, banner: bool) -> None:
+    from sandgate import __version__, _core
+
+    loop = asyncio.get_running_loop()
+    http = _core.HttpServer(core_settings(_core, server, settings), server.dispatcher(loop=loop))
+    shutdown: list[asyncio.Future[None]] = []
+
+    def request_shutdown() -> None:
+        # shutdown() blocks until in-flight calls finish, and those may need this loop.
+        if not shutdown:
+            shutdown.append(loop.run_in_executor(None, http.shutdown))
+
+    # Handlers first: a supervisor may signal as soon as it reads the banner.
+    installed = _install_signal_handlers(loop, request_shutdown)
+    port = http.start()
+    print(f"Sandgate {__version__} serving MCP at {endpoint_url(settings.host, port)}",
+          file=sys.stderr, flush=True)
+    if banner:
+        print(banner_text(server, settings.host, port), file=sys.stderr, flush=True)
+    stopped = False
+    try:
+        await loop.run_in_executor(None, http.wait)
+        stopped = True
+    finally:
+        if not stopped:
+            request_shutdown()
+        if shutdown:
+            await shutdown[0]
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+def serve_stdio(server: MCPServer, settings: ServerSettings) -> None:
+    """Serve on stdin/stdout; coroutine handlers run on a loop in a background thread."""
+    from sandgate import __version__, _core
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="sandgate-asyncio", daemon=True)
+    thread.start()
+    print(f"Sandgate {__version__} serving MCP over stdio", file=sys.stderr, flush=True)
+    try:
+        # stdout carries the protocol, so stray prints from handlers must not reach it.
+        with contextlib.redirect_stdout(sys.stderr):
+            _core.serve_stdio(core_settings(_core, server, settings), server.dispatcher(loop=loop))
+    finally:
+        _stop_loop(loop, thread, settings.shutdown_grace_s)
+
+
+def endpoint_url(host: str, port: int) -> str:
+    return f"http://{_url_host(host)}:{port}/mcp"
+
+
+def banner_text(server: MCPServer, host: str, port: int) -> str:
+    """The endpoint and a curl command that exercises it in the modern (stateless) protocol."""
+    local = "127.0.0.1" if host in WILDCARD_HOSTS else host
+    url = endpoint_url(local, port)
+    meta = (f'"_meta":{{"io.modelcontextprotocol/protocolVersion":"{MODERN_PROTOCOL}",'
+            '"io.modelcontextprotocol/clientCapabilities":{}}')
+    if any(tool.name == "add" for tool in server.registry.tools):
+        method, name_header = "tools/call", " -H 'Mcp-Name: add'"
+        params = f'{{"name":"add","arguments":{{"a":2,"b":3}},{meta}}}'
+    else:
+        method, name_header = "tools/list", ""
+        params = f"{{{meta}}}"
+    body = f'{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{params}}}'
+    curl = (f"curl -s {url} -H 'Content-Type: application/json' "
+            "-H 'Accept: application/json, text/event-stream' "
+            f"-H 'MCP-Protocol-Version: {MODERN_PROTOCOL}' -H 'Mcp-Method: {method}'"
+            f"{name_header} -d '{body}'")
+    return f"MCP endpoint: {url}\nTry it:\n  {curl}"
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _install_signal_handlers(loop: asyncio.AbstractEventLoop, handler: Any) -> list[int]:
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, handler)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or not POSIX
+            continue
+        installed.append(signum)
+    return installed
+
+
+def _stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread, grace_s: float) -> None:
+    async def drain() -> None:
+        pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=grace_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
+    with contextlib.suppress(Exception):
+        asyncio.run_coroutine_threadsafe(drain(), loop).result(timeout=grace_s + 1.0)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=grace_s)
+    if not thread.is_alive():
+        loop.close()

@@ -1,0 +1,66 @@
+"""Server settings: validated once at construction, immutable afterwards."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sandgate.errors import ConfigError, describe_validation_error
+
+KIB = 1024
+MIB = 1024 * KIB
+
+Port = Annotated[int, Field(ge=0, le=65535)]
+PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class ServerSettings(BaseModel):
+    """Network, limits and session settings handed to the native core."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = Field("127.0.0.1", min_length=1)
+    port: Port = 8000
+    io_threads: int = Field(0, ge=0, le=1024, description="0 uses one thread per core")
+    python_workers: int = Field(4, ge=1, le=1024)
+    max_body_bytes: int = Field(4 * MIB, ge=1 * KIB, le=1024 * MIB)
+    max_header_bytes: int = Field(16 * KIB, ge=1 * KIB, le=1 * MIB)
+    read_timeout_s: PositiveSeconds = 30.0
+    idle_timeout_s: PositiveSeconds = 120.0
+    allowed_origins: tuple[str, ...] = Field(
+        (), description="Origins accepted besides loopback ones; empty means loopback only"
+    )
+    response_mode: Literal["json", "sse"] = "json"
+    page_size: int = Field(100, ge=1, le=10_000)
+    shutdown_grace_s: PositiveSeconds = 10.0
+    session_idle_timeout_s: PositiveSeconds = 3600.0
+    max_sessions: int = Field(10_000, ge=1, le=10_000_000)
+    max_connections: int = Field(10_000, ge=1, le=1_000_000)
+    stream_keepalive_s: PositiveSeconds = Field(15.0, description="SSE comment interval on idle streams")
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_are_absolute(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in origins:
+            if origin != "*" and "://" not in origin:
+                raise ValueError(f"origin {origin!r} must look like scheme://host[:port] or be '*'")
+        return origins
+
+    @field_validator("host")
+    @classmethod
+    def _host_has_no_scheme(cls, host: str) -> str:
+        if "/" in host or host != host.strip():
+            raise ValueError(f"host {host!r} must be a bare address or name, no scheme or path")
+        return host
+
+
+def build_settings(base: ServerSettings | None = None, **overrides: Any) -> ServerSettings:
+    """Settings from `base` with `overrides` applied, raising ConfigError when invalid."""
+    values = base.model_dump() if base is not None else {}
+    values.update(overrides)
+    try:
+        return ServerSettings.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(f"Invalid server settings: {describe_validation_error(exc)}") from exc
+

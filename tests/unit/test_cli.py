@@ -1,0 +1,144 @@
+"""The sandgate command: loading a server module by path and starting it."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import sandgate
+from sandgate import ConfigError, MCPServer, cli
+
+MODULE = """
+from sandgate import MCPServer
+
+helper = MCPServer("helper")
+server = MCPServer("main")
+other = MCPServer("other")
+
+@server.tool
+def ping() -> str:
+    return "pong"
+"""
+
+
+def write(tmp_path: Path, source: str, name: str = "served_tools.py") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def isolated_imports(restore_imports):
+    yield
+
+
+def test_preferred_variable_name_wins(tmp_path):
+    assert cli.load_server(str(write(tmp_path, MODULE))).name == "main"
+
+
+def test_explicit_variable(tmp_path):
+    assert cli.load_server(f"{write(tmp_path, MODULE)}:other").name == "other"
+
+
+def test_first_instance_when_no_preferred_name(tmp_path):
+    path = write(tmp_path, 'from sandgate import FastMCP\nfirst = FastMCP("first")\nsecond = FastMCP("second")\n')
+    assert cli.load_server(str(path)).name == "first"
+
+
+def test_postponed_annotations_resolve_in_the_module(tmp_path):
+    path = write(tmp_path, """
+        from __future__ import annotations
+        from pydantic import BaseModel
+        from sandgate import Context, MCPServer
+
+        class Query(BaseModel):
+            text: str
+
+        mcp = MCPServer("postponed")
+
+        @mcp.tool
+        def search(query: Query, ctx: Context) -> Query:
+            return query
+    """)
+    tool = cli.load_server(str(path)).registry.tool("search").definition()
+    assert list(tool["inputSchema"]["properties"]) == ["query"]
+    assert tool["outputSchema"]["properties"] == {"text": {"type": "string"}}
+
+
+def test_sibling_modules_are_importable(tmp_path):
+    write(tmp_path, "GREETING = 'hello'\n", "helpers_for_cli_test.py")
+    path = write(tmp_path, 'from helpers_for_cli_test import GREETING\nfrom sandgate import MCPServer\n'
+                           'mcp = MCPServer(GREETING)\n')
+    assert cli.load_server(str(path)).name == "hello"
+
+
+@pytest.mark.parametrize(
+    ("source", "target_suffix", "message"),
+    [
+        (MODULE, ":missing", "has no variable 'missing'"),
+        (MODULE + "\nnumber = 3\n", ":number", "is a int, not an MCPServer"),
+        ("x = 1\n", "", "defines no MCPServer"),
+    ],
+)
+def test_lookup_errors(tmp_path, source, target_suffix, message):
+    with pytest.raises(ConfigError, match=message):
+        cli.load_server(f"{write(tmp_path, source)}{target_suffix}")
+
+
+def test_fastmcp_instance_gets_a_hint(tmp_path):
+    path = write(tmp_path, 'from fastmcp import FastMCP\nmcp = FastMCP("real")\n')
+    with pytest.raises(ConfigError, match="use `from sandgate import FastMCP`"):
+        cli.load_server(str(path))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="No such file"):
+        cli.load_server(str(tmp_path / "absent.py"))
+
+
+def test_module_errors_propagate_and_unregister(tmp_path):
+    path = write(tmp_path, "raise RuntimeError('broken module')\n", "broken_for_cli_test.py")
+    with pytest.raises(RuntimeError, match="broken module"):
+        cli.load_server(str(path))
+    assert "broken_for_cli_test" not in sys.modules
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("tools.py", ("tools.py", None)),
+        ("tools.py:mcp", ("tools.py", "mcp")),
+        ("dir/tools.py:my_server", ("dir/tools.py", "my_server")),
+        ("dir:x/tools.py", ("dir:x/tools.py", None)),
+    ],
+)
+def test_split_target(target, expected):
+    assert cli.split_target(target) == expected
+
+
+def test_serve_runs_the_server_with_the_options(tmp_path, monkeypatch):
+    runs = []
+    monkeypatch.setattr(MCPServer, "run", lambda self, **options: runs.append((self.name, options)))
+    path = write(tmp_path, MODULE)
+    assert cli.main(["serve", f"{path}:helper", "--port", "0", "--transport", "stdio", "--banner"]) == 0
+    assert runs == [("helper", {"transport": "stdio", "host": None, "port": 0, "banner": True})]
+
+
+def test_serve_reports_config_errors(tmp_path, capsys):
+    assert cli.main(["serve", str(tmp_path / "absent.py")]) == 2
+    assert capsys.readouterr().err.startswith("sandgate: error: No such file")
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"sandgate {sandgate.__version__}\n"
+
+
+def test_no_command_prints_help(capsys):
+    assert cli.main([]) == 2
+    assert "serve" in capsys.readouterr().err
