@@ -1,5 +1,6 @@
 """Shared pieces of the benchmark scripts: server commands, process control,
-RSS sampling, MCP handshakes over HTTP, and RESULTS.md section replacement."""
+RSS sampling, MCP handshakes and a raw keep-alive client over HTTP, and
+RESULTS.md section replacement."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -38,6 +39,7 @@ class Server:
     http_argv: list[str]  # "{port}" is replaced by the port
     stdio_cmd: list[str]
     ready_text: str | None = None  # stderr text printed once listening
+    env: dict[str, str] = field(default_factory=dict)  # added to the harness's environment
 
     def http_cmd(self, port: int) -> list[str]:
         return [a.replace("{port}", str(port)) for a in self.http_argv]
@@ -84,12 +86,15 @@ def start_http_server(server: Server, port: int, cpus: str | None,
     server announces itself, once that line has appeared on stderr)."""
     log = tempfile.NamedTemporaryFile("w+", prefix=f"{server.name}-", suffix=".log", delete=False)
     proc = subprocess.Popen(pinned(server.http_cmd(port), cpus), stdin=subprocess.DEVNULL,
-                            stdout=log, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            stdout=log, stderr=log,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", **server.env})
     proc.log_path = log.name  # type: ignore[attr-defined]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = Path(log.name).read_text(errors="replace").strip().splitlines()[-3:]
+            lines = Path(log.name).read_text(errors="replace").strip().splitlines()
+            first_error = [line for line in lines if re.match(r"\w+(Error|Exception): ", line)][:1]
+            tail = [line.strip() for line in first_error + lines[-3:]]
             raise ServerDown(f"{server.name} exited with {proc.returncode}: {' | '.join(tail)}")
         announced = server.ready_text is None or server.ready_text in Path(log.name).read_text(errors="replace")
         if announced and _accepts(port):
@@ -138,11 +143,13 @@ def rss_bytes(pid: int) -> int:
 
 
 def cpu_seconds(pid: int) -> float:
+    """CPU time of the process and its descendants, including those already reaped
+    (e.g. short-lived sandbox children)."""
     total = 0.0
     for p in tree(pid):
         try:
             t = p.cpu_times()
-            total += t.user + t.system
+            total += t.user + t.system + t.children_user + t.children_system
         except psutil.NoSuchProcess:
             pass
     return total
@@ -184,6 +191,41 @@ def open_legacy_session(client: httpx.Client, url: str) -> str | None:
     return sid
 
 
+class RawHttp:
+    """HTTP/1.1 keep-alive POSTs to /mcp on one socket, with none of a client library's
+    per-request cost (for one-at-a-time latency). Answers must carry Content-Length."""
+
+    def __init__(self, port: int, headers: dict[str, str]):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        lines = ["POST /mcp HTTP/1.1", f"Host: 127.0.0.1:{port}", "Content-Type: application/json",
+                 f"Accept: {ACCEPT}", *(f"{k}: {v}" for k, v in headers.items())]
+        self.head, self.buf = ("\r\n".join(lines) + "\r\n").encode(), b""
+
+    def _read_until(self, done) -> None:
+        while not done():
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("server closed the connection")
+            self.buf += chunk
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def post(self, body: bytes) -> tuple[int, dict]:
+        """(HTTP status, JSON-RPC answer)"""
+        self.sock.sendall(self.head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self._read_until(lambda: b"\r\n\r\n" in self.buf)
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        fields = dict(re.findall(rb"(?m)^([\w-]+):\s*([^\r\n]*)", head.lower()))
+        size = int(fields[b"content-length"])
+        self._read_until(lambda: len(self.buf) >= size)
+        payload, self.buf = self.buf[:size], self.buf[size:]
+        status = int(head.split(b" ", 2)[1])
+        ctype = fields.get(b"content-type", b"").decode()
+        return status, rpc_answer(httpx.Response(status, content=payload, headers={"content-type": ctype}))
+
+
 def speaks_modern(client: httpx.Client, url: str) -> bool:
     """One stateless 2026-07-28 tools/call; True if answered with the right sum."""
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
@@ -202,6 +244,13 @@ def speaks_modern(client: httpx.Client, url: str) -> bool:
 
 def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
+
+
+def percentile(xs: list[float], q: int) -> float:
+    """The q-th percentile (1..99), interpolated between the nearest samples."""
+    if len(xs) < 2:
+        return xs[0] if xs else float("nan")
+    return statistics.quantiles(xs, n=100, method="inclusive")[q - 1]
 
 
 def machine_line() -> str:

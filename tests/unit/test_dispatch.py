@@ -134,7 +134,8 @@ def test_async_tool_error_is_a_tool_result(loop):
     completions = Completions()
     make_server().dispatcher(loop=loop).call("tools/call", "async_fail", "{}", "{}", completions)
     assert completions.wait() == (0, {"content": [{"type": "text", "text": "ValueError: async boom"}],
-                                      "isError": True})
+                                      "isError": True,
+                                      "_meta": {"io.sandgate/error": {"type": "ValueError"}}})
 
 
 def test_async_tool_with_invalid_arguments_answers_synchronously(loop):

@@ -26,7 +26,7 @@ EXPECTED_CURL = (
 
 
 def make_server() -> MCPServer:
-    server = MCPServer("serve-test", version="9.9", instructions="Be nice")
+    server = MCPServer("serve-test", version="9.9", instructions="Be nice", isolation="none")
 
     @server.tool
     def add(a: int, b: int) -> int:

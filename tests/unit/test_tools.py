@@ -99,7 +99,8 @@ def test_extra_arguments_are_ignored():
 def test_exception_becomes_error_result_and_traceback_is_logged(caplog):
     with caplog.at_level(logging.ERROR, logger="sandgate.tools"):
         result = call(make_server(), "explode", '{"message": "disk full"}')
-    assert result == {"content": [{"type": "text", "text": "RuntimeError: disk full"}], "isError": True}
+    assert result == {"content": [{"type": "text", "text": "RuntimeError: disk full"}], "isError": True,
+                      "_meta": {"io.sandgate/error": {"type": "RuntimeError"}}}
     assert "Traceback" not in json.dumps(result)
     [record] = [r for r in caplog.records if r.name == "sandgate.tools"]
     assert record.exc_info is not None and record.exc_info[0] is RuntimeError

@@ -1,5 +1,4 @@
-// Fuzz target for the JSON-RPC codec: any body decodes to messages or a fault, and every reply it leads to is valid JSON
-// that decodes back to a response carrying the same id.
+// JSON-RPC codec fuzz target: any body decodes without crashing, and every reply decodes back to a response with the same id.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

@@ -1,3 +1,4 @@
+// Over 600 lines: both eras share one fixture, fake runner and request builders, so they stay in one file.
 #include "mcp/streamable_http.h"
 
 #include <gtest/gtest.h>

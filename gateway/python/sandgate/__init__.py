@@ -19,6 +19,7 @@ from sandgate.errors import (
 from sandgate.fastmcp_compat import FastMCP, FastMCPCompatibilityWarning
 from sandgate.prompts import Message
 from sandgate.results import Audio, Image
+from sandgate.sandbox import Isolation, Sandbox
 from sandgate.settings import ServerSettings
 from sandgate.tools import ToolAnnotations
 
@@ -37,10 +38,12 @@ __all__ = [
     "FastMCPCompatibilityWarning",
     "Image",
     "InvalidArguments",
+    "Isolation",
     "MCPServer",
     "Message",
     "PromptNotFound",
     "ResourceNotFound",
+    "Sandbox",
     "SandgateError",
     "ServerSettings",
     "ToolAnnotations",

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from sandgate.dispatch import Dispatcher
 from sandgate.errors import ConfigError
 from sandgate.prompts import Prompt
 from sandgate.registry import Registry
 from sandgate.resources import Resource, ResourceTemplate, is_template
+from sandgate.sandbox.limits import DEFAULT_SANDBOX, Isolation, Sandbox, check_isolation
 from sandgate.settings import ServerSettings, build_settings
 from sandgate.tools import Tool, ToolAnnotations
+
+if TYPE_CHECKING:
+    from sandgate.sandbox.runner import SandboxRunner
 
 F = TypeVar("F", bound=Callable[..., Any])
 Transport = Literal["http", "stdio"]
@@ -26,6 +30,7 @@ class MCPServer:
     """
 
     def __init__(self, name: str, version: str | None = None, instructions: str | None = None,
+                 *, sandbox: Sandbox | None = None, isolation: Isolation = "per_call",
                  **settings: Any) -> None:
         if not isinstance(name, str) or not name:
             raise ConfigError("A server needs a non-empty name")
@@ -34,32 +39,55 @@ class MCPServer:
         self.instructions = instructions
         self.settings: ServerSettings = build_settings(**settings)
         self.registry = Registry()
+        # Server-wide sandbox defaults; a tool's own Sandbox overrides them field by field.
+        self.sandbox = sandbox if sandbox is not None else DEFAULT_SANDBOX
+        self.isolation: Isolation = check_isolation(isolation)
 
     @overload
     def tool(self, name_or_fn: F, *, name: str | None = None, description: str | None = None,
              annotations: ToolAnnotations | dict[str, Any] | None = None,
-             title: str | None = None) -> F: ...
+             title: str | None = None, sandbox: Sandbox | None = None,
+             isolation: Isolation | None = None) -> F: ...
 
     @overload
     def tool(self, name_or_fn: str | None = None, *, name: str | None = None,
              description: str | None = None,
              annotations: ToolAnnotations | dict[str, Any] | None = None,
-             title: str | None = None) -> Callable[[F], F]: ...
+             title: str | None = None, sandbox: Sandbox | None = None,
+             isolation: Isolation | None = None) -> Callable[[F], F]: ...
 
     def tool(self, name_or_fn: Any = None, *, name: str | None = None,
              description: str | None = None,
              annotations: ToolAnnotations | dict[str, Any] | None = None,
-             title: str | None = None) -> Any:
-        """Register a tool: `@server.tool`, `@server.tool()`, `@server.tool("name")`, `tool(fn)`."""
-        options = {"description": description, "annotations": annotations, "title": title}
+             title: str | None = None, sandbox: Sandbox | None = None,
+             isolation: Isolation | None = None) -> Any:
+        """Register a tool: `@server.tool`, `@server.tool()`, `@server.tool("name")`, `tool(fn)`.
+
+        Tools run in a sandboxed child per call unless `isolation="none"` trusts them explicitly.
+        """
+        options = {"description": description, "annotations": annotations, "title": title,
+                   "sandbox": sandbox, "isolation": isolation}
         return self._decorate(self.add_tool, name_or_fn, name, options)
 
     def add_tool(self, fn: Callable[..., Any], name: str | None = None,
                  description: str | None = None,
                  annotations: ToolAnnotations | dict[str, Any] | None = None,
-                 title: str | None = None) -> Tool:
+                 title: str | None = None, sandbox: Sandbox | None = None,
+                 isolation: Isolation | None = None) -> Tool:
         tool = Tool(fn, name=name, title=title, description=description, annotations=annotations)
+        tool.isolation = check_isolation(isolation) if isolation is not None else None
+        tool.sandbox = sandbox
         return self.registry.add_tool(tool)
+
+    def sandbox_plan(self) -> dict[str, tuple[Isolation, Sandbox]]:
+        """Each tool's effective isolation and limits."""
+        return {tool.name: (tool.isolation or self.isolation,
+                            tool.sandbox.over(self.sandbox) if tool.sandbox else self.sandbox)
+                for tool in self.registry.tools}
+
+    @property
+    def needs_sandbox(self) -> bool:
+        return any(isolation != "none" for isolation, _ in self.sandbox_plan().values())
 
     def resource(self, uri: str, *, name: str | None = None, description: str | None = None,
                  mime_type: str | None = None, title: str | None = None) -> Callable[[F], F]:
@@ -101,8 +129,11 @@ class MCPServer:
         prompt = Prompt(fn, name=name, title=title, description=description)
         return self.registry.add_prompt(prompt)
 
-    def dispatcher(self, loop: asyncio.AbstractEventLoop | None = None) -> Dispatcher:
-        return Dispatcher(self.registry, loop=loop)
+    def dispatcher(self, loop: asyncio.AbstractEventLoop | None = None,
+                   runner: SandboxRunner | None = None) -> Dispatcher:
+        """Without a runner every handler runs in-process (as it does inside the sandbox child)."""
+        plan = self.sandbox_plan() if runner is not None else None
+        return Dispatcher(self.registry, loop=loop, runner=runner, plan=plan)
 
     def run(self, transport: Transport = "http", host: str | None = None, port: int | None = None,
             *, banner: bool = False, **overrides: Any) -> None:

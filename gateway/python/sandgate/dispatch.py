@@ -7,13 +7,17 @@ import logging
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandgate.errors import (
     InvalidArguments, PromptNotFound, ResourceNotFound, SandgateError, ToolNotFound,
 )
 from sandgate.registry import Registry
+from sandgate.sandbox.limits import Sandbox
 from sandgate.results import json_text
+
+if TYPE_CHECKING:
+    from sandgate.sandbox.runner import SandboxRunner
 
 logger = logging.getLogger("sandgate.dispatch")
 
@@ -50,12 +54,17 @@ class Dispatcher:
     calling thread via asyncio.run.
     """
 
-    __slots__ = ("_registry", "_loop", "_catalog", "_catalog_revision")
+    __slots__ = ("_registry", "_loop", "_catalog", "_catalog_revision", "_runner", "_plan")
 
     def __init__(self, registry: Registry, *,
-                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+                 loop: asyncio.AbstractEventLoop | None = None,
+                 runner: SandboxRunner | None = None,
+                 plan: dict[str, tuple[str, Sandbox]] | None = None) -> None:
         self._registry = registry
         self._loop = loop
+        # With a runner, tools whose plan says so run in the sandbox; the rest in-process.
+        self._runner = runner
+        self._plan = plan or {}
         self._catalog = ""
         self._catalog_revision = -1
 
@@ -81,6 +90,15 @@ class Dispatcher:
     def _call_tool(self, name: str, args_json: str, meta_json: str,
                    completion: Completion) -> Outcome | Pending:
         tool = self._registry.tool(name)
+        isolation, limits = self._plan.get(name, ("none", None))
+        if isolation != "none" and self._runner is not None and self._loop is not None:
+            kwargs = tool.bind(args_json, meta_json)  # invalid arguments never cost a fork
+            if type(kwargs) is str:
+                return OK, kwargs
+            request = {"kind": "tools/call", "name": name, "args": args_json, "meta": meta_json}
+            future = asyncio.run_coroutine_threadsafe(self._runner.run(request, limits), self._loop)
+            future.add_done_callback(partial(_deliver, completion, "tools/call", name))
+            return future
         if not tool.is_async:
             return OK, tool.call(args_json, meta_json)
         kwargs = tool.bind(args_json, meta_json)

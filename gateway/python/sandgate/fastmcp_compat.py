@@ -29,16 +29,19 @@ class FastMCP(MCPServer):
 
     def __init__(self, name: str | None = None, instructions: str | None = None, *,
                  version: str | int | float | None = None, **kwargs: Any) -> None:
+        sandboxing = {key: kwargs.pop(key) for key in ("sandbox", "isolation") if key in kwargs}
         settings = {key: value for key, value in kwargs.items() if key in SETTINGS_FIELDS}
         _warn_ignored("FastMCP()", {k: v for k, v in kwargs.items() if k not in SETTINGS_FIELDS})
         super().__init__(name or "FastMCP", None if version is None else str(version),
-                         instructions, **settings)
+                         instructions, **sandboxing, **settings)
 
     def tool(self, name_or_fn: Any = None, *, name: str | None = None, title: str | None = None,
-             description: str | None = None, annotations: Any = None, **ignored: Any) -> Any:
+             description: str | None = None, annotations: Any = None, sandbox: Any = None,
+             isolation: Any = None, **ignored: Any) -> Any:
         _warn_ignored("tool()", ignored)
         return super().tool(name_or_fn, name=name, description=description,
-                            annotations=annotations, title=title)
+                            annotations=annotations, title=title, sandbox=sandbox,
+                            isolation=isolation)
 
     def resource(self, uri: str, *, name: str | None = None, title: str | None = None,
                  description: str | None = None, mime_type: str | None = None,

@@ -95,8 +95,15 @@ def content_blocks(value: Any, blob_uri: str) -> list[dict[str, Any]]:
     return [content_block(value, blob_uri)]
 
 
-def error_result(text: str) -> str:
-    return json_text({"content": [{"type": "text", "text": text}], "isError": True})
+ERROR_META_KEY = "io.sandgate/error"
+
+
+def error_result(text: str, error_type: str | None = None) -> str:
+    """An isError result; `error_type` names the exception a handler raised, for clients and the sandbox."""
+    result: dict[str, Any] = {"content": [{"type": "text", "text": text}], "isError": True}
+    if error_type is not None:
+        result["_meta"] = {ERROR_META_KEY: {"type": error_type}}
+    return json_text(result)
 
 
 class ToolResultMapper:

@@ -13,6 +13,7 @@ from sandgate.settings import ServerSettings
 
 if TYPE_CHECKING:
     from sandgate.app import MCPServer
+    from sandgate.sandbox.runner import SandboxRunner
 
 MODERN_PROTOCOL = "2026-07-28"
 WILDCARD_HOSTS = ("0.0.0.0", "::")
@@ -40,7 +41,9 @@ async def _serve_http(server: MCPServer, settings: ServerSettings, banner: bool)
     from sandgate import __version__, _core
 
     loop = asyncio.get_running_loop()
-    http = _core.HttpServer(core_settings(_core, server, settings), server.dispatcher(loop=loop))
+    runner = await start_sandbox(server, loop)
+    http = _core.HttpServer(core_settings(_core, server, settings),
+                            server.dispatcher(loop=loop, runner=runner))
     shutdown: list[asyncio.Future[None]] = []
 
     def request_shutdown() -> None:
@@ -64,8 +67,26 @@ async def _serve_http(server: MCPServer, settings: ServerSettings, banner: bool)
             request_shutdown()
         if shutdown:
             await shutdown[0]
+        if runner is not None:
+            await runner.close()
         for signum in installed:
             loop.remove_signal_handler(signum)
+
+
+async def start_sandbox(server: MCPServer, loop: asyncio.AbstractEventLoop) -> SandboxRunner | None:
+    """The zygote for the server's sandboxed tools, started before any request; None if all are trusted."""
+    if not server.needs_sandbox:
+        return None
+    from sandgate.sandbox.paths import readonly_paths, server_target
+    from sandgate.sandbox.runner import SandboxRunner, ZygoteConfig
+
+    target = server_target(server)
+    scratch = max(limits.scratch for _, limits in server.sandbox_plan().values())
+    config = ZygoteConfig(target=target, readonly_paths=readonly_paths(target.rpartition(":")[0]),
+                          scratch_bytes=scratch)
+    runner = SandboxRunner(config, loop)
+    await runner.start()
+    return runner
 
 
 def serve_stdio(server: MCPServer, settings: ServerSettings) -> None:
@@ -76,11 +97,15 @@ def serve_stdio(server: MCPServer, settings: ServerSettings) -> None:
     thread = threading.Thread(target=loop.run_forever, name="sandgate-asyncio", daemon=True)
     thread.start()
     print(f"Sandgate {__version__} serving MCP over stdio", file=sys.stderr, flush=True)
+    runner = asyncio.run_coroutine_threadsafe(start_sandbox(server, loop), loop).result()
     try:
         # stdout carries the protocol, so stray prints from handlers must not reach it.
         with contextlib.redirect_stdout(sys.stderr):
-            _core.serve_stdio(core_settings(_core, server, settings), server.dispatcher(loop=loop))
+            _core.serve_stdio(core_settings(_core, server, settings),
+                              server.dispatcher(loop=loop, runner=runner))
     finally:
+        if runner is not None:
+            asyncio.run_coroutine_threadsafe(runner.close(), loop).result()
         _stop_loop(loop, thread, settings.shutdown_grace_s)
 
 

@@ -37,7 +37,7 @@ class Tool:
 
     __slots__ = (
         "name", "title", "description", "annotations", "fn", "is_async",
-        "arguments", "_validate_json", "_map_result", "_definition",
+        "arguments", "_validate_json", "_map_result", "_definition", "isolation", "sandbox",
     )
 
     def __init__(
@@ -64,6 +64,8 @@ class Tool:
         self._validate_json = self.arguments.model.__pydantic_validator__.validate_json
         self._map_result = _result_mapper(fn, self.name, owner)
         self._definition = self._build_definition()
+        self.isolation: str | None = None  # None: the server's default
+        self.sandbox: Any = None  # a sandgate.Sandbox, or None for the server's limits
 
     def definition(self) -> dict[str, Any]:
         return self._definition
@@ -102,7 +104,7 @@ class Tool:
         logger.exception("tool '%s' raised %s", self.name, type(exc).__name__, exc_info=exc)
         message = str(exc)
         kind = type(exc).__name__
-        return error_result(f"{kind}: {message}" if message else kind)
+        return error_result(f"{kind}: {message}" if message else kind, error_type=kind)
 
     def _build_definition(self) -> dict[str, Any]:
         fields = {

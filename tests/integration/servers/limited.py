@@ -2,7 +2,8 @@
 
 The CLI has no flags for limits, so they are MCPServer settings here. `slow_echo` writes a
 line to stderr when it starts, returns or is cancelled, so a test can wait for a call to
-reach that point instead of guessing how long it takes.
+reach that point instead of guessing how long it takes; it runs in-process
+(`isolation="none"`) because a sandboxed call's stderr does not reach the gateway's.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
-@server.tool
+@server.tool(isolation="none")
 async def slow_echo(
     text: str,
     delay_s: Annotated[float, Field(ge=0, le=30, description="Seconds to wait")] = 1.0,

@@ -1,0 +1,64 @@
+"""Type stubs of the zygote's native sandbox primitives; sandgate.sandbox is its only user.
+
+Failures raise OSError (the errno's subclass; `filename` names the operation), ValueError for
+unusable arguments, RuntimeError when the process has more than one thread.
+"""
+
+# A call child that exits with CHILD_STEP_EXIT_BASE + n failed step CHILD_STEPS[n - 1]:
+# 121 new_session, 122 parent_death_signal (also: the zygote was already gone), 123 close_fds,
+# 124 resource_limits, 125 drop_privileges, 126 not_dumpable, 127 no_new_privs, 128 seccomp.
+CHILD_STEP_EXIT_BASE: int
+CHILD_STEPS: tuple[str, ...]
+
+def compile_seccomp(profile: str = "default") -> bytes:
+    """Raw BPF (struct sock_filter array) for the native architecture; b"" for "none".
+
+    "default": an allow-list. Unlisted calls fail with ENOSYS; set*id, setgroups, capset,
+    seccomp, non-AF_UNIX socket/socketpair and prctl options outside a small list fail with
+    EPERM; exec, ptrace, namespaces, mounts, bpf, perf, io_uring, userfaultfd, keyrings,
+    modules, kexec, reboot, swap, acct, quotactl, ioctl TIOCSTI/TIOCLINUX, clone with a
+    CLONE_NEW* flag and any foreign-ABI call kill the process (SIGSYS). clone3 is ENOSYS.
+    """
+
+def syscall_name(nr: int) -> str:
+    """The native architecture's name for a syscall number ("execve" for 59 on x86_64), or ""."""
+
+def unshare_namespaces(user: bool) -> None:
+    """Mount, network, IPC and UTS namespaces (plus a user namespace when `user`).
+
+    Single-threaded callers only. With `user`, the parent then writes
+    /proc/<pid>/{setgroups,uid_map,gid_map} before setup_filesystem.
+    """
+
+def setup_filesystem(scratch_size_bytes: int, readonly_paths: list[str],
+                     hostname: str = "sandgate") -> None:
+    """Pivot into a read-only root holding only `readonly_paths` (same absolute paths,
+    read-only, nosuid, nodev), a private /tmp tmpfs of `scratch_size_bytes`, /dev/{null,zero,
+    full,random,urandom}; no /proc. Then sethostname and chdir("/tmp")."""
+
+def enter_zygote_namespaces(uid_map: str | None, gid_map: str | None, scratch_size_bytes: int,
+                            readonly_paths: list[str], hostname: str = "sandgate") -> None:
+    """unshare_namespaces + the id maps written from inside + setup_filesystem, in one call.
+
+    From inside, the kernel accepts only a one-line map of the caller's own id (e.g.
+    "0 1000 1"); wider maps need the split calls with the parent writing them. Both maps or
+    neither (None: no user namespace, for a zygote started as root).
+    """
+
+def spawn_call(limits: dict[str, int], keep_fds: list[int], seccomp_bpf: bytes,
+               new_pid_namespace: bool = True, uid: int = -1, gid: int = -1,
+               private_scratch_bytes: int = 0) -> int:
+    """Fork one call child, like os.fork: its pid in the parent, 0 in the child.
+
+    `limits` keys: address_space, cpu_seconds, open_files, processes, file_size (0 or absent:
+    inherited; unknown keys are an error). Before returning 0 the child has, in order: a new
+    session, PDEATHSIG=SIGKILL, only keep_fds open (0-2 on /dev/null unless kept), the rlimits
+    (RLIMIT_CPU hard = soft + 1: SIGXCPU, which PID 1 ignores unless it has a handler, then
+    SIGKILL; RLIMIT_CORE 0), uid/gid when >= 0 with no supplementary groups
+    and no capabilities, dumpable 0, no_new_privs, then `seccomp_bpf` installed. A failing step
+    exits with CHILD_STEP_EXIT_BASE + step. With new_pid_namespace the child is PID 1 of its
+    own PID namespace, so everything it starts dies with it. Setting gid needs setgroups, which
+    a user namespace whose setgroups file says "deny" refuses: there, leave gid at -1.
+    With private_scratch_bytes > 0 the child mounts a tmpfs of that size on /tmp of its own
+    mount namespace right after closing fds (step private_scratch).
+    """

@@ -1,0 +1,87 @@
+"""The body of one call child: read the request, run the handler, write one reply, exit."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, NoReturn
+
+import pydantic_core
+
+from sandgate.results import ERROR_META_KEY
+from sandgate.sandbox import framing
+from sandgate.sandbox.outcome import SANDBOX_META_KEY, stopped_result
+
+# Encoded before the tool runs: when memory is exhausted, nothing new can be built.
+_MEMORY_REPLY = framing.encode({"status": 0, "body": stopped_result("memory")})
+# What handlers log (tracebacks included) travels back in the reply, bounded, for the gateway's log.
+MAX_LOG_BYTES = 64 * 1024
+
+
+class CallLog(logging.Handler):
+    """Collects the call's log records; the child's own stderr goes nowhere."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        self.parts: list[str] = []
+        self.size = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.size >= MAX_LOG_BYTES:
+            return
+        text = self.format(record)[: MAX_LOG_BYTES - self.size]
+        self.parts.append(text)
+        self.size += len(text)
+
+    def text(self) -> str:
+        return "\n".join(self.parts)
+
+
+CALL_LOG = CallLog()
+
+
+def install_call_log() -> None:
+    """In the zygote: every child inherits a handler that starts empty."""
+    logging.getLogger().addHandler(CALL_LOG)
+
+
+def serve_call(call_fd: int, dispatcher: Any) -> NoReturn:
+    """Runs in the child after its sandbox steps; never returns."""
+    try:
+        reply = framing.encode(_run(call_fd, dispatcher))
+    except MemoryError:
+        reply = _MEMORY_REPLY
+    except BaseException as exc:  # noqa: BLE001 - the gateway must get a reply, whatever happened
+        reply = framing.encode({"status": 3, "body": pydantic_core.to_json(
+            {"message": f"Sandboxed call failed: {type(exc).__name__}"}).decode()})
+    try:
+        framing.write_all(call_fd, reply)
+    finally:
+        os._exit(0)
+
+
+def _run(call_fd: int, dispatcher: Any) -> dict[str, Any]:
+    request = framing.read_frame(call_fd)
+    status, body = dispatcher.call(request["kind"], request["name"], request["args"],
+                                   request["meta"], None)
+    if status == 0 and request["kind"] == "tools/call":
+        body = _mark_tool_error(body)
+    reply: dict[str, Any] = {"status": status, "body": body}
+    if CALL_LOG.parts:
+        reply["log"] = CALL_LOG.text()
+    return reply
+
+
+def _mark_tool_error(body: str) -> str:
+    """An exception inside the tool becomes reason `tool_error` (or `memory` for MemoryError)."""
+    if '"io.sandgate/error"' not in body:
+        return body
+    result = pydantic_core.from_json(body)
+    error = result.get("_meta", {}).get(ERROR_META_KEY)
+    if not isinstance(error, dict):
+        return body
+    if error.get("type") == "MemoryError":
+        return stopped_result("memory")
+    result["_meta"][SANDBOX_META_KEY] = {"reason": "tool_error", "type": error.get("type")}
+    return pydantic_core.to_json(result).decode()

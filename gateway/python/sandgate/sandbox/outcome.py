@@ -1,0 +1,57 @@
+"""How a sandboxed call ended: stable reasons, and the tool result each one becomes."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any, Literal
+
+from sandgate.results import json_text
+
+SANDBOX_META_KEY = "io.sandgate/sandbox"
+
+Reason = Literal[
+    "timeout", "cpu_time", "memory", "output_too_large", "crashed", "seccomp",
+    "tool_error", "sandbox_unavailable", "cancelled",
+]
+
+_EXPLANATIONS: dict[str, str] = {
+    "timeout": "the call exceeded its wall-time limit and was killed",
+    "cpu_time": "the call exceeded its CPU-time limit",
+    "memory": "the call exceeded its memory limit",
+    "output_too_large": "the call's output exceeded its limit and was killed",
+    "crashed": "the call died",
+    "seccomp": "the call made a forbidden system call and was killed",
+    "tool_error": "the tool raised an exception",
+    "sandbox_unavailable": "no sandbox was available to run the call",
+    "cancelled": "the call was cancelled",
+}
+
+
+def stopped_result(reason: Reason, **detail: Any) -> str:
+    """The isError tool result for a call the sandbox stopped."""
+    text = f"Sandbox stopped the call ({reason}): {_EXPLANATIONS[reason]}"
+    extra = ", ".join(f"{key}={value}" for key, value in detail.items() if value is not None)
+    meta = {"reason": reason, **{k: v for k, v in detail.items() if v is not None}}
+    return json_text({
+        "content": [{"type": "text", "text": f"{text} ({extra})" if extra else text}],
+        "isError": True,
+        "_meta": {SANDBOX_META_KEY: meta},
+    })
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def reason_for_signal(number: int, cpu_seconds: float, cpu_limit: float) -> Reason:
+    """What a death by signal means, given what the limits make the kernel send."""
+    if number == signal.SIGSYS:
+        return "seccomp"
+    if number == signal.SIGXCPU or (number == signal.SIGKILL and cpu_seconds >= cpu_limit):
+        return "cpu_time"
+    if number == signal.SIGXFSZ:
+        return "tool_error"
+    return "crashed"

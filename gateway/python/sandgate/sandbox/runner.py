@@ -1,0 +1,287 @@
+"""Gateway side of the sandbox: starts the zygote, sends it calls, enforces limits, reports outcomes.
+
+Everything here runs on the gateway's asyncio loop; no thread ever blocks on a child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydantic_core
+
+from sandgate.sandbox import framing
+from sandgate.sandbox.limits import Sandbox
+from sandgate.sandbox.outcome import reason_for_signal, signal_name, stopped_result
+
+logger = logging.getLogger("sandgate.sandbox")
+
+CONTROL_MESSAGE_BYTES = 64 * 1024
+ZYGOTE_START_TIMEOUT_S = 30.0
+EXIT_REPORT_TIMEOUT_S = 5.0
+RESPAWN_BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+UNPRIVILEGED_ID = 65534
+# Everything else in the gateway's environment stays out of the sandbox.
+ENVIRONMENT_ALLOWLIST = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONHASHSEED")
+SINGLE_THREADED_ENVIRONMENT = {
+    "MALLOC_ARENA_MAX": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONNOUSERSITE": "1",
+}
+
+
+class OutputTooLarge(Exception):
+    pass
+
+
+@dataclass
+class ZygoteConfig:
+    target: str  # path/to/module.py:variable
+    readonly_paths: list[str]
+    scratch_bytes: int
+    # Root runs the zygote without one and gives each call its own unprivileged uid; anyone else
+    # needs a user namespace to build the sandbox at all.
+    user_namespace: bool = field(default_factory=lambda: os.geteuid() != 0)
+
+
+@dataclass
+class _Call:
+    spawned: asyncio.Future[tuple[int, int]]
+    exited: asyncio.Future[dict[str, Any]]
+    pidfd: int | None = None
+    done: bool = field(default=False)
+
+
+class SandboxRunner:
+    def __init__(self, config: ZygoteConfig, loop: asyncio.AbstractEventLoop) -> None:
+        self.config = config
+        self.loop = loop
+        self._ids = itertools.count(1)
+        self._calls: dict[int, _Call] = {}
+        self._control: socket.socket | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._handshake: asyncio.Future[dict[str, Any]] | None = None
+        self._restarts = 0
+        self._closing = False
+        self.zygote_pid: int | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self._control is not None and self.zygote_pid is not None
+
+    async def start(self) -> None:
+        """Starts the zygote and waits until it has entered its sandbox."""
+        gateway_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        command = [sys.executable, "-m", "sandgate.sandbox.zygote", "--control-fd",
+                   str(zygote_end.fileno()), "--target", self.config.target,
+                   "--scratch", str(self.config.scratch_bytes),
+                   "--user-namespace" if self.config.user_namespace else "--no-user-namespace"]
+        for path in self.config.readonly_paths:
+            command += ["--readonly", path]
+        environment = {k: os.environ[k] for k in ENVIRONMENT_ALLOWLIST if k in os.environ}
+        environment.update(SINGLE_THREADED_ENVIRONMENT)
+        # fork+exec happens in C (_posixsubprocess): no Python runs in the forked gateway.
+        self._process = subprocess.Popen(command, pass_fds=[zygote_end.fileno()], env=environment,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        zygote_end.close()
+        gateway_end.setblocking(False)
+        self._control = gateway_end
+        self._handshake = self.loop.create_future()
+        self.loop.add_reader(gateway_end.fileno(), self._on_control)
+        try:
+            ready = await asyncio.wait_for(self._handshake, ZYGOTE_START_TIMEOUT_S)
+        except BaseException:
+            self._drop_zygote("the zygote did not start")
+            raise
+        self.zygote_pid = ready["pid"]
+        self._restarts = 0
+        logger.info("sandbox zygote %d ready", self.zygote_pid)
+
+    async def close(self) -> None:
+        self._closing = True
+        self._drop_zygote("the gateway is shutting down")
+
+    async def run(self, request: dict[str, Any], limits: Sandbox) -> tuple[int, str]:
+        """One sandboxed call: (status, body) as the Dispatcher contract has it."""
+        if not self.ready:
+            return 0, stopped_result("sandbox_unavailable")
+        call_id = next(self._ids)
+        call = _Call(self.loop.create_future(), self.loop.create_future())
+        self._calls[call_id] = call
+        gateway_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._send({"op": "call", "id": call_id, "limits": limits.native(), "scratch": limits.scratch},
+                       [child_end.fileno()])
+        except OSError:
+            self._calls.pop(call_id, None)
+            gateway_end.close()
+            return 0, stopped_result("sandbox_unavailable")
+        finally:
+            child_end.close()
+        gateway_end.setblocking(False)
+        try:
+            async with asyncio.timeout(limits.wall_time):
+                _, call.pidfd = await call.spawned
+                await self.loop.sock_sendall(gateway_end, framing.encode(request))
+                reply = await self._read_reply(gateway_end, limits.max_output)
+        except TimeoutError:
+            return self._kill(call, "timeout", wall_time=limits.wall_time)
+        except OutputTooLarge:
+            return self._kill(call, "output_too_large", max_output=limits.max_output)
+        except _Unavailable:
+            return 0, stopped_result("sandbox_unavailable")
+        except asyncio.CancelledError:
+            self._kill(call, "cancelled")
+            raise
+        finally:
+            gateway_end.close()
+        return await self._outcome(call, reply, limits, request)
+
+    async def _read_reply(self, sock: socket.socket, limit: int) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            chunk = await self.loop.sock_recv(sock, 1 << 16)
+            if not chunk:
+                return b"".join(chunks)
+            total += len(chunk)
+            if total > limit + framing.HEADER.size:
+                raise OutputTooLarge
+            chunks.append(chunk)
+
+    async def _outcome(self, call: _Call, data: bytes, limits: Sandbox,
+                       request: dict[str, Any]) -> tuple[int, str]:
+        try:
+            exited = await asyncio.wait_for(asyncio.shield(call.exited), EXIT_REPORT_TIMEOUT_S)
+        except (TimeoutError, _Unavailable):
+            exited = {}
+        finally:
+            self._close_pidfd(call)
+        reply = framing.decode_reply(data)
+        if reply is not None:
+            if reply.get("log"):
+                logger.warning("sandboxed %s %r logged:\n%s", request["kind"], request["name"], reply["log"])
+            return int(reply["status"]), reply["body"]
+        number = exited.get("signal")
+        if number:
+            reason = reason_for_signal(number, exited.get("cpu", 0.0), limits.cpu_time)
+            return 0, stopped_result(reason, signal=signal_name(number))
+        return 0, stopped_result("crashed", exit_code=exited.get("code"))
+
+    def _kill(self, call: _Call, reason: Any, **detail: Any) -> tuple[int, str]:
+        if call.pidfd is not None and not call.done:
+            try:
+                # PID 1 of the call's own PID namespace: its whole tree dies with it.
+                signal.pidfd_send_signal(call.pidfd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self._close_pidfd(call)
+        return 0, stopped_result(reason, **detail)
+
+    def _close_pidfd(self, call: _Call) -> None:
+        if call.pidfd is not None:
+            os.close(call.pidfd)
+            call.pidfd = None
+
+    def _send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
+        if self._control is None:
+            raise OSError("no zygote")
+        socket.send_fds(self._control, [pydantic_core.to_json(message)], fds or [])
+
+    def _on_control(self) -> None:
+        assert self._control is not None
+        try:
+            data, fds, _, _ = socket.recv_fds(self._control, CONTROL_MESSAGE_BYTES, 4)
+        except BlockingIOError:
+            return
+        except OSError:
+            data, fds = b"", []
+        if not data:
+            self._drop_zygote("the zygote exited")
+            return
+        self._handle(pydantic_core.from_json(data), fds)
+
+    def _handle(self, message: dict[str, Any], fds: list[int]) -> None:
+        op = message.get("op")
+        if op == "need_maps":
+            self._write_id_maps(message["pid"])
+            self._send({"op": "maps_written"})
+        elif op in ("ready", "failed") and self._handshake is not None and not self._handshake.done():
+            if op == "ready":
+                self._handshake.set_result(message)
+            else:
+                self._handshake.set_exception(RuntimeError(message.get("message", "zygote failed")))
+        elif op == "spawned" and (call := self._calls.get(message["id"])) is not None and fds:
+            if call.spawned.done():
+                os.close(fds[0])
+            else:
+                call.spawned.set_result((message["pid"], fds[0]))
+        elif op == "spawn_failed" and (call := self._calls.pop(message["id"], None)) is not None:
+            call.spawned.set_exception(_Unavailable(message.get("message", "")))
+            call.exited.set_exception(_Unavailable("not spawned"))
+        elif op == "exited" and (call := self._calls.pop(message["id"], None)) is not None:
+            call.done = True
+            if not call.exited.done():
+                call.exited.set_result(message)
+        else:
+            for fd in fds:
+                os.close(fd)
+
+    def _write_id_maps(self, pid: int) -> None:
+        # Root maps the zygote's root to nobody; anyone else can map only itself.
+        outside_uid = UNPRIVILEGED_ID if os.geteuid() == 0 else os.geteuid()
+        outside_gid = UNPRIVILEGED_ID if os.getegid() == 0 else os.getegid()
+        with open(f"/proc/{pid}/setgroups", "w") as f:
+            f.write("deny")
+        with open(f"/proc/{pid}/uid_map", "w") as f:
+            f.write(f"0 {outside_uid} 1")
+        with open(f"/proc/{pid}/gid_map", "w") as f:
+            f.write(f"0 {outside_gid} 1")
+
+    def _drop_zygote(self, why: str) -> None:
+        if self._control is not None:
+            self.loop.remove_reader(self._control.fileno())
+            self._control.close()
+            self._control = None
+        self.zygote_pid = None
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.kill()
+            self._process.wait()
+            self._process = None
+        for call in self._calls.values():
+            for future in (call.spawned, call.exited):
+                if not future.done():
+                    future.set_exception(_Unavailable(why))
+                    future.exception()  # retrieved: a call may never await both
+        self._calls.clear()
+        if self._handshake is not None and not self._handshake.done():
+            self._handshake.set_exception(RuntimeError(why))
+        if not self._closing:
+            logger.error("sandbox zygote lost (%s); restarting", why)
+            self.loop.create_task(self._respawn())
+
+    async def _respawn(self) -> None:
+        delay = RESPAWN_BACKOFF_S[min(self._restarts, len(RESPAWN_BACKOFF_S) - 1)]
+        self._restarts += 1
+        await asyncio.sleep(delay)
+        if self._closing or self._control is not None:
+            return
+        try:
+            await self.start()
+        except Exception:
+            logger.exception("sandbox zygote restart failed")
+            if not self._closing and self._control is None:
+                self.loop.create_task(self._respawn())
+
+
+class _Unavailable(Exception):
+    pass

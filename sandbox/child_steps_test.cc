@@ -1,0 +1,482 @@
+#include "sandbox/child_steps.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <linux/securebits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "sandbox/seccomp_profile.h"
+#include "sandbox/spawn.h"
+#include "sandbox/test_probe.h"
+
+namespace sandgate::sandbox {
+namespace {
+
+using testing::collect;
+using testing::ProbeResult;
+using testing::report;
+using testing::run_in_child;
+
+constexpr int kNobody = 65534;
+
+// Spawns a call child with `request` (plus the report pipe in keep_fds) and runs `probe` in it.
+template <class Probe>
+ProbeResult spawn_probe(SpawnRequest request, std::vector<int> keep, Probe probe) {
+  int fds[2];
+  if (pipe(fds) != 0) std::abort();
+  keep.push_back(fds[1]);
+  request.keep_fds = keep;
+  PreparedSpawn spawn;
+  Status status = spawn.prepare(request);
+  if (!status.ok()) {
+    close(fds[0]);
+    close(fds[1]);
+    ADD_FAILURE() << "prepare: " << status.what << " errno " << status.err;
+    return {};
+  }
+  pid_t pid = spawn.spawn();
+  if (pid == 0) {
+    alarm(testing::kDefaultTimeoutSeconds + 2);
+    _exit(probe(fds[1]));
+  }
+  close(fds[1]);
+  if (pid < 0) {
+    close(fds[0]);
+    ADD_FAILURE() << "spawn: errno " << errno;
+    return {};
+  }
+  return collect(pid, fds[0]);
+}
+
+void report_limit(int fd, const char* name, int resource) {
+  rlimit limit{};
+  getrlimit(resource, &limit);
+  report(fd, (std::string(name) + ".soft").c_str(), static_cast<long long>(limit.rlim_cur));
+  report(fd, (std::string(name) + ".hard").c_str(), static_cast<long long>(limit.rlim_max));
+}
+
+bool is_dev_null(int fd) {
+  struct stat info{};
+  return fstat(fd, &info) == 0 && S_ISCHR(info.st_mode) && info.st_rdev == makedev(1, 3);
+}
+
+// A new PID namespace needs CAP_SYS_ADMIN: root, or a user namespace of one's own.
+bool can_create_pid_namespace() {
+  return run_in_child([](int) { return unshare(CLONE_NEWPID) == 0 ? 0 : 1; }).exited_with(0);
+}
+
+class ChildSteps : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!can_create_pid_namespace()) GTEST_SKIP() << "creating a PID namespace is not permitted here";
+  }
+};
+
+TEST(ChildStepCodes, StepNamesMatchTheirExitCodes) {
+  EXPECT_STREQ(child_step_name(static_cast<int>(ChildStep::kNewSession)), "new_session");
+  EXPECT_STREQ(child_step_name(static_cast<int>(ChildStep::kSeccomp)), "seccomp");
+  EXPECT_EQ(child_step_name(0), nullptr);
+  EXPECT_EQ(child_step_name(kStepCount + 1), nullptr);
+  EXPECT_EQ(kStepExitBase + static_cast<int>(ChildStep::kSeccomp), 128);
+}
+
+TEST_F(ChildSteps, ResourceLimitsAreVisibleInTheChild) {
+  SpawnRequest request;
+  request.limits = {.address_space = 1LL << 30, .cpu_seconds = 7, .open_files = 40, .processes = 50,
+                    .file_size = 1 << 20};
+  ProbeResult result = spawn_probe(request, {}, [](int fd) {
+    report_limit(fd, "as", RLIMIT_AS);
+    report_limit(fd, "cpu", RLIMIT_CPU);
+    report_limit(fd, "nofile", RLIMIT_NOFILE);
+    report_limit(fd, "nproc", RLIMIT_NPROC);
+    report_limit(fd, "fsize", RLIMIT_FSIZE);
+    report_limit(fd, "core", RLIMIT_CORE);
+    return 0;
+  });
+  ASSERT_TRUE(result.exited_with(0)) << result.describe();
+  EXPECT_EQ(result.at("as.soft"), 1LL << 30);
+  EXPECT_EQ(result.at("as.hard"), 1LL << 30);
+  EXPECT_EQ(result.at("cpu.soft"), 7);
+  EXPECT_EQ(result.at("cpu.hard"), 8);  // SIGXCPU first, SIGKILL a second later
+  EXPECT_EQ(result.at("nofile.soft"), 40);
+  EXPECT_EQ(result.at("nofile.hard"), 40);
+  EXPECT_EQ(result.at("nproc.soft"), 50);
+  EXPECT_EQ(result.at("fsize.soft"), 1 << 20);
+  EXPECT_EQ(result.at("core.soft"), 0);
+  EXPECT_EQ(result.at("core.hard"), 0);
+}
+
+TEST_F(ChildSteps, AddressSpaceLimitRefusesABiggerMapping) {
+  SpawnRequest request;
+  request.limits.address_space = 1LL << 30;
+  ProbeResult result = spawn_probe(request, {}, [](int fd) {
+    void* big = mmap(nullptr, 2UL << 30, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    report(fd, "mmap_errno", big == MAP_FAILED ? errno : 0);
+    return 0;
+  });
+  ASSERT_TRUE(result.exited_with(0)) << result.describe();
+  EXPECT_EQ(result.at("mmap_errno"), ENOMEM);
+}
+
+TEST_F(ChildSteps, LimitAboveTheInheritedHardLimitIsLowered) {
+  ProbeResult outer = run_in_child([](int fd) {
+    rlimit low{64, 64};
+    if (setrlimit(RLIMIT_NOFILE, &low) != 0) return 1;
+    SpawnRequest request;
+    request.limits.open_files = 1000;
+    ProbeResult inner = spawn_probe(request, {}, [](int inner_fd) {
+      report_limit(inner_fd, "nofile", RLIMIT_NOFILE);
+      return 0;
+    });
+    report(fd, "inner_ok", inner.exited_with(0));
+    report(fd, "soft", inner.at("nofile.soft"));
+    report(fd, "hard", inner.at("nofile.hard"));
+    return 0;
+  });
+  ASSERT_TRUE(outer.exited_with(0)) << outer.describe();
+  EXPECT_EQ(outer.at("inner_ok"), 1);
+  EXPECT_EQ(outer.at("soft"), 64);
+  EXPECT_EQ(outer.at("hard"), 64);
+}
+
+TEST(SpawnPrepare, BadRequestsAreRefusedBeforeForking) {
+  PreparedSpawn spawn;
+  SpawnRequest request;
+  request.limits.cpu_seconds = -1;
+  EXPECT_EQ(spawn.prepare(request).code, Code::kInvalidArgument);
+
+  request = SpawnRequest{};
+  int closed_fd = 987;
+  request.keep_fds = std::span<const int>(&closed_fd, 1);
+  Status status = spawn.prepare(request);
+  EXPECT_EQ(status.code, Code::kSystem);
+  EXPECT_EQ(status.err, EBADF);
+
+  request = SpawnRequest{};
+  std::string odd_filter(12, '\0');  // not a whole number of instructions
+  request.seccomp_bpf = odd_filter;
+  EXPECT_EQ(spawn.prepare(request).code, Code::kInvalidArgument);
+
+  request = SpawnRequest{};
+  request.uid = -2;
+  EXPECT_EQ(spawn.prepare(request).code, Code::kInvalidArgument);
+}
+
+TEST(SpawnPrepare, TooManyKeptDescriptorsAreRefused) {
+  std::vector<int> many;
+  for (int fd = 0; fd < 3; ++fd) many.push_back(fd);
+  while (many.size() <= static_cast<std::size_t>(FdPlan::kMaxKept)) many.push_back(dup(0));
+  SpawnRequest request;
+  request.keep_fds = many;
+  PreparedSpawn spawn;
+  EXPECT_EQ(spawn.prepare(request).code, Code::kInvalidArgument);
+  for (std::size_t i = 3; i < many.size(); ++i) close(many[i]);
+}
+
+TEST_F(ChildSteps, ChildIsContainedBeforeItRuns) {
+  std::string bpf;
+  ASSERT_TRUE(compile_seccomp_profile(kProfileDefault, &bpf).ok());
+  SpawnRequest request;
+  request.seccomp_bpf = bpf;
+  ProbeResult result = spawn_probe(request, {}, [](int fd) {
+    report(fd, "pid", getpid());
+    report(fd, "own_session", getsid(0) == getpid() && getpgrp() == getpid());
+    int signal = 0;
+    prctl(PR_GET_PDEATHSIG, &signal, 0, 0, 0);
+    report(fd, "pdeathsig", signal);
+    report(fd, "dumpable", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
+    report(fd, "no_new_privs", prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+    report(fd, "seccomp_mode", prctl(PR_GET_SECCOMP, 0, 0, 0, 0));
+    return 0;
+  });
+  ASSERT_TRUE(result.exited_with(0)) << result.describe();
+  EXPECT_EQ(result.at("pid"), 1);  // PID 1 of its own PID namespace
+  EXPECT_EQ(result.at("own_session"), 1);
+  EXPECT_EQ(result.at("pdeathsig"), SIGKILL);
+  EXPECT_EQ(result.at("dumpable"), 0);
+  EXPECT_EQ(result.at("no_new_privs"), 1);
+  EXPECT_EQ(result.at("seccomp_mode"), SECCOMP_MODE_FILTER);
+}
+
+TEST(SpawnWithoutPidNamespace, ParentIsVisible) {
+  SpawnRequest request;
+  request.new_pid_namespace = false;
+  ProbeResult result = spawn_probe(request, {}, [](int fd) {
+    report(fd, "pid", getpid());
+    report(fd, "ppid", getppid());
+    return 0;
+  });
+  ASSERT_TRUE(result.exited_with(0)) << result.describe();
+  EXPECT_NE(result.at("pid"), 1);
+  EXPECT_EQ(result.at("ppid"), getpid());
+}
+
+TEST_F(ChildSteps, OnlyKeptDescriptorsSurviveAndStdioIsDevNull) {
+  int stray = open("/dev/zero", O_RDONLY);  // no O_CLOEXEC: only the child steps can close it
+  int kept = open("/dev/zero", O_RDONLY);
+  ASSERT_GE(stray, 3);
+  ASSERT_GE(kept, 3);
+  ProbeResult result = spawn_probe(SpawnRequest{}, {kept}, [&](int fd) {
+    report(fd, "stray_open", fcntl(stray, F_GETFD) >= 0);
+    report(fd, "kept_open", fcntl(kept, F_GETFD) >= 0);
+    report(fd, "high_fds_closed", fcntl(fd + 1, F_GETFD) < 0 && fcntl(fd + 100, F_GETFD) < 0);
+    report(fd, "stdio_dev_null", is_dev_null(0) && is_dev_null(1) && is_dev_null(2));
+    return 0;
+  });
+  close(stray);
+  close(kept);
+  ASSERT_TRUE(result.exited_with(0)) << result.describe();
+  EXPECT_EQ(result.at("stray_open"), 0);
+  EXPECT_EQ(result.at("kept_open"), 1);
+  EXPECT_EQ(result.at("high_fds_closed"), 1);
+  EXPECT_EQ(result.at("stdio_dev_null"), 1);
+}
+
+TEST_F(ChildSteps, NamedStdioIsKept) {
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  int saved_stdout = dup(1);
+  ASSERT_EQ(dup2(out[1], 1), 1);
+  ProbeResult result = spawn_probe(SpawnRequest{}, {1}, [](int fd) {
+    report(fd, "stdout_dev_null", is_dev_null(1));
+    report(fd, "stdin_dev_null", is_dev_null(0));
+    return 0;
+  });
+  dup2(saved_stdout, 1);
+  close(saved_stdout);
+  close(out[0]);
+  close(out[1]);
+  ASSERT_TRUE(result.exited_with(0)) << result.describe();
+  EXPECT_EQ(result.at("stdout_dev_null"), 0);
+  EXPECT_EQ(result.at("stdin_dev_null"), 1);
+}
+
+TEST_F(ChildSteps, EverythingTheCallStartsDiesWithIt) {
+  int daemon_pipe[2];
+  ASSERT_EQ(pipe(daemon_pipe), 0);
+  ProbeResult result = spawn_probe(SpawnRequest{}, {daemon_pipe[1]}, [&](int fd) {
+    // A double-forked daemon in a new session, holding the pipe open for a minute.
+    pid_t first = fork();
+    if (first == 0) {
+      setsid();
+      if (fork() == 0) {
+        sleep(60);
+        _exit(0);
+      }
+      _exit(0);
+    }
+    waitpid(first, nullptr, 0);
+    report(fd, "forked", first > 0);
+    return 0;
+  });
+  close(daemon_pipe[1]);
+  pollfd closed{daemon_pipe[0], POLLIN, 0};
+  int ready = poll(&closed, 1, 5000);  // EOF once the daemon is gone
+  char byte;
+  bool eof = ready == 1 && read(daemon_pipe[0], &byte, 1) == 0;
+  close(daemon_pipe[0]);
+  ASSERT_TRUE(result.exited_with(0)) << result.describe();
+  EXPECT_EQ(result.at("forked"), 1);
+  EXPECT_TRUE(eof) << "the daemon outlived PID 1 of its namespace";
+}
+
+TEST_F(ChildSteps, CallDiesWithItsParent) {
+  int held[2];
+  ASSERT_EQ(pipe(held), 0);
+  ProbeResult helper = run_in_child([&](int) {
+    SpawnRequest request;
+    request.keep_fds = std::span<const int>(&held[1], 1);
+    PreparedSpawn spawn;
+    if (!spawn.prepare(request).ok()) return 1;
+    if (spawn.spawn() == 0) {
+      sleep(60);  // holds held[1] until PDEATHSIG ends it
+      _exit(0);
+    }
+    return 0;  // the parent leaves at once
+  });
+  close(held[1]);
+  pollfd closed{held[0], POLLIN, 0};
+  int ready = poll(&closed, 1, 5000);
+  char byte;
+  bool eof = ready == 1 && read(held[0], &byte, 1) == 0;
+  close(held[0]);
+  ASSERT_TRUE(helper.exited_with(0)) << helper.describe();
+  EXPECT_TRUE(eof) << "the call outlived its parent";
+}
+
+TEST_F(ChildSteps, FailingStepExitsWithItsCode) {
+  // A lone "load A" instruction: not a valid program, so step 8 fails.
+  const sock_filter invalid[] = {BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0)};
+  SpawnRequest request;
+  request.seccomp_bpf = std::string_view(reinterpret_cast<const char*>(invalid), sizeof invalid);
+  ProbeResult result = spawn_probe(request, {}, [](int fd) {
+    report(fd, "ran", 1);
+    return 0;
+  });
+  EXPECT_TRUE(result.exited_with(kStepExitBase + static_cast<int>(ChildStep::kSeccomp))) << result.describe();
+  EXPECT_FALSE(result.has("ran"));
+}
+
+TEST_F(ChildSteps, SeccompKillReachesPidOne) {
+  std::string bpf;
+  ASSERT_TRUE(compile_seccomp_profile(kProfileDefault, &bpf).ok());
+  SpawnRequest request;
+  request.seccomp_bpf = bpf;
+  ProbeResult result = spawn_probe(request, {}, [](int fd) {
+    report(fd, "pid", getpid());
+    const char* argv[] = {"true", nullptr};
+    syscall(SYS_execve, "/bin/true", argv, nullptr);
+    report(fd, "survived", 1);
+    return 0;
+  });
+  EXPECT_EQ(result.at("pid"), 1);
+  EXPECT_TRUE(result.killed_by(SIGSYS)) << result.describe();
+}
+
+TEST_F(ChildSteps, CpuLimitEndsPidOne) {
+  SpawnRequest request;
+  request.limits.cpu_seconds = 1;
+  ProbeResult result = spawn_probe(request, {}, [](int fd) {
+    report(fd, "pid", getpid());
+    volatile unsigned long spin = 0;
+    for (;;) spin = spin + 1;
+    return 0;
+  });
+  EXPECT_EQ(result.at("pid"), 1);
+  // PID 1 of a namespace ignores SIGXCPU without a handler; the hard limit's SIGKILL ends it.
+  EXPECT_TRUE(result.killed_by(SIGKILL)) << result.describe();
+}
+
+TEST_F(ChildSteps, GlibcStateFollowsTheRawClone) {
+  ProbeResult result = spawn_probe(SpawnRequest{}, {}, [](int fd) {
+    pid_t* tid_address = nullptr;
+    prctl(PR_GET_TID_ADDRESS, &tid_address, 0, 0, 0);
+    report(fd, "glibc_tid", tid_address != nullptr ? *tid_address : -1);
+    void* head = nullptr;
+    size_t length = 0;
+    syscall(SYS_get_robust_list, 0, &head, &length);
+    report(fd, "robust_list", head != nullptr);
+    pthread_t thread;
+    int rc = pthread_create(&thread, nullptr, [](void*) -> void* { return nullptr; }, nullptr);
+    report(fd, "thread", rc == 0 && pthread_join(thread, nullptr) == 0);
+    return 0;
+  });
+  ASSERT_TRUE(result.exited_with(0)) << result.describe();
+  EXPECT_EQ(result.at("glibc_tid"), 1);
+  EXPECT_EQ(result.at("robust_list"), 1);
+  EXPECT_EQ(result.at("thread"), 1);
+}
+
+TEST(SpawnPrepare, RefusesAMultiThreadedParent) {
+  ProbeResult result = run_in_child([](int fd) {
+    int block[2];
+    if (pipe(block) != 0) return 1;
+    pthread_t thread;
+    pthread_create(&thread, nullptr, [](void* arg) -> void* {
+      char byte;
+      read(*static_cast<int*>(arg), &byte, 1);
+      return nullptr;
+    }, &block[0]);
+    PreparedSpawn spawn;
+    report(fd, "code", static_cast<int>(spawn.prepare(SpawnRequest{}).code));
+    close(block[1]);
+    pthread_join(thread, nullptr);
+    return 0;
+  });
+  ASSERT_TRUE(result.exited_with(0)) << result.describe();
+  EXPECT_EQ(result.at("code"), static_cast<int>(Code::kNotSingleThreaded));
+}
+
+class AsRoot : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "switching uid needs root";
+  }
+};
+
+TEST_F(AsRoot, DropsToTheGivenIdsWithNoCapabilities) {
+  SpawnRequest request;
+  request.uid = kNobody;
+  request.gid = kNobody;
+  ProbeResult result = spawn_probe(request, {}, [](int fd) {
+    uid_t ruid, euid, suid;
+    getresuid(&ruid, &euid, &suid);
+    report(fd, "uids", ruid == kNobody && euid == kNobody && suid == kNobody);
+    gid_t rgid, egid, sgid;
+    getresgid(&rgid, &egid, &sgid);
+    report(fd, "gids", rgid == kNobody && egid == kNobody && sgid == kNobody);
+    report(fd, "groups", getgroups(0, nullptr));
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+    syscall(SYS_capget, &header, data);
+    report(fd, "caps", data[0].effective | data[0].permitted | data[0].inheritable | data[1].effective |
+                           data[1].permitted | data[1].inheritable);
+    report(fd, "bounding_sys_admin", prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0));
+    report(fd, "noroot_locked", (prctl(PR_GET_SECUREBITS, 0, 0, 0, 0) & (SECBIT_NOROOT | SECBIT_NOROOT_LOCKED)) ==
+                                    (SECBIT_NOROOT | SECBIT_NOROOT_LOCKED));
+    int signal = 0;
+    prctl(PR_GET_PDEATHSIG, &signal, 0, 0, 0);
+    report(fd, "pdeathsig", signal);  // cleared by the uid change, armed again
+    report(fd, "dumpable", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
+    return 0;
+  });
+  ASSERT_TRUE(result.exited_with(0)) << result.describe();
+  EXPECT_EQ(result.at("uids"), 1);
+  EXPECT_EQ(result.at("gids"), 1);
+  EXPECT_EQ(result.at("groups"), 0);
+  EXPECT_EQ(result.at("caps"), 0);
+  EXPECT_EQ(result.at("bounding_sys_admin"), 0);
+  EXPECT_EQ(result.at("noroot_locked"), 1);
+  EXPECT_EQ(result.at("pdeathsig"), SIGKILL);
+  EXPECT_EQ(result.at("dumpable"), 0);
+}
+
+TEST_F(AsRoot, ProcessLimitBoundsForksOfAnUnprivilegedUid) {
+  SpawnRequest request;
+  request.uid = kNobody;
+  request.gid = kNobody;
+  request.limits.processes = 4;
+  ProbeResult result = spawn_probe(request, {}, [](int fd) {
+    int forks = 0;
+    int error = 0;
+    for (int i = 0; i < 20; ++i) {
+      pid_t pid = fork();
+      if (pid == 0) {
+        pause();  // killed with the PID namespace when PID 1 exits
+        _exit(0);
+      }
+      if (pid < 0) {
+        error = errno;
+        break;
+      }
+      ++forks;
+    }
+    report(fd, "forks", forks);
+    report(fd, "errno", error);
+    return 0;
+  });
+  ASSERT_TRUE(result.exited_with(0)) << result.describe();
+  EXPECT_LE(result.at("forks"), 3);  // the call itself is the fourth process of the uid
+  EXPECT_EQ(result.at("errno"), EAGAIN);
+}
+
+}  // namespace
+}  // namespace sandgate::sandbox

@@ -1,0 +1,151 @@
+// sandgate._sandbox: the zygote's native primitives, kept small (no Boost) as zygote size is fork cost.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sandbox/child_steps.h"
+#include "sandbox/mount_tree.h"
+#include "sandbox/namespaces.h"
+#include "sandbox/seccomp_profile.h"
+#include "sandbox/spawn.h"
+
+namespace py = pybind11;
+using namespace sandgate::sandbox;
+
+namespace {
+
+// OSError(errno, strerror, what) picks the subclass (PermissionError, FileNotFoundError, ...).
+[[noreturn]] void raise(const Status& status) {
+  switch (status.code) {
+    case Code::kInvalidArgument:
+      throw py::value_error(status.what);
+    case Code::kNotSingleThreaded:
+      throw std::runtime_error(status.what);
+    case Code::kOk:
+    case Code::kSystem:
+      break;
+  }
+  PyObject* args = Py_BuildValue("(iss)", status.err, std::strerror(status.err), status.what.c_str());
+  if (args != nullptr) {
+    PyErr_SetObject(PyExc_OSError, args);
+    Py_DECREF(args);
+  }
+  throw py::error_already_set();
+}
+
+void check(const Status& status) {
+  if (!status.ok()) raise(status);
+}
+
+// The `limits` dict of spawn_call: known keys only, so a typo cannot silently lift a limit.
+ResourceLimits parse_limits(const py::dict& limits) {
+  ResourceLimits parsed;
+  const struct {
+    const char* key;
+    std::int64_t ResourceLimits::*field;
+  } fields[] = {
+      {"address_space", &ResourceLimits::address_space}, {"cpu_seconds", &ResourceLimits::cpu_seconds},
+      {"open_files", &ResourceLimits::open_files},       {"processes", &ResourceLimits::processes},
+      {"file_size", &ResourceLimits::file_size},
+  };
+  for (auto item : limits) {
+    if (!py::isinstance<py::str>(item.first)) throw py::type_error("limits keys must be str");
+    std::string key = item.first.cast<std::string>();
+    auto field = std::find_if(std::begin(fields), std::end(fields), [&](const auto& f) { return key == f.key; });
+    if (field == std::end(fields)) throw py::value_error("unknown limit: " + key);
+    if (!py::isinstance<py::int_>(item.second) || py::isinstance<py::bool_>(item.second)) {
+      throw py::type_error("limit " + key + " must be an int");
+    }
+    parsed.*(field->field) = item.second.cast<std::int64_t>();
+  }
+  return parsed;
+}
+
+py::bytes compile_seccomp(const std::string& profile) {
+  std::string bpf;
+  check(compile_seccomp_profile(profile, &bpf));
+  return py::bytes(bpf);
+}
+
+void setup_filesystem_and_hostname(std::size_t scratch_size_bytes, std::vector<std::string> readonly_paths,
+                                   const std::string& hostname) {
+  check(set_hostname(hostname));  // first: a bad name fails before the filesystem is rebuilt
+  check(setup_filesystem(FilesystemPlan{scratch_size_bytes, std::move(readonly_paths)}));
+}
+
+void enter_zygote_namespaces(std::optional<std::string> uid_map, std::optional<std::string> gid_map,
+                             std::size_t scratch_size_bytes, std::vector<std::string> readonly_paths,
+                             const std::string& hostname) {
+  if (uid_map.has_value() != gid_map.has_value()) throw py::value_error("give both uid_map and gid_map, or neither");
+  bool user = uid_map.has_value();
+  check(unshare_namespaces(user));
+  if (user) check(write_own_id_maps(*uid_map, *gid_map));
+  setup_filesystem_and_hostname(scratch_size_bytes, std::move(readonly_paths), hostname);
+}
+
+// os.fork's protocol, with the child's containment steps run before any Python (even at-fork hooks).
+int spawn_call(const py::dict& limits, const std::vector<int>& keep_fds, const py::bytes& seccomp_bpf,
+               bool new_pid_namespace, long long uid, long long gid, unsigned long long private_scratch_bytes) {
+  if (PyInterpreterState_Get() != PyInterpreterState_Main()) {
+    throw std::runtime_error("spawn_call is not supported in subinterpreters");
+  }
+  char* bpf_data = nullptr;
+  Py_ssize_t bpf_size = 0;
+  if (PyBytes_AsStringAndSize(seccomp_bpf.ptr(), &bpf_data, &bpf_size) != 0) throw py::error_already_set();
+
+  SpawnRequest request;
+  request.limits = parse_limits(limits);
+  request.keep_fds = keep_fds;
+  request.seccomp_bpf = std::string_view(bpf_data, static_cast<std::size_t>(bpf_size));
+  request.new_pid_namespace = new_pid_namespace;
+  request.uid = uid;
+  request.gid = gid;
+  request.private_scratch_bytes = private_scratch_bytes;
+  PreparedSpawn spawn;
+  check(spawn.prepare(request));
+
+  PyOS_BeforeFork();
+  pid_t pid = spawn.spawn();
+  int saved_errno = errno;
+  if (pid == 0) {
+    PyOS_AfterFork_Child();
+    return 0;
+  }
+  PyOS_AfterFork_Parent();
+  if (pid < 0) {
+    errno = saved_errno;
+    raise(Status::Errno(new_pid_namespace ? "clone" : "fork"));
+  }
+  return static_cast<int>(pid);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_sandbox, m) {
+  m.doc() = "Sandbox primitives for the zygote: namespaces, mount tree, seccomp, per-call fork.";
+
+  m.def("compile_seccomp", &compile_seccomp, py::arg("profile") = std::string(kProfileDefault));
+  m.def("syscall_name", &syscall_name, py::arg("nr"));
+  m.def("unshare_namespaces", [](bool user) { check(unshare_namespaces(user)); }, py::arg("user"));
+  m.def("setup_filesystem", &setup_filesystem_and_hostname, py::arg("scratch_size_bytes"), py::arg("readonly_paths"),
+        py::arg("hostname") = "sandgate");
+  m.def("enter_zygote_namespaces", &enter_zygote_namespaces, py::arg("uid_map"), py::arg("gid_map"),
+        py::arg("scratch_size_bytes"), py::arg("readonly_paths"), py::arg("hostname") = "sandgate");
+  m.def("spawn_call", &spawn_call, py::arg("limits"), py::arg("keep_fds"), py::arg("seccomp_bpf"),
+        py::arg("new_pid_namespace") = true, py::arg("uid") = -1, py::arg("gid") = -1,
+        py::arg("private_scratch_bytes") = 0);
+
+  // A call child that exits with CHILD_STEP_EXIT_BASE + n failed step CHILD_STEPS[n - 1].
+  m.attr("CHILD_STEP_EXIT_BASE") = kStepExitBase;
+  py::tuple steps(kStepCount);
+  for (int step = 1; step <= kStepCount; ++step) steps[step - 1] = py::str(child_step_name(step));
+  m.attr("CHILD_STEPS") = steps;
+}

@@ -1,0 +1,20 @@
+#pragma once
+// Seccomp profiles compiled once, in the zygote, to raw BPF; call children only install the bytes.
+#include <string>
+#include <string_view>
+
+#include "sandbox/status.h"
+
+namespace sandgate::sandbox {
+
+// "default": the allow-list below; "none": no filter (empty program), for tests and trusted tools.
+inline constexpr std::string_view kProfileDefault = "default";
+inline constexpr std::string_view kProfileNone = "none";
+
+// A struct sock_filter array for the native architecture; unknown names are kInvalidArgument.
+Status compile_seccomp_profile(std::string_view profile, std::string* bpf);
+
+// "execve" for 59 on x86_64; "" when the number means nothing on the native architecture.
+std::string syscall_name(int nr);
+
+}  // namespace sandgate::sandbox

@@ -1,0 +1,50 @@
+"""Kernel attack surface: the seccomp filter kills the call on each dangerous system call, before
+the kernel looks at the arguments; clone3 gets ENOSYS; foreign system-call ABIs never run."""
+
+from __future__ import annotations
+
+import pytest
+
+from .harness import Gateway, expect, syscall
+
+# tool -> the system call that must kill it
+KILLED = {
+    "io_uring_setup": "io_uring_setup",
+    "bpf_prog_load": "bpf",
+    "userfaultfd": "userfaultfd",
+    "keyctl": "keyctl",
+    "add_key": "add_key",
+    "unshare_user": "unshare",
+    "clone_newns": "clone",
+    "mount_tmpfs": "mount",
+    "pivot_root": "pivot_root",
+    "chroot_escape": "chroot",
+    "tiocsti": "ioctl",
+    "tiocsti_high_bits": "ioctl",  # cmd | 1 << 32: the filter must compare the low 32 bits
+    "tioclinux": "ioctl",
+    "perf_event_open": "perf_event_open",
+    "kexec_load": "kexec_load",
+    "finit_module": "finit_module",
+}
+
+
+@pytest.mark.parametrize(("tool", "call"), sorted(KILLED.items()))
+def test_dangerous_syscall_kills_the_call(gateway: Gateway, tool: str, call: str) -> None:
+    expect(gateway.attack(tool), {"seccomp": syscall(call)})
+
+
+def test_clone3_fails_with_enosys(gateway: Gateway) -> None:
+    """ENOSYS, not EPERM: glibc then falls back to clone, whose flags the filter can inspect."""
+    outcome = expect(gateway.attack("clone3_newuser"), {"tool_error": {"OSError"}})
+    assert "[Errno 38]" in outcome.text
+
+
+def test_i386_syscall_through_int80_never_runs(gateway: Gateway) -> None:
+    """A filter for AUDIT_ARCH_X86_64 must kill the i386 ABI (or the kernel lacks it: SIGSEGV; or
+    a W^X policy refuses the executable page the code needs)."""
+    expect(gateway.attack("i386_syscall"), {"seccomp": None, "crashed": {"SIGSEGV"},
+                                            "tool_error": {"PermissionError", "OSError"}})
+
+
+def test_x32_syscall_never_runs(gateway: Gateway) -> None:
+    expect(gateway.attack("x32_syscall"), {"seccomp": None, "tool_error": {"OSError", "PermissionError"}})
