@@ -75,6 +75,16 @@ void PyDispatcher::drain() {
   workers_.clear();
 }
 
+void PyDispatcher::session_closed(const std::string& session) {
+  py::gil_scoped_acquire gil;
+  try {
+    if (py::hasattr(target_, "session_closed")) target_.attr("session_closed")(session);
+  } catch (py::error_already_set& error) {
+    error.restore();
+    PyErr_Print();
+  }
+}
+
 void PyDispatcher::worker_loop() {
   for (;;) {
     Job job;
@@ -106,7 +116,8 @@ void PyDispatcher::run(Job& job) {
   try {
     py::cpp_function complete([completion](int status, std::string body) { (*completion)(status, std::move(body)); });
     py::object result = call_(std::string(mcp::invocation_method(job.invocation.kind)), job.invocation.name,
-                              job.invocation.arguments_json, job.invocation.meta_json, complete);
+                              job.invocation.arguments_json, job.invocation.meta_json, complete,
+                              job.invocation.session);
     if (py::isinstance<py::tuple>(result)) {
       auto pair = result.cast<std::pair<int, std::string>>();
       return (*completion)(pair.first, std::move(pair.second));

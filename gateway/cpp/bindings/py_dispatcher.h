@@ -25,6 +25,7 @@ class PyDispatcher final : public mcp::Dispatcher {
   void invoke(mcp::Invocation invocation, std::shared_ptr<mcp::CancelToken> cancel, mcp::OutcomeCallback done) override;
   // Finishes queued work and joins the workers; call without the GIL.
   void drain() override;
+  void session_closed(const std::string& session) override;
 
  private:
   struct Job {

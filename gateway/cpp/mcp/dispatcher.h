@@ -47,6 +47,7 @@ struct Invocation {
   std::string name;            // tool name, resource URI or prompt name
   std::string arguments_json;  // "{}" when absent
   std::string meta_json;       // the request's params._meta, "{}" when absent
+  std::string session;         // legacy session id or stdio connection; empty for stateless requests
 };
 
 // Status values the runner reports; the engine maps them to protocol failures.
@@ -74,6 +75,8 @@ class Dispatcher {
   virtual void invoke(Invocation invocation, std::shared_ptr<CancelToken> cancel, OutcomeCallback done) = 0;
   // Stops accepting work and waits for what is running.
   virtual void drain() {}
+  // A session ended (DELETE, or the stdio connection closed): what it kept alive may go.
+  virtual void session_closed(const std::string& session) {}
 };
 
 std::string_view invocation_method(InvocationKind kind);

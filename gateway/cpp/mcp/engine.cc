@@ -147,7 +147,7 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
   if (name == nullptr || !name->is_string()) {
     return done(invalid_params(std::string("Invalid params: '") + key + "' must be a string"));
   }
-  Invocation invocation{kind, std::string(name->get_string()), "{}", "{}"};
+  Invocation invocation{kind, std::string(name->get_string()), "{}", "{}", context.session};
   if (const json::value* args = request.params.if_contains("arguments"); args != nullptr && !args->is_null()) {
     if (!args->is_object()) return done(invalid_params("Invalid params: 'arguments' must be an object"));
     invocation.arguments_json = json::serialize(*args);

@@ -32,6 +32,7 @@ struct EngineSettings {
 struct RequestContext {
   Era era = Era::kModern;
   std::string protocol_version;
+  std::string session;  // legacy session id or stdio connection; empty when stateless
 };
 
 using Reply = std::variant<json::object, Fault>;

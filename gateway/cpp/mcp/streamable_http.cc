@@ -207,7 +207,7 @@ void StreamableHttp::handle_modern(McpHttpRequest& request, const Message& messa
   }
   if (auto fault = check_modern_headers(request, message)) return done(fault_reply(*fault, Era::kModern, message.id));
   if (auto* fault = std::get_if<Fault>(&envelope)) return done(fault_reply(*fault, Era::kModern, message.id));
-  RequestContext context{Era::kModern, std::get<std::string>(envelope)};
+  RequestContext context{Era::kModern, std::get<std::string>(envelope), ""};  // stateless: no session
   engine_.handle(message, context, std::move(cancel), [id = message.id, mode, done](Reply reply) {
     if (auto* fault = std::get_if<Fault>(&reply)) return done(fault_reply(*fault, Era::kModern, id));
     done(message_reply(encode_result(id, std::move(std::get<json::object>(reply))), mode));
@@ -293,7 +293,7 @@ void StreamableHttp::handle_legacy(McpHttpRequest& request, Body& body, Response
     return done(fault_reply({Failure::kInvalidRequest, "Invalid Request: batches are only allowed in protocol version 2025-03-26"},
                             Era::kLegacy));
   }
-  const RequestContext context{Era::kLegacy, record->protocol_version};
+  const RequestContext context{Era::kLegacy, record->protocol_version, *request.session_id};
 
   auto batch = std::make_shared<BatchReply>();
   batch->mode = mode;
@@ -355,6 +355,7 @@ void StreamableHttp::handle_delete(McpHttpRequest& request, HttpReplyCallback& d
   if (!sessions_.close(*request.session_id)) {
     return done(fault_reply({Failure::kSessionNotFound, "Not Found: Session not found or expired"}, Era::kLegacy));
   }
+  engine_.dispatcher().session_closed(*request.session_id);
   done(empty_reply(200));
 }
 

@@ -16,6 +16,9 @@ using mcp::Fault;
 using mcp::Message;
 using mcp::MessageKind;
 
+// One stdio process is one connection: its per-session state lives as long as stdin stays open.
+constexpr std::string_view kStdioSession = "stdio";
+
 class StdioSession {
  public:
   StdioSession(const mcp::Engine& engine, int out_fd) : engine_(engine), out_fd_(out_fd) {}
@@ -67,9 +70,9 @@ class StdioSession {
     if ((meta != nullptr && meta->contains(mcp::kMetaProtocolVersion)) || legacy_version_.empty()) {
       auto envelope = engine_.check_modern_envelope(message);
       if (auto* fault = std::get_if<Fault>(&envelope)) return write_fault(message.id, *fault);
-      context = {Era::kModern, std::get<std::string>(envelope)};
+      context = {Era::kModern, std::get<std::string>(envelope), std::string(kStdioSession)};
     } else {
-      context = {Era::kLegacy, legacy_version_};
+      context = {Era::kLegacy, legacy_version_, std::string(kStdioSession)};
     }
     auto token = std::make_shared<mcp::CancelToken>();
     const std::string key = json::serialize(message.id);
@@ -166,6 +169,7 @@ void serve_stdio(const mcp::Engine& engine, int in_fd, int out_fd, StdioSettings
   }
   if (!discarding && !pending.empty()) session.on_line(pending);
   session.wait_idle();
+  engine.dispatcher().session_closed(std::string(kStdioSession));
 }
 
 }  // namespace sandgate::server

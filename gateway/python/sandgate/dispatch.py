@@ -75,10 +75,11 @@ class Dispatcher:
         return self._catalog
 
     def call(self, kind: str, name: str, args_json: str, meta_json: str,
-             completion: Completion) -> Outcome | Pending:
+             completion: Completion, session: str = "") -> Outcome | Pending:
+        """`session` names a legacy HTTP session or the stdio connection; "" when stateless."""
         try:
             if kind == "tools/call":
-                return self._call_tool(name, args_json, meta_json, completion)
+                return self._call_tool(name, args_json, meta_json, completion, session)
             if kind == "resources/read":
                 return self._read_resource(name, meta_json, completion)
             if kind == "prompts/get":
@@ -87,8 +88,13 @@ class Dispatcher:
         except BaseException as exc:  # noqa: BLE001 - the core must always get a status back
             return failure_outcome(exc, kind, name)
 
+    def session_closed(self, session: str) -> None:
+        """Ends what the session kept alive (its per_session worker); called by the core."""
+        if self._runner is not None and self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._runner.end_session, session)
+
     def _call_tool(self, name: str, args_json: str, meta_json: str,
-                   completion: Completion) -> Outcome | Pending:
+                   completion: Completion, session: str = "") -> Outcome | Pending:
         tool = self._registry.tool(name)
         isolation, limits = self._plan.get(name, ("none", None))
         if isolation != "none" and self._runner is not None and self._loop is not None:
@@ -96,7 +102,10 @@ class Dispatcher:
             if type(kwargs) is str:
                 return OK, kwargs
             request = {"kind": "tools/call", "name": name, "args": args_json, "meta": meta_json}
-            future = asyncio.run_coroutine_threadsafe(self._runner.run(request, limits), self._loop)
+            # Stateless requests have no session to keep a worker for: they run per call.
+            work = (self._runner.run_in_session(session, request, limits)
+                    if isolation == "per_session" and session else self._runner.run(request, limits))
+            future = asyncio.run_coroutine_threadsafe(work, self._loop)
             future.add_done_callback(partial(_deliver, completion, "tools/call", name))
             return future
         if not tool.is_async:

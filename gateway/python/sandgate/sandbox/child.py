@@ -61,6 +61,23 @@ def serve_call(call_fd: int, dispatcher: Any) -> NoReturn:
         os._exit(0)
 
 
+def serve_session(call_fd: int, dispatcher: Any) -> NoReturn:
+    """A per_session worker: one reply per request until the gateway closes the socket."""
+    try:
+        while True:
+            try:
+                reply = framing.encode(_run(call_fd, dispatcher))
+            except EOFError:
+                break
+            except MemoryError:
+                reply = _MEMORY_REPLY
+            framing.write_all(call_fd, reply)
+            CALL_LOG.parts.clear()
+            CALL_LOG.size = 0
+    finally:
+        os._exit(0)
+
+
 def _run(call_fd: int, dispatcher: Any) -> dict[str, Any]:
     request = framing.read_frame(call_fd)
     status, body = dispatcher.call(request["kind"], request["name"], request["args"],

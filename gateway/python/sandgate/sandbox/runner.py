@@ -53,6 +53,15 @@ class ZygoteConfig:
 
 
 @dataclass
+class _Worker:
+    """A per_session child: spawned on the session's first call, serving its calls one at a time."""
+
+    call: _Call
+    sock: socket.socket
+    lock: asyncio.Lock
+
+
+@dataclass
 class _Call:
     spawned: asyncio.Future[tuple[int, int]]
     exited: asyncio.Future[dict[str, Any]]
@@ -66,6 +75,7 @@ class SandboxRunner:
         self.loop = loop
         self._ids = itertools.count(1)
         self._calls: dict[int, _Call] = {}
+        self._workers: dict[str, _Worker] = {}
         self._control: socket.socket | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._handshake: asyncio.Future[dict[str, Any]] | None = None
@@ -107,6 +117,8 @@ class SandboxRunner:
 
     async def close(self) -> None:
         self._closing = True
+        for session in list(self._workers):
+            self.end_session(session)
         self._drop_zygote("the gateway is shutting down")
 
     async def run(self, request: dict[str, Any], limits: Sandbox) -> tuple[int, str]:
@@ -144,6 +156,93 @@ class SandboxRunner:
         finally:
             gateway_end.close()
         return await self._outcome(call, reply, limits, request)
+
+    async def run_in_session(self, session: str, request: dict[str, Any],
+                             limits: Sandbox) -> tuple[int, str]:
+        """A call on the session's own worker: state persists across the session's calls only."""
+        worker = self._workers.get(session)
+        if worker is not None and worker.call.done:  # it died between calls: start afresh
+            del self._workers[session]
+            worker.sock.close()
+            worker = None
+        if worker is None:
+            worker = await self._spawn_worker(session, limits)
+            if worker is None:
+                return 0, stopped_result("sandbox_unavailable")
+        async with worker.lock:
+            if worker.call.done:  # died while this call waited its turn
+                self.end_session(session)
+                return 0, stopped_result("crashed", detail="the session's worker exited")
+            try:
+                async with asyncio.timeout(limits.wall_time):
+                    await self.loop.sock_sendall(worker.sock, framing.encode(request))
+                    reply = await self._read_frame(worker.sock, limits.max_output)
+            except TimeoutError:
+                return self._end_worker(session, "timeout", wall_time=limits.wall_time)
+            except OutputTooLarge:
+                return self._end_worker(session, "output_too_large", max_output=limits.max_output)
+            except asyncio.CancelledError:
+                self._end_worker(session, "cancelled")
+                raise
+            if reply is None:  # the worker died mid-call: what killed it is the outcome
+                self._workers.pop(session, None)
+                worker.sock.close()
+                return await self._outcome(worker.call, b"", limits, request)
+        if reply.get("log"):
+            logger.warning("sandboxed %s %r logged:\n%s", request["kind"], request["name"], reply["log"])
+        return int(reply["status"]), reply["body"]
+
+    def end_session(self, session: str) -> None:
+        """Kills the session's worker, if it has one."""
+        if session in self._workers:
+            self._end_worker(session, "cancelled")
+
+    async def _spawn_worker(self, session: str, limits: Sandbox) -> _Worker | None:
+        if not self.ready:
+            return None
+        call_id = next(self._ids)
+        call = _Call(self.loop.create_future(), self.loop.create_future())
+        self._calls[call_id] = call
+        gateway_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._send({"op": "call", "id": call_id, "limits": limits.native(), "scratch": limits.scratch,
+                        "persistent": True}, [child_end.fileno()])
+            _, call.pidfd = await asyncio.wait_for(call.spawned, limits.wall_time)
+        except (OSError, TimeoutError, _Unavailable):
+            self._calls.pop(call_id, None)
+            gateway_end.close()
+            return None
+        finally:
+            child_end.close()
+        gateway_end.setblocking(False)
+        worker = _Worker(call, gateway_end, asyncio.Lock())
+        self._workers[session] = worker
+        return worker
+
+    def _end_worker(self, session: str, reason: Any, **detail: Any) -> tuple[int, str]:
+        worker = self._workers.pop(session)
+        worker.sock.close()
+        return self._kill(worker.call, reason, **detail)
+
+    async def _read_frame(self, sock: socket.socket, limit: int) -> dict[str, Any] | None:
+        """One reply frame from a worker, or None when it closed the socket first."""
+        header = await self._read_exactly(sock, framing.HEADER.size)
+        if header is None:
+            return None
+        (size,) = framing.HEADER.unpack(header)
+        if size > limit:
+            raise OutputTooLarge
+        body = await self._read_exactly(sock, size)
+        return None if body is None else pydantic_core.from_json(body)
+
+    async def _read_exactly(self, sock: socket.socket, size: int) -> bytes | None:
+        data = bytearray()
+        while len(data) < size:
+            chunk = await self.loop.sock_recv(sock, min(1 << 16, size - len(data)))
+            if not chunk:
+                return None
+            data += chunk
+        return bytes(data)
 
     async def _read_reply(self, sock: socket.socket, limit: int) -> bytes:
         chunks: list[bytes] = []
@@ -257,7 +356,11 @@ class SandboxRunner:
                 self._process.kill()
             self._process.wait()
             self._process = None
+        for worker in self._workers.values():
+            worker.sock.close()
+        self._workers.clear()
         for call in self._calls.values():
+            call.done = True
             for future in (call.spawned, call.exited):
                 if not future.done():
                     future.set_exception(_Unavailable(why))

@@ -77,9 +77,10 @@ class Zygote:
             send(self.control, {"op": "spawn_failed", "id": call_id, "message": str(exc)})
             return
         if pid == 0:
-            from sandgate.sandbox.child import serve_call
+            from sandgate.sandbox.child import serve_call, serve_session
 
-            serve_call(call_fd, self.dispatcher)  # never returns
+            serve = serve_session if message.get("persistent") else serve_call
+            serve(call_fd, self.dispatcher)  # never returns
         os.close(call_fd)
         pidfd = os.pidfd_open(pid)
         self.children[pidfd] = (call_id, pid, slot)
