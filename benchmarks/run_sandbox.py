@@ -213,7 +213,7 @@ def render(rows: list[Row], args) -> str:
     ratio = pc.rps / bw.rps if pc and bw and pc.rps and bw.rps else None
     checks = [("added p50 over in-process (target <= 1 ms)", a50, "{:.2f} ms", a50 is not None and a50 <= 1),
               ("added p99 over in-process (target <= 3 ms)", a99, "{:.2f} ms", a99 is not None and a99 <= 3),
-              ("sandboxed calls/s (target >= 1,000)", pc and pc.rps, "{:,.0f}", bool(pc and pc.rps >= 1000)),
+              ("sandboxed calls/s (target >= 1,000)", pc and pc.rps, "{:,.0f}", bool(pc and pc.rps and pc.rps >= 1000)),
               ("per_call / bubblewrap calls/s (target >= 20x)", ratio, "{:.1f}x", bool(ratio and ratio >= 20))]
     out += ["", "Targets, per_call in the modern era:"]
     out += [f"- {text}: " + ("pending (not measured)" if v is None else

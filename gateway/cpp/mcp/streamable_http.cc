@@ -306,6 +306,9 @@ void StreamableHttp::handle_legacy(McpHttpRequest& request, Body& body, Response
       continue;
     }
     const Message& message = std::get<Message>(item);
+    if (message.kind == MessageKind::kNotification && message.method == "notifications/cancelled") {
+      cancel_tracked(*request.session_id, message);
+    }
     if (message.kind == MessageKind::kNotification && message.method == "notifications/initialized" && !record->initialized) {
       record->initialized = true;
       sessions_.update(*request.session_id, *record);
@@ -318,7 +321,9 @@ void StreamableHttp::handle_legacy(McpHttpRequest& request, Body& body, Response
     if (message.method == "initialize") {
       return done(legacy_reply(message.id, Fault{Failure::kInvalidRequest, "Invalid Request: session already initialized"}, mode));
     }
-    return engine_.handle(message, context, std::move(cancel), [id = message.id, mode, done](Reply reply) {
+    const std::string key = track(*request.session_id, message.id, cancel);
+    return engine_.handle(message, context, std::move(cancel), [this, key, id = message.id, mode, done](Reply reply) {
+      untrack(key);
       done(legacy_reply(id, std::move(reply), mode));
     });
   }
@@ -333,6 +338,31 @@ void StreamableHttp::handle_legacy(McpHttpRequest& request, Body& body, Response
     });
   }
   if (batch->pending.fetch_sub(1) == 1) batch->flush();
+}
+
+std::string StreamableHttp::track(const std::string& session, const json::value& id,
+                                  const std::shared_ptr<CancelToken>& cancel) {
+  std::string key = session + '\n' + json::serialize(id);
+  std::lock_guard lock(in_flight_mutex_);
+  in_flight_[key] = cancel;
+  return key;
+}
+
+void StreamableHttp::untrack(const std::string& key) {
+  std::lock_guard lock(in_flight_mutex_);
+  in_flight_.erase(key);
+}
+
+void StreamableHttp::cancel_tracked(const std::string& session, const Message& notification) {
+  const json::value* id = notification.params.if_contains("requestId");
+  if (id == nullptr) return;
+  std::shared_ptr<CancelToken> token;
+  {
+    std::lock_guard lock(in_flight_mutex_);
+    auto it = in_flight_.find(session + '\n' + json::serialize(*id));
+    if (it != in_flight_.end()) token = it->second.lock();
+  }
+  if (token) token->cancel();
 }
 
 void StreamableHttp::handle_get(McpHttpRequest& request, HttpReplyCallback& done) {

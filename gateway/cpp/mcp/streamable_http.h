@@ -2,7 +2,9 @@
 // Streamable HTTP semantics of the /mcp endpoint for both eras, on plain structs (no Asio here).
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,9 +61,16 @@ class StreamableHttp {
   void handle_delete(McpHttpRequest& request, HttpReplyCallback& done);
   std::optional<Fault> check_modern_headers(const McpHttpRequest& request, const Message& message) const;
 
+  // Legacy `notifications/cancelled` names a request by session and id: what to cancel.
+  std::string track(const std::string& session, const json::value& id, const std::shared_ptr<CancelToken>& cancel);
+  void untrack(const std::string& key);
+  void cancel_tracked(const std::string& session, const Message& notification);
+
   HttpPolicy policy_;
   const Engine& engine_;
   SessionTable& sessions_;
+  std::mutex in_flight_mutex_;
+  std::unordered_map<std::string, std::weak_ptr<CancelToken>> in_flight_;
 };
 
 // Renders one JSON-RPC message as an SSE event.

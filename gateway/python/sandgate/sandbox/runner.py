@@ -258,10 +258,13 @@ class SandboxRunner:
 
     async def _outcome(self, call: _Call, data: bytes, limits: Sandbox,
                        request: dict[str, Any]) -> tuple[int, str]:
+        zygote_lost = False
         try:
             exited = await asyncio.wait_for(asyncio.shield(call.exited), EXIT_REPORT_TIMEOUT_S)
-        except (TimeoutError, _Unavailable):
+        except TimeoutError:
             exited = {}
+        except _Unavailable:  # the zygote died, and its children with it
+            exited, zygote_lost = {}, True
         finally:
             self._close_pidfd(call)
         reply = framing.decode_reply(data)
@@ -269,6 +272,8 @@ class SandboxRunner:
             if reply.get("log"):
                 logger.warning("sandboxed %s %r logged:\n%s", request["kind"], request["name"], reply["log"])
             return int(reply["status"]), reply["body"]
+        if zygote_lost:
+            return 0, stopped_result("sandbox_unavailable")
         number = exited.get("signal")
         if number:
             reason = reason_for_signal(number, exited.get("cpu", 0.0), limits.cpu_time)
