@@ -1,7 +1,7 @@
 """Cost of isolation: the same `add` tool in-process, sandboxed by Sandgate, under bubblewrap, in a fresh python.
 
     .venv/bin/python benchmarks/run_sandbox.py [--calls 1000] [--proc-calls 300] [--duration 10]
-        [--proc-duration 10] [--variants none,per_call,per_session,bwrap,python] [--no-pin] [--no-write]
+        [--proc-duration 10] [--runs 1] [--variants none,per_call,per_session,bwrap,python] [--no-pin] [--no-write]
 
 Sandgate variants: one call at a time on one keep-alive connection, then wrk (`wrk/mcp_call.lua`);
 subprocess variants: one interpreter per call, one at a time, then 2 parallel workers.
@@ -30,6 +30,7 @@ LABELS = {"none": "in-process (`isolation=\"none\"`)", "per_call": "per_call (de
           "per_session": "per_session", "bwrap": "bubblewrap per call", "python": "fresh python per call"}
 ADD = "def add(a: int, b: int) -> int:\n    return a + b\n\nprint(add(2, 3))"
 SANDBOX_META = "io.sandgate/sandbox"
+PROC_WARMUP = 10
 
 
 @dataclass
@@ -45,10 +46,6 @@ class Row:
 
     def p(self, q: int) -> float:
         return percentile(self.lat, q)
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.lat) and not self.errors
 
 
 def what_is_wrong(status: int, answer: dict, want: int) -> str:
@@ -133,11 +130,10 @@ def bench_sandgate(isolation: str, args) -> list[Row]:
 
 
 def bwrap_argv(python: str) -> list[str]:
-    argv = ["bwrap", "--unshare-all", "--die-with-parent"]
-    for path in dict.fromkeys(["/usr", "/lib", "/lib64", sys.base_prefix, sys.prefix]):
-        if os.path.exists(path):
-            argv += ["--ro-bind", path, path]
-    return argv + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", python, "-c", ADD]
+    wanted = dict.fromkeys(["/usr", "/lib", "/lib64", sys.base_prefix, sys.prefix])  # prefix: the venv
+    paths = [p for p in wanted if os.path.exists(p)]
+    return ["bwrap", "--unshare-all", "--die-with-parent", *(a for p in paths for a in ("--ro-bind", p, p)),
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", python, "-c", ADD]
 
 
 def one_process(argv: list[str]) -> str:
@@ -149,15 +145,12 @@ def one_process(argv: list[str]) -> str:
 
 def bench_process(variant: str, args) -> list[Row]:
     argv = bwrap_argv(args.python) if variant == "bwrap" else [args.python, "-c", ADD]
-    row = timed(Row(variant, "-"), lambda i: one_process(argv), args.proc_warmup, args.proc_calls)
+    row = timed(Row(variant, "-"), lambda i: one_process(argv), PROC_WARMUP, args.proc_calls)
     if not row.errors:
         deadline = time.monotonic() + args.proc_duration
 
-        def worker(_: int) -> list[str]:
-            results = []
-            while time.monotonic() < deadline:
-                results.append(one_process(argv))
-            return results
+        def worker(_: int) -> list[str]:  # '' or what went wrong, per process, until the deadline
+            return [one_process(argv) for _ in iter(lambda: time.monotonic() < deadline, False)]
 
         t0 = time.monotonic()
         with ThreadPoolExecutor(2) as pool:
@@ -169,9 +162,24 @@ def bench_process(variant: str, args) -> list[Row]:
     return [row]
 
 
+def pool(rows: list[Row]) -> list[Row]:
+    """One row per (variant, era) over all runs: latencies pooled, the median run's calls/s and load."""
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for r in rows:
+        groups.setdefault((r.variant, r.era), []).append(r)
+    out = []
+    for (variant, era), rs in groups.items():
+        rates = sorted((r for r in rs if r.rps is not None), key=lambda r: r.rps)
+        mid = rates[len(rates) // 2] if rates else None
+        out.append(Row(variant, era, [x for r in rs for x in r.lat], mid and mid.rps, sum(r.errors for r in rs),
+                       next((r.note for r in rs if r.note), ""), all(r.pending for r in rs), mid and mid.load))
+    return out
+
+
 def show(row: Row) -> None:
     lat = f"p50 {row.p(50):.3f} ms p99 {row.p(99):.3f} ms" if row.lat else "not timed"
-    print(f"[{row.variant}/{row.era}] {lat}, {fmt(row.rps, ',.0f') or '-'} calls/s, errors {row.errors} {row.note}")
+    rps = fmt(row.rps, ",.0f") or "-"
+    print(f"[{row.variant}/{row.era}] {lat}, {rps} calls/s, errors {row.errors} {row.note}")
 
 
 def fmt(x: float | None, spec: str = ".3f") -> str:
@@ -179,19 +187,24 @@ def fmt(x: float | None, spec: str = ".3f") -> str:
 
 
 def render(rows: list[Row], args) -> str:
-    base = {r.era: r for r in rows if r.variant == "none" and r.ok}
+    good = {(r.variant, r.era): r for r in rows if r.lat and not r.errors}
+    base = {era: r for (variant, era), r in good.items() if variant == "none"}
     base["-"] = base.get("modern")
     added = {id(r): (r.p(50) - base[r.era].p(50), r.p(99) - base[r.era].p(99))
              for r in rows if r.lat and base.get(r.era) and r.variant != "none"}
     pin = (f"server (and its sandboxed children) pinned to CPU {args.server_cpus}, wrk and the sequential "
            f"client to CPU {args.wrk_cpus}" if args.server_cpus else "no CPU pinning")
     out = ["## Sandbox: cost of isolating `tools/call add`", "",
-           f"{common.machine_line()}, loopback; {pin}. Latency, one call at a time: {args.calls} calls "
+           f"{common.machine_line()}, loopback; {pin}; {args.runs} run(s), latencies pooled over runs, "
+           f"calls/s of the median run. Latency, one call at a time: {args.calls} calls "
            f"(Sandgate: raw-socket HTTP client, one keep-alive connection) or {args.proc_calls} processes "
            f"(subprocess rows). calls/s: wrk {args.threads} threads, {args.connections} connections, "
            f"{args.duration:g} s (Sandgate); 2 parallel workers for {args.proc_duration:g} s, unpinned "
-           "(subprocess rows). Added = the row minus in-process of the same era in this run "
-           "(subprocess rows: minus in-process modern).", "",
+           "(subprocess rows). Added = the row minus in-process of the same era, measured alongside "
+           "(subprocess rows: minus in-process modern). Subprocess rows start "
+           f"`{args.python} -c` with the same `add`, printing `add(2, 3)`; bubblewrap runs it under "
+           "`bwrap --unshare-all --die-with-parent` with read-only /usr, /lib, /lib64, the Python prefix and "
+           "the venv, and a fresh /proc, /dev and tmpfs /tmp.", "",
            "| variant | era | p50 ms | p99 ms | added p50 ms | added p99 ms | calls/s | errors |",
            "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -207,19 +220,18 @@ def render(rows: list[Row], args) -> str:
         out += [f"| {r.variant} | {r.era} | {r.load.rps:,.0f} | {r.load.p50:.2f} | {r.load.p99:.2f} | "
                 f"{r.load.server_cpu:.0%} | {r.load.wrk_cpu:.0%} | {r.load.rss / 2**20:.1f} |"
                 for r in rows if r.load]
-    get = {(r.variant, r.era): r for r in rows if r.ok}
-    pc, bw = get.get(("per_call", "modern")), get.get(("bwrap", "-"))
+    pc, bw = good.get(("per_call", "modern")), good.get(("bwrap", "-"))
     a50, a99 = added.get(id(pc), (None, None))
     ratio = pc.rps / bw.rps if pc and bw and pc.rps and bw.rps else None
     checks = [("added p50 over in-process (target <= 1 ms)", a50, "{:.2f} ms", a50 is not None and a50 <= 1),
               ("added p99 over in-process (target <= 3 ms)", a99, "{:.2f} ms", a99 is not None and a99 <= 3),
-              ("sandboxed calls/s (target >= 1,000)", pc and pc.rps, "{:,.0f}", bool(pc and pc.rps and pc.rps >= 1000)),
+              ("sandboxed calls/s (target >= 1,000)", pc and pc.rps, "{:,.0f}", (pc and pc.rps or 0) >= 1000),
               ("per_call / bubblewrap calls/s (target >= 20x)", ratio, "{:.1f}x", bool(ratio and ratio >= 20))]
     out += ["", "Targets, per_call in the modern era:"]
     out += [f"- {text}: " + ("pending (not measured)" if v is None else
                              f"**{spec.format(v)}** ({'meets' if ok else 'misses'} the target)")
             for text, v, spec, ok in checks]
-    ps, pl = get.get(("per_session", "legacy")), get.get(("per_call", "legacy"))
+    ps, pl = good.get(("per_session", "legacy")), good.get(("per_call", "legacy"))
     if ps and pl:
         same = abs(ps.p(50) - pl.p(50)) <= 0.2 * pl.p(50)
         out.append(f"- per_session vs per_call p50 (legacy): {ps.p(50):.3f} vs {pl.p(50):.3f} ms"
@@ -234,7 +246,7 @@ def main() -> int:
     ap.add_argument("--calls", type=int, default=1000, help="sequential HTTP calls per Sandgate variant")
     ap.add_argument("--warmup-calls", type=int, default=500)
     ap.add_argument("--proc-calls", type=int, default=300, help="sequential processes per subprocess variant")
-    ap.add_argument("--proc-warmup", type=int, default=10)
+    ap.add_argument("--runs", type=int, default=1, help="repeat everything; latencies pooled")
     ap.add_argument("--proc-duration", type=float, default=10, help="seconds of the 2-worker run")
     ap.add_argument("--python", default=os.path.abspath(PY), help="interpreter the subprocess variants start")
     ap.add_argument("--duration", type=int, default=10)
@@ -249,9 +261,10 @@ def main() -> int:
     if args.no_pin or not args.server_cpus:
         args.server_cpus = args.wrk_cpus = None
     rows: list[Row] = []
-    for variant in args.variants.split(","):
-        rows += bench_sandgate(variant, args) if variant in ERAS else bench_process(variant, args)
-    text = render(rows, args)
+    for _ in range(args.runs):  # each run measures every variant, so drift spreads over all of them
+        for variant in args.variants.split(","):
+            rows += bench_sandgate(variant, args) if variant in ERAS else bench_process(variant, args)
+    text = render(pool(rows), args)
     print(text)
     if not args.no_write:
         common.write_section("sandbox", text)

@@ -5,6 +5,8 @@ Usage:
         python -m sandgate serve benchmarks/servers/sandgate_isolation.py --port PORT
 
 `per_call` (the default, as for a bare `@server.tool`) leaves `isolation` unset.
+The sandbox's zygote imports this file too, without the gateway's environment; it
+runs `add` in-process for whichever call it is handed, so its default does not matter.
 """
 
 import os

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 
 import pytest
@@ -46,8 +47,29 @@ def test_tool_exceptions_are_marked_tool_error_and_memory_errors_memory():
     assert _mark_tool_error(plain) == plain
 
 
-def test_reply_frames_round_trip_and_truncation_is_detected():
-    frame = framing.encode({"status": 0, "body": "{}"})
-    assert framing.decode_reply(frame) == {"status": 0, "body": "{}"}
-    assert framing.decode_reply(frame[:-1]) is None
-    assert framing.decode_reply(b"") is None
+def _pipe_with(data: bytes, close_writer: bool) -> int:
+    read_end, write_end = os.pipe()
+    framing.write_all(write_end, data)
+    if close_writer:
+        os.close(write_end)
+    return read_end
+
+
+def test_frames_round_trip():
+    read_end = _pipe_with(framing.encode({"status": 0, "body": "{}"}), close_writer=True)
+    assert framing.read_frame(read_end) == {"status": 0, "body": "{}"}
+    os.close(read_end)
+
+
+def test_oversized_frame_is_refused_before_reading_it():
+    read_end = _pipe_with(framing.encode({"x": "y" * 100}), close_writer=True)
+    with pytest.raises(ValueError):
+        framing.read_frame(read_end, limit=10)
+    os.close(read_end)
+
+
+def test_truncated_frame_is_an_eof():
+    read_end = _pipe_with(framing.encode({"x": 1})[:-1], close_writer=True)
+    with pytest.raises(EOFError):
+        framing.read_frame(read_end)
+    os.close(read_end)

@@ -39,13 +39,3 @@ def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
-
-
-def decode_reply(data: bytes) -> Any | None:
-    """The child's one reply frame, or None when it did not finish writing it."""
-    if len(data) < HEADER.size:
-        return None
-    (size,) = HEADER.unpack_from(data)
-    if len(data) != HEADER.size + size:
-        return None
-    return pydantic_core.from_json(data[HEADER.size:])

@@ -143,7 +143,7 @@ class SandboxRunner:
             async with asyncio.timeout(limits.wall_time):
                 _, call.pidfd = await call.spawned
                 await self.loop.sock_sendall(gateway_end, framing.encode(request))
-                reply = await self._read_reply(gateway_end, limits.max_output)
+                reply = await self._read_frame(gateway_end, limits.max_output)
         except TimeoutError:
             return self._kill(call, "timeout", wall_time=limits.wall_time)
         except OutputTooLarge:
@@ -155,7 +155,11 @@ class SandboxRunner:
             raise
         finally:
             gateway_end.close()
-        return await self._outcome(call, reply, limits, request)
+        if reply is not None:
+            # Answer now: the child exits by itself, and its exit report only matters when it sent nothing.
+            self._close_pidfd(call)
+            return self._reply(reply, request)
+        return await self._outcome(call, limits)
 
     async def run_in_session(self, session: str, request: dict[str, Any],
                              limits: Sandbox) -> tuple[int, str]:
@@ -187,10 +191,8 @@ class SandboxRunner:
             if reply is None:  # the worker died mid-call: what killed it is the outcome
                 self._workers.pop(session, None)
                 worker.sock.close()
-                return await self._outcome(worker.call, b"", limits, request)
-        if reply.get("log"):
-            logger.warning("sandboxed %s %r logged:\n%s", request["kind"], request["name"], reply["log"])
-        return int(reply["status"]), reply["body"]
+                return await self._outcome(worker.call, limits)
+        return self._reply(reply, request)
 
     def end_session(self, session: str) -> None:
         """Kills the session's worker, if it has one."""
@@ -244,20 +246,8 @@ class SandboxRunner:
             data += chunk
         return bytes(data)
 
-    async def _read_reply(self, sock: socket.socket, limit: int) -> bytes:
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            chunk = await self.loop.sock_recv(sock, 1 << 16)
-            if not chunk:
-                return b"".join(chunks)
-            total += len(chunk)
-            if total > limit + framing.HEADER.size:
-                raise OutputTooLarge
-            chunks.append(chunk)
-
-    async def _outcome(self, call: _Call, data: bytes, limits: Sandbox,
-                       request: dict[str, Any]) -> tuple[int, str]:
+    async def _outcome(self, call: _Call, limits: Sandbox) -> tuple[int, str]:
+        """Why a call ended without a reply, from the zygote's report of its exit."""
         zygote_lost = False
         try:
             exited = await asyncio.wait_for(asyncio.shield(call.exited), EXIT_REPORT_TIMEOUT_S)
@@ -267,11 +257,6 @@ class SandboxRunner:
             exited, zygote_lost = {}, True
         finally:
             self._close_pidfd(call)
-        reply = framing.decode_reply(data)
-        if reply is not None:
-            if reply.get("log"):
-                logger.warning("sandboxed %s %r logged:\n%s", request["kind"], request["name"], reply["log"])
-            return int(reply["status"]), reply["body"]
         if zygote_lost:
             return 0, stopped_result("sandbox_unavailable")
         number = exited.get("signal")
@@ -279,6 +264,12 @@ class SandboxRunner:
             reason = reason_for_signal(number, exited.get("cpu", 0.0), limits.cpu_time)
             return 0, stopped_result(reason, signal=signal_name(number))
         return 0, stopped_result("crashed", exit_code=exited.get("code"))
+
+    @staticmethod
+    def _reply(reply: dict[str, Any], request: dict[str, Any]) -> tuple[int, str]:
+        if reply.get("log"):
+            logger.warning("sandboxed %s %r logged:\n%s", request["kind"], request["name"], reply["log"])
+        return int(reply["status"]), reply["body"]
 
     def _kill(self, call: _Call, reason: Any, **detail: Any) -> tuple[int, str]:
         if call.pidfd is not None and not call.done:

@@ -100,6 +100,7 @@ class Zygote:
             "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
             "cpu": usage.ru_utime + usage.ru_stime,
             "maxrss_kib": usage.ru_maxrss,
+            "minor_faults": usage.ru_minflt,
         })
 
 
