@@ -2,8 +2,12 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "bindings/py_dispatcher.h"
 #include "common/clock.h"
@@ -64,10 +68,17 @@ class Gateway {
         sessions_(mcp::SessionTableLimits{s.max_sessions, millis(s.session_idle_timeout_s)}, clock_),
         http_(mcp::HttpPolicy{s.allowed_origins, s.response_mode == "sse" ? mcp::ResponseMode::kSse : mcp::ResponseMode::kJson},
               engine_, sessions_),
-        server_(listener_settings(s), http_) {}
+        server_(listener_settings(s), http_),
+        // Half the idle timeout: a session's resources go at most 1.5 timeouts after its last use.
+        sweep_interval_(std::clamp(millis(s.session_idle_timeout_s / 2), kMinSessionSweepInterval,
+                                   kMaxSessionSweepInterval)) {
+    // An expired session's per_session worker must not outlive it.
+    sessions_.set_on_expired([dispatcher = dispatcher_](const std::string& id) { dispatcher->session_closed(id); });
+  }
 
   ~Gateway() {
     py::gil_scoped_release release;
+    stop_sweeper();
     server_.shutdown();
     server_.wait();
     dispatcher_->drain();
@@ -75,10 +86,13 @@ class Gateway {
 
   int start() {
     py::gil_scoped_release release;
-    return server_.start();
+    const int port = server_.start();
+    sweeper_ = std::thread([this] { sweep_sessions(); });
+    return port;
   }
   void shutdown() {
     py::gil_scoped_release release;
+    stop_sweeper();
     server_.shutdown();
     server_.wait();
     dispatcher_->drain();
@@ -123,12 +137,37 @@ class Gateway {
     return l;
   }
 
+  // Expiry is otherwise noticed only when a session is used again or the table is full.
+  void sweep_sessions() {
+    std::unique_lock lock(sweeper_mutex_);
+    while (!sweeper_stop_.wait_for(lock, sweep_interval_, [this] { return stopping_sweeper_; })) {
+      lock.unlock();
+      sessions_.sweep_expired();
+      lock.lock();
+    }
+  }
+  void stop_sweeper() {
+    {
+      std::lock_guard lock(sweeper_mutex_);
+      stopping_sweeper_ = true;
+    }
+    sweeper_stop_.notify_all();
+    if (sweeper_.joinable()) sweeper_.join();
+  }
+
   SteadyClock clock_;
   std::shared_ptr<bindings::PyDispatcher> dispatcher_;
   mcp::Engine engine_;
   mcp::SessionTable sessions_;
   mcp::StreamableHttp http_;
   server::HttpServer server_;
+  static constexpr std::chrono::milliseconds kMaxSessionSweepInterval{10'000};
+  static constexpr std::chrono::milliseconds kMinSessionSweepInterval{100};
+  std::chrono::milliseconds sweep_interval_;
+  std::thread sweeper_;
+  std::mutex sweeper_mutex_;
+  std::condition_variable sweeper_stop_;
+  bool stopping_sweeper_ = false;
 };
 
 void serve_stdio(const CoreSettings& s, py::object target) {

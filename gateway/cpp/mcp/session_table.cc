@@ -28,10 +28,11 @@ bool SessionTable::expired(const Entry& entry, Clock::time_point now) const {
   return now - entry.last_seen > limits_.idle_timeout;
 }
 
-std::size_t SessionTable::sweep_locked(Clock::time_point now) {
+std::size_t SessionTable::sweep_locked(Clock::time_point now, std::vector<std::string>* gone) {
   std::size_t removed = 0;
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     if (expired(it->second, now)) {
+      gone->push_back(it->first);
       it = sessions_.erase(it);
       ++removed;
     } else {
@@ -44,29 +45,37 @@ std::size_t SessionTable::sweep_locked(Clock::time_point now) {
 
 std::optional<std::string> SessionTable::open(SessionRecord record) {
   const auto now = clock_.now();
-  std::lock_guard lock(mutex_);
-  if (sessions_.size() >= limits_.max_sessions && sweep_locked(now) == 0) {
-    ++counters_.rejected_full;
-    return std::nullopt;
+  std::vector<std::string> gone;
+  std::optional<std::string> id;
+  {
+    std::lock_guard lock(mutex_);
+    if (sessions_.size() >= limits_.max_sessions && sweep_locked(now, &gone) == 0) {
+      ++counters_.rejected_full;
+    } else {
+      id = random_session_id();
+      sessions_.emplace(*id, Entry{std::move(record), now});
+      ++counters_.opened;
+    }
   }
-  std::string id = random_session_id();
-  sessions_.emplace(id, Entry{std::move(record), now});
-  ++counters_.opened;
+  notify_expired(gone);
   return id;
 }
 
 std::optional<SessionRecord> SessionTable::touch(std::string_view id) {
   const auto now = clock_.now();
-  std::lock_guard lock(mutex_);
-  auto it = sessions_.find(std::string(id));
-  if (it == sessions_.end()) return std::nullopt;
-  if (expired(it->second, now)) {
+  {
+    std::lock_guard lock(mutex_);
+    auto it = sessions_.find(std::string(id));
+    if (it == sessions_.end()) return std::nullopt;
+    if (!expired(it->second, now)) {
+      it->second.last_seen = now;
+      return it->second.record;
+    }
     sessions_.erase(it);
     ++counters_.expired;
-    return std::nullopt;
   }
-  it->second.last_seen = now;
-  return it->second.record;
+  notify_expired({std::string(id)});
+  return std::nullopt;
 }
 
 bool SessionTable::update(std::string_view id, const SessionRecord& record) {
@@ -100,8 +109,29 @@ SessionTableCounters SessionTable::counters() const {
 
 std::size_t SessionTable::sweep_expired() {
   const auto now = clock_.now();
+  std::vector<std::string> gone;
+  {
+    std::lock_guard lock(mutex_);
+    sweep_locked(now, &gone);
+  }
+  notify_expired(gone);
+  return gone.size();
+}
+
+void SessionTable::set_on_expired(std::function<void(const std::string&)> on_expired) {
   std::lock_guard lock(mutex_);
-  return sweep_locked(now);
+  on_expired_ = std::move(on_expired);
+}
+
+void SessionTable::notify_expired(const std::vector<std::string>& gone) {
+  if (gone.empty()) return;
+  std::function<void(const std::string&)> notify;
+  {
+    std::lock_guard lock(mutex_);
+    notify = on_expired_;
+  }
+  if (!notify) return;
+  for (const std::string& id : gone) notify(id);
 }
 
 }  // namespace sandgate::mcp

@@ -2,11 +2,13 @@
 // Legacy-era sessions: random ids, bounded count, idle expiry on an injected clock.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "common/clock.h"
 
@@ -45,6 +47,8 @@ class SessionTable {
   std::size_t size() const;
   SessionTableCounters counters() const;
   std::size_t sweep_expired();
+  // Told (outside the table's lock) of every session that expires, so what it owns can be released.
+  void set_on_expired(std::function<void(const std::string&)> on_expired);
 
  private:
   struct Entry {
@@ -52,13 +56,15 @@ class SessionTable {
     Clock::time_point last_seen;
   };
   bool expired(const Entry& entry, Clock::time_point now) const;
-  std::size_t sweep_locked(Clock::time_point now);
+  std::size_t sweep_locked(Clock::time_point now, std::vector<std::string>* gone);
+  void notify_expired(const std::vector<std::string>& gone);
 
   const SessionTableLimits limits_;
   const Clock& clock_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> sessions_;
   SessionTableCounters counters_;
+  std::function<void(const std::string&)> on_expired_;
 };
 
 std::string random_session_id();

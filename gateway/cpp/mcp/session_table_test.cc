@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <set>
+#include <vector>
 #include <string>
 
 namespace sandgate::mcp {
@@ -205,6 +206,37 @@ TEST(SessionTable, ZeroCapacityRejectsEverything) {
   EXPECT_EQ(table.open(record()), std::nullopt);
   EXPECT_EQ(table.counters().rejected_full, 1u);
   EXPECT_EQ(table.counters().opened, 0u);
+}
+
+TEST(SessionTableExpiryNotice, ExpiredSessionsAreReportedOnceBySweepAndByTouch) {
+  ManualClock clock;
+  SessionTable table({10, std::chrono::seconds(5)}, clock);
+  std::vector<std::string> reported;
+  table.set_on_expired([&reported](const std::string& id) { reported.push_back(id); });
+  const std::string swept = *table.open({});
+  const std::string touched = *table.open({});
+  clock.advance(std::chrono::seconds(4));
+  ASSERT_TRUE(table.touch(touched).has_value());  // refreshed: expires 4 s later than `swept`
+  clock.advance(std::chrono::seconds(2));
+  EXPECT_EQ(table.sweep_expired(), 1u);
+  EXPECT_EQ(reported, std::vector<std::string>{swept});
+  clock.advance(std::chrono::seconds(4));
+  EXPECT_FALSE(table.touch(touched).has_value());
+  EXPECT_EQ(reported, (std::vector<std::string>{swept, touched}));
+  EXPECT_EQ(table.sweep_expired(), 0u);
+  EXPECT_EQ(reported.size(), 2u);
+}
+
+TEST(SessionTableExpiryNotice, ClosedSessionsAreNotReportedAsExpired) {
+  ManualClock clock;
+  SessionTable table({10, std::chrono::seconds(5)}, clock);
+  int reports = 0;
+  table.set_on_expired([&reports](const std::string&) { ++reports; });
+  const std::string id = *table.open({});
+  EXPECT_TRUE(table.close(id));
+  clock.advance(std::chrono::seconds(6));
+  EXPECT_EQ(table.sweep_expired(), 0u);
+  EXPECT_EQ(reports, 0);
 }
 
 }  // namespace
