@@ -1,4 +1,5 @@
-"""A gateway whose legacy sessions expire after one idle second, for the session-expiry test."""
+"""A gateway whose legacy sessions expire after one idle second and that keeps at most one
+per_session worker, for the session-expiry and worker-bound tests."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from sandgate import MCPServer
 PR_SET_NAME = 15
 _LIBC = ctypes.CDLL(None, use_errno=True)
 
-server = MCPServer("sandgate-expiring-sessions", version="1.0.0", session_idle_timeout_s=1.0)
+server = MCPServer("sandgate-expiring-sessions", version="1.0.0", session_idle_timeout_s=1.0,
+                   max_session_workers=1)
 
 
 @server.tool

@@ -1,4 +1,5 @@
-"""A legacy session that expires takes its per_session worker with it."""
+"""A legacy session that expires takes its per_session worker with it, and per_session workers
+are bounded: past the bound, a new session's calls run per call."""
 
 from __future__ import annotations
 
@@ -22,5 +23,19 @@ def test_expired_session_worker_is_killed(marker: str) -> None:
         assert not wait_until(lambda: not named(marker), IDLE_TIMEOUT_S / 4)
         assert wait_until(lambda: not named(marker), IDLE_TIMEOUT_S * 4), "the worker outlived its session"
         assert session.request("ping").status_code == 404
+    finally:
+        assert gateway.stop() == 0
+
+
+def test_sessions_beyond_the_worker_bound_run_per_call(marker: str) -> None:
+    gateway = Gateway(EXPIRING).start()
+    try:
+        first, second = gateway.session(), gateway.session()
+        held = f"{marker[:-1]}a"
+        assert gateway.session_call(first, "linger", marker=held).value == "named"
+        assert named(held), "the first session keeps its worker"
+        outcome = gateway.session_call(second, "linger", marker=marker)
+        assert outcome.reason == "ok" and outcome.value == "named", outcome.text
+        assert wait_until(lambda: not named(marker), 2), "the second session got a worker past the bound"
     finally:
         assert gateway.stop() == 0

@@ -27,6 +27,7 @@ def test_defaults():
         "max_sessions": 10000,
         "max_connections": 10000,
         "stream_keepalive_s": 15.0,
+        "max_session_workers": 64,
     }
 
 

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from sandgate.sandbox.runner import SandboxRunner
 
 MODERN_PROTOCOL = "2026-07-28"
+# Settings the sandbox runner reads; the native core has no field for them.
+SANDBOX_ONLY_SETTINGS = frozenset({"max_session_workers"})
 WILDCARD_HOSTS = ("0.0.0.0", "::")
 
 
@@ -25,6 +27,8 @@ def core_settings(core: Any, server: MCPServer, settings: ServerSettings) -> Any
 
     native = core.Settings()
     for field in ServerSettings.model_fields:
+        if field in SANDBOX_ONLY_SETTINGS:
+            continue
         value = getattr(settings, field)
         setattr(native, field, list(value) if isinstance(value, tuple) else value)
     native.server_name = server.name
@@ -41,7 +45,7 @@ async def _serve_http(server: MCPServer, settings: ServerSettings, banner: bool)
     from sandgate import __version__, _core
 
     loop = asyncio.get_running_loop()
-    runner = await start_sandbox(server, loop)
+    runner = await start_sandbox(server, loop, settings)
     http = _core.HttpServer(core_settings(_core, server, settings),
                             server.dispatcher(loop=loop, runner=runner))
     shutdown: list[asyncio.Future[None]] = []
@@ -73,7 +77,8 @@ async def _serve_http(server: MCPServer, settings: ServerSettings, banner: bool)
             loop.remove_signal_handler(signum)
 
 
-async def start_sandbox(server: MCPServer, loop: asyncio.AbstractEventLoop) -> SandboxRunner | None:
+async def start_sandbox(server: MCPServer, loop: asyncio.AbstractEventLoop,
+                        settings: ServerSettings) -> SandboxRunner | None:
     """The zygote for the server's sandboxed tools, started before any request; None if all are trusted."""
     if not server.needs_sandbox:
         return None
@@ -83,7 +88,7 @@ async def start_sandbox(server: MCPServer, loop: asyncio.AbstractEventLoop) -> S
     target = server_target(server)
     scratch = max(limits.scratch for _, limits in server.sandbox_plan().values())
     config = ZygoteConfig(target=target, readonly_paths=readonly_paths(target.rpartition(":")[0]),
-                          scratch_bytes=scratch)
+                          scratch_bytes=scratch, max_session_workers=settings.max_session_workers)
     runner = SandboxRunner(config, loop)
     await runner.start()
     return runner
@@ -97,7 +102,7 @@ def serve_stdio(server: MCPServer, settings: ServerSettings) -> None:
     thread = threading.Thread(target=loop.run_forever, name="sandgate-asyncio", daemon=True)
     thread.start()
     print(f"Sandgate {__version__} serving MCP over stdio", file=sys.stderr, flush=True)
-    runner = asyncio.run_coroutine_threadsafe(start_sandbox(server, loop), loop).result()
+    runner = asyncio.run_coroutine_threadsafe(start_sandbox(server, loop, settings), loop).result()
     try:
         # stdout carries the protocol, so stray prints from handlers must not reach it.
         with contextlib.redirect_stdout(sys.stderr):

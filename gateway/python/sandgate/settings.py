@@ -38,6 +38,10 @@ class ServerSettings(BaseModel):
     max_sessions: int = Field(10_000, ge=1, le=10_000_000)
     max_connections: int = Field(10_000, ge=1, le=1_000_000)
     stream_keepalive_s: PositiveSeconds = Field(15.0, description="SSE comment interval on idle streams")
+    max_session_workers: int = Field(
+        64, ge=1, le=65_536,
+        description="per_session workers alive at once; beyond this, calls of new sessions run per_call",
+    )
 
     @field_validator("allowed_origins")
     @classmethod

@@ -37,6 +37,7 @@ class ZygoteConfig:
     target: str  # path/to/module.py:variable
     readonly_paths: list[str]
     scratch_bytes: int
+    max_session_workers: int = 64
     # Root runs the zygote without one and gives each call its own unprivileged uid; anyone else
     # needs a user namespace to build the sandbox at all.
     user_namespace: bool = field(default_factory=lambda: os.geteuid() != 0)

@@ -44,6 +44,7 @@ class SandboxRunner(ZygoteChannel):
     def __init__(self, config: ZygoteConfig, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(config, loop)
         self._workers: dict[str, _Worker] = {}
+        self.session_workers_refused = 0
 
     def _on_zygote_lost(self) -> None:
         for worker in self._workers.values():
@@ -105,6 +106,10 @@ class SandboxRunner(ZygoteChannel):
             worker.sock.close()
             worker = None
         if worker is None:
+            if len(self._workers) >= self.config.max_session_workers:
+                # Bounded: a flood of sessions cannot pin a process each; the call still runs, per call.
+                self.session_workers_refused += 1
+                return await self.run(request, limits)
             worker = await self._spawn_worker(session, limits)
             if worker is None:
                 return 0, stopped_result("sandbox_unavailable")
