@@ -31,6 +31,7 @@ namespace sandgate::sandbox {
 namespace {
 
 using testing::collect;
+using testing::park_a_thread;
 using testing::ProbeResult;
 using testing::report;
 using testing::run_in_child;
@@ -388,13 +389,8 @@ TEST_F(ChildSteps, GlibcStateFollowsTheRawClone) {
 TEST(SpawnPrepare, RefusesAMultiThreadedParent) {
   ProbeResult result = run_in_child([](int fd) {
     int block[2];
-    if (pipe(block) != 0) return 1;
     pthread_t thread;
-    pthread_create(&thread, nullptr, [](void* arg) -> void* {
-      char byte;
-      read(*static_cast<int*>(arg), &byte, 1);
-      return nullptr;
-    }, &block[0]);
+    if (!park_a_thread(block, &thread)) return 1;
     PreparedSpawn spawn;
     report(fd, "code", static_cast<int>(spawn.prepare(SpawnRequest{}).code));
     close(block[1]);

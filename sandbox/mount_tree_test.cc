@@ -27,6 +27,7 @@ namespace sandgate::sandbox {
 namespace {
 
 using testing::collect;
+using testing::park_a_thread;
 using testing::ProbeResult;
 using testing::report;
 using testing::run_in_child;
@@ -295,13 +296,8 @@ TEST(MountTreePlan, RefusesBadInputBeforeMountingAnything) {
 TEST(Namespaces, RefuseAThreadedProcess) {
   ProbeResult result = run_in_child([](int fd) {
     int block[2];
-    if (pipe(block) != 0) return 1;
     pthread_t thread;
-    pthread_create(&thread, nullptr, [](void* arg) -> void* {
-      char byte;
-      read(*static_cast<int*>(arg), &byte, 1);
-      return nullptr;
-    }, &block[0]);
+    if (!park_a_thread(block, &thread)) return 1;
     Status status = unshare_namespaces(false);
     report(fd, "code", static_cast<int>(status.code));
     report(fd, "names_threads", status.what.find("2 threads") != std::string::npos);

@@ -1,6 +1,7 @@
 #pragma once
 // Test-only: run a probe in a child process, bounded in time, and collect what it reports.
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -98,6 +99,16 @@ ProbeResult run_in_child(Probe probe, int timeout_seconds = kDefaultTimeoutSecon
   }
   close(fds[1]);
   return collect(pid, fds[0], timeout_seconds);
+}
+
+// Makes the calling process multi-threaded: a thread parked until `block[1]` is closed.
+inline bool park_a_thread(int block[2], pthread_t* thread) {
+  if (pipe(block) != 0) return false;
+  return pthread_create(thread, nullptr, [](void* arg) -> void* {
+    char byte;
+    (void)read(*static_cast<int*>(arg), &byte, 1);
+    return nullptr;
+  }, &block[0]) == 0;
 }
 
 }  // namespace sandgate::sandbox::testing
