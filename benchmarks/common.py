@@ -4,6 +4,8 @@ RESULTS.md section replacement."""
 
 from __future__ import annotations
 
+import argparse
+
 import os
 import re
 import signal
@@ -277,3 +279,20 @@ def write_section(name: str, body: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     RESULTS.write_text(text)
+
+
+def add_load_options(ap: argparse.ArgumentParser, wrk_cpus_help: str = "taskset list for wrk") -> None:
+    """wrk load shape, CPU pinning and output options shared by the HTTP benchmarks."""
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--server-cpus", default="1", help="taskset list for the server ('' = no pinning)")
+    ap.add_argument("--wrk-cpus", default="0", help=wrk_cpus_help)
+    ap.add_argument("--no-pin", action="store_true")
+    ap.add_argument("--no-write", action="store_true", help="print the table, leave RESULTS.md alone")
+
+
+def resolve_pinning(args: argparse.Namespace) -> None:
+    if args.no_pin or not args.server_cpus:
+        args.server_cpus = args.wrk_cpus = None

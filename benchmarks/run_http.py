@@ -190,19 +190,11 @@ def render(all_res, ceiling, args) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--servers", default=",".join(ALL_SERVERS))
-    ap.add_argument("--duration", type=int, default=10)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--runs", type=int, default=1)
-    ap.add_argument("--server-cpus", default="1", help="taskset list for the server ('' = no pinning)")
-    ap.add_argument("--wrk-cpus", default="0", help="taskset list for wrk")
-    ap.add_argument("--no-pin", action="store_true")
     ap.add_argument("--calibrate", action="store_true", help="also measure wrk's own ceiling (needs cc)")
-    ap.add_argument("--no-write", action="store_true", help="print the table, leave RESULTS.md alone")
+    common.add_load_options(ap)
     args = ap.parse_args()
-    if args.no_pin or not args.server_cpus:
-        args.server_cpus = args.wrk_cpus = None
+    common.resolve_pinning(args)
     all_res = {name: bench_server(name, args) for name in args.servers.split(",")}
     ceiling = calibrate(args) if args.calibrate else {}
     text = render(all_res, ceiling, args)

@@ -249,17 +249,9 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=1, help="repeat everything; latencies pooled")
     ap.add_argument("--proc-duration", type=float, default=10, help="seconds of the 2-worker run")
     ap.add_argument("--python", default=os.path.abspath(PY), help="interpreter the subprocess variants start")
-    ap.add_argument("--duration", type=int, default=10)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--server-cpus", default="1", help="taskset list for the server ('' = no pinning)")
-    ap.add_argument("--wrk-cpus", default="0", help="taskset list for wrk and the sequential client")
-    ap.add_argument("--no-pin", action="store_true")
-    ap.add_argument("--no-write", action="store_true", help="print the table, leave RESULTS.md alone")
+    common.add_load_options(ap, wrk_cpus_help="taskset list for wrk and the sequential client")
     args = ap.parse_args()
-    if args.no_pin or not args.server_cpus:
-        args.server_cpus = args.wrk_cpus = None
+    common.resolve_pinning(args)
     rows: list[Row] = []
     for _ in range(args.runs):  # each run measures every variant, so drift spreads over all of them
         for variant in args.variants.split(","):

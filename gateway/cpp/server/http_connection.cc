@@ -37,7 +37,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void drain() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      self->draining_ = true;
       if (self->state_ == State::kReading || self->state_ == State::kStreaming) self->close();
     });
   }
@@ -265,7 +264,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool keep_alive_ = true;
   bool awaiting_reply_ = false;
   bool peer_gone_ = false;
-  bool draining_ = false;
 };
 
 void start_connection(HttpServer::Impl& server, tcp::socket socket) {
