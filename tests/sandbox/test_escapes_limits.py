@@ -27,8 +27,8 @@ def test_sleeping_call_is_killed_at_wall_time(gateway: Gateway) -> None:
 
 
 def test_cpu_burn_is_stopped_by_cpu_time_before_wall_time(gateway: Gateway) -> None:
-    outcome = expect(gateway.attack("cpu_burn"), {"cpu_time": None})
-    assert outcome.elapsed_s < 4, "cpu_time=1 s must act before wall_time=4 s"
+    # wall_time=4 s would report `timeout`: the reason alone shows which limit acted (CPU-starved runs take longer).
+    expect(gateway.attack("cpu_burn"), {"cpu_time": None})
 
 
 def test_gateway_answers_while_a_call_spins(gateway: Gateway) -> None:

@@ -28,6 +28,7 @@ def test_defaults():
         "max_connections": 10000,
         "stream_keepalive_s": 15.0,
         "max_session_workers": 64,
+        "prespawned_children": 2,
     }
 
 
@@ -50,6 +51,8 @@ def test_settings_are_frozen():
         ("response_mode", "xml"),
         ("page_size", 0),
         ("max_sessions", 0),
+        ("prespawned_children", -1),
+        ("prespawned_children", 65),
         ("allowed_origins", ["example.com"]),
         ("host", "http://localhost"),
         ("host", ""),

@@ -42,6 +42,10 @@ class ServerSettings(BaseModel):
         64, ge=1, le=65_536,
         description="per_session workers alive at once; beyond this, calls of new sessions run per_call",
     )
+    prespawned_children: int = Field(
+        2, ge=0, le=64,
+        description="sandboxed children kept forked and contained ahead of demand, per distinct set of limits",
+    )
 
     @field_validator("allowed_origins")
     @classmethod

@@ -38,6 +38,7 @@ class ZygoteConfig:
     readonly_paths: list[str]
     scratch_bytes: int
     max_session_workers: int = 64
+    prespawned_children: int = 2  # per distinct set of limits
     # Root runs the zygote without one and gives each call its own unprivileged uid; anyone else
     # needs a user namespace to build the sandbox at all.
     user_namespace: bool = field(default_factory=lambda: os.geteuid() != 0)
@@ -48,7 +49,9 @@ class _Call:
     spawned: asyncio.Future[tuple[int, int]]
     exited: asyncio.Future[dict[str, Any]]
     pidfd: int | None = None
-    done: bool = field(default=False)
+    done: bool = field(default=False)  # its exit was reported
+    released: bool = False  # the runner is finished with it
+    kill_on_spawn: bool = False  # released for killing before its pidfd arrived
 
 
 class ZygoteChannel:

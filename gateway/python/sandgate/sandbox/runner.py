@@ -10,7 +10,9 @@ import logging
 import os
 import signal
 import socket
+from collections import deque
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pydantic_core
@@ -38,18 +40,32 @@ class _Worker:
     lock: asyncio.Lock
 
 
+@dataclass
+class _Child:
+    """A call child the zygote forks and contains ahead of the call; it waits reading its socket."""
+
+    call: _Call
+    sock: socket.socket
+
+
 class SandboxRunner(ZygoteChannel):
     """Runs calls in the zygote's children: per call, or on a per-session worker."""
 
     def __init__(self, config: ZygoteConfig, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(config, loop)
         self._workers: dict[str, _Worker] = {}
+        # Children spawned ahead of demand, per distinct set of limits: forking is off the call's path.
+        self._prespawned: dict[tuple[Any, ...], deque[_Child]] = {}
         self.session_workers_refused = 0
+        self.prespawned_lost = 0  # died while waiting for a call
 
     def _on_zygote_lost(self) -> None:
-        for worker in self._workers.values():
-            worker.sock.close()
+        children = [*self._workers.values(), *(c for waiting in self._prespawned.values() for c in waiting)]
+        for child in children:
+            child.sock.close()
+            self._release(child.call, kill=False)  # they die with the zygote
         self._workers.clear()
+        self._prespawned.clear()
 
     async def close(self) -> None:
         self._closing = True
@@ -59,43 +75,81 @@ class SandboxRunner(ZygoteChannel):
 
     async def run(self, request: dict[str, Any], limits: Sandbox) -> tuple[int, str]:
         """One sandboxed call: (status, body) as the Dispatcher contract has it."""
-        if not self.ready:
+        child = self._take_child(limits) if self.ready else None
+        if child is None:
             return 0, stopped_result("sandbox_unavailable")
-        call_id = next(self._ids)
-        call = _Call(self.loop.create_future(), self.loop.create_future())
-        self._calls[call_id] = call
-        gateway_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            self._send({"op": "call", "id": call_id, "limits": limits.native(), "scratch": limits.scratch},
-                       [child_end.fileno()])
-        except OSError:
-            self._calls.pop(call_id, None)
-            gateway_end.close()
-            return 0, stopped_result("sandbox_unavailable")
-        finally:
-            child_end.close()
-        gateway_end.setblocking(False)
+        call, sock = child.call, child.sock
         try:
             async with asyncio.timeout(limits.wall_time):
-                _, call.pidfd = await call.spawned
-                await self.loop.sock_sendall(gateway_end, framing.encode(request))
-                reply = await self._read_frame(gateway_end, limits.max_output)
+                # Sent at once: a child whose spawn is still being reported reads it when it starts.
+                await self.loop.sock_sendall(sock, framing.encode(request))
+                reply = await self._read_frame(sock, limits.max_output)
+        except (BrokenPipeError, ConnectionResetError):  # died before reading: its exit says why
+            reply = None
         except TimeoutError:
             return self._kill(call, "timeout", wall_time=limits.wall_time)
         except OutputTooLarge:
             return self._kill(call, "output_too_large", max_output=limits.max_output)
-        except _Unavailable:
-            return 0, stopped_result("sandbox_unavailable")
         except asyncio.CancelledError:
             self._kill(call, "cancelled")
             raise
         finally:
-            gateway_end.close()
+            sock.close()
         if reply is not None:
             # Answer now: the child exits by itself, and its exit report only matters when it sent nothing.
-            self._close_pidfd(call)
+            self._release(call, kill=False)
             return self._reply(reply, request)
         return await self._outcome(call, limits)
+
+    def _take_child(self, limits: Sandbox) -> _Child | None:
+        """A prespawned child with these limits (or a new one), topping the reserve up again."""
+        key = (tuple(limits.native().items()), limits.scratch)
+        waiting = self._prespawned.setdefault(key, deque())
+        child = None
+        while waiting and child is None:
+            child = waiting.popleft()
+            if child.call.done or _failed(child.call.spawned):
+                child.sock.close()
+                self._release(child.call, kill=False)
+                self.prespawned_lost += 1
+                child = None
+        if child is None:
+            child = self._spawn(limits)
+        while child is not None and len(waiting) < self.config.prespawned_children:
+            spare = self._spawn(limits)
+            if spare is None:
+                break
+            waiting.append(spare)
+        return child
+
+    def _spawn(self, limits: Sandbox, persistent: bool = False) -> _Child | None:
+        """Asks the zygote for a child; its pid and pidfd arrive later (`_on_spawned`)."""
+        call_id = next(self._ids)
+        call = _Call(self.loop.create_future(), self.loop.create_future())
+        gateway_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        message: dict[str, Any] = {"op": "call", "id": call_id, "limits": limits.native(),
+                                   "scratch": limits.scratch}
+        if persistent:
+            message["persistent"] = True
+        try:
+            self._send(message, [child_end.fileno()])
+        except OSError:
+            gateway_end.close()
+            return None
+        finally:
+            child_end.close()
+        self._calls[call_id] = call
+        call.spawned.add_done_callback(partial(self._on_spawned, call))
+        call.exited.add_done_callback(_failed)  # nobody may await it: mark its error as seen
+        gateway_end.setblocking(False)
+        return _Child(call, gateway_end)
+
+    def _on_spawned(self, call: _Call, spawned: asyncio.Future[tuple[int, int]]) -> None:
+        if _failed(spawned):
+            return
+        call.pidfd = spawned.result()[1]
+        if call.released:  # finished with before the zygote's report came
+            self._release(call, kill=call.kill_on_spawn)
 
     async def run_in_session(self, session: str, request: dict[str, Any],
                              limits: Sandbox) -> tuple[int, str]:
@@ -121,6 +175,8 @@ class SandboxRunner(ZygoteChannel):
                 async with asyncio.timeout(limits.wall_time):
                     await self.loop.sock_sendall(worker.sock, framing.encode(request))
                     reply = await self._read_frame(worker.sock, limits.max_output)
+            except (BrokenPipeError, ConnectionResetError):
+                reply = None
             except TimeoutError:
                 return self._end_worker(session, "timeout", wall_time=limits.wall_time)
             except OutputTooLarge:
@@ -140,24 +196,16 @@ class SandboxRunner(ZygoteChannel):
             self._end_worker(session, "cancelled")
 
     async def _spawn_worker(self, session: str, limits: Sandbox) -> _Worker | None:
-        if not self.ready:
+        child = self._spawn(limits, persistent=True) if self.ready else None
+        if child is None:
             return None
-        call_id = next(self._ids)
-        call = _Call(self.loop.create_future(), self.loop.create_future())
-        self._calls[call_id] = call
-        gateway_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            self._send({"op": "call", "id": call_id, "limits": limits.native(), "scratch": limits.scratch,
-                        "persistent": True}, [child_end.fileno()])
-            _, call.pidfd = await asyncio.wait_for(call.spawned, limits.wall_time)
-        except (OSError, TimeoutError, _Unavailable):
-            self._calls.pop(call_id, None)
-            gateway_end.close()
+            await asyncio.wait_for(asyncio.shield(child.call.spawned), limits.wall_time)
+        except (TimeoutError, _Unavailable):
+            child.sock.close()
+            self._release(child.call, kill=True)
             return None
-        finally:
-            child_end.close()
-        gateway_end.setblocking(False)
-        worker = _Worker(call, gateway_end, asyncio.Lock())
+        worker = _Worker(child.call, child.sock, asyncio.Lock())
         self._workers[session] = worker
         return worker
 
@@ -196,7 +244,7 @@ class SandboxRunner(ZygoteChannel):
         except _Unavailable:  # the zygote died, and its children with it
             exited, zygote_lost = {}, True
         finally:
-            self._close_pidfd(call)
+            self._release(call, kill=False)
         if zygote_lost:
             return 0, stopped_result("sandbox_unavailable")
         number = exited.get("signal")
@@ -212,16 +260,25 @@ class SandboxRunner(ZygoteChannel):
         return int(reply["status"]), reply["body"]
 
     def _kill(self, call: _Call, reason: Any, **detail: Any) -> tuple[int, str]:
-        if call.pidfd is not None and not call.done:
+        self._release(call, kill=True)
+        return 0, stopped_result(reason, **detail)
+
+    def _release(self, call: _Call, kill: bool) -> None:
+        """Done with this child: SIGKILL it if asked (its pidfd may still be on its way), drop the pidfd."""
+        call.released = True
+        if call.pidfd is None:
+            call.kill_on_spawn = kill
+            return
+        if kill and not call.done:
             try:
                 # PID 1 of the call's own PID namespace: its whole tree dies with it.
                 signal.pidfd_send_signal(call.pidfd, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        self._close_pidfd(call)
-        return 0, stopped_result(reason, **detail)
+        os.close(call.pidfd)
+        call.pidfd = None
 
-    def _close_pidfd(self, call: _Call) -> None:
-        if call.pidfd is not None:
-            os.close(call.pidfd)
-            call.pidfd = None
+
+def _failed(future: asyncio.Future[Any]) -> bool:
+    """Whether the future ended in an error (which this marks as retrieved)."""
+    return future.done() and (future.cancelled() or future.exception() is not None)
