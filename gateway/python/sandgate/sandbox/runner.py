@@ -60,7 +60,8 @@ class SandboxRunner(ZygoteChannel):
         self.prespawned_lost = 0  # died while waiting for a call
 
     def _on_zygote_lost(self) -> None:
-        children = [*self._workers.values(), *(c for waiting in self._prespawned.values() for c in waiting)]
+        children: list[_Worker | _Child] = [*self._workers.values(),
+                                            *(c for waiting in self._prespawned.values() for c in waiting)]
         for child in children:
             child.sock.close()
             self._release(child.call, kill=False)  # they die with the zygote

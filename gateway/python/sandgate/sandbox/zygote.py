@@ -12,9 +12,12 @@ import os
 import selectors
 import socket
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import pydantic_core
+
+from sandgate.sandbox import prefork
 
 CONTROL_MESSAGE_BYTES = 64 * 1024
 # Calls run as CALL_UID_BASE + slot (a zygote started as root); beyond the slots they share a uid.
@@ -24,8 +27,9 @@ CALL_UID_SLOTS = 1024
 
 class Zygote:
     def __init__(self, control: socket.socket, dispatcher: Any, seccomp_bpf: bytes,
-                 baseline_address_space: int) -> None:
+                 baseline_address_space: int, fork_hooks: list[Callable[[], None]]) -> None:
         self.control = control
+        self.fork_hooks = fork_hooks  # detached in the zygote, registered again in each child
         # A child starts with the zygote's mappings: its memory limit comes on top of them.
         self.baseline_address_space = baseline_address_space
         self.dispatcher = dispatcher
@@ -79,6 +83,7 @@ class Zygote:
         if pid == 0:
             from sandgate.sandbox.child import serve_call, serve_session
 
+            prefork.reattach(self.fork_hooks)
             serve = serve_session if message.get("persistent") else serve_call
             serve(call_fd, self.dispatcher)  # never returns
         os.close(call_fd)
@@ -121,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     from sandgate import _sandbox
     from sandgate.cli import load_server
 
+    from sandgate.sandbox import child
     from sandgate.sandbox.child import install_call_log
 
     server = load_server(args.target)
@@ -143,10 +149,12 @@ def main(argv: list[str] | None = None) -> int:
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
     seccomp_bpf = _sandbox.compile_seccomp(args.profile)
+    fork_hooks = prefork.detach_thread_fork_hooks()  # single-threaded, checked above
+    prefork.warm_up(child._run, dispatcher)
     gc.collect()
     gc.freeze()  # keep the imported heap shared copy-on-write with every child
     send(control, {"op": "ready", "pid": os.getpid()})
-    zygote = Zygote(control, dispatcher, seccomp_bpf, baseline)
+    zygote = Zygote(control, dispatcher, seccomp_bpf, baseline, fork_hooks)
     if not args.user_namespace:
         zygote.uid_base = CALL_UID_BASE
     zygote.serve()

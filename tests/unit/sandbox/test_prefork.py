@@ -1,0 +1,61 @@
+"""The zygote's one-time preparations: detached after-fork hooks and the request path warm-up."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from sandgate import MCPServer
+from sandgate.sandbox import child, prefork
+
+# Run in a fresh interpreter: detaching hooks must not leak into the test process.
+FORK_PROBE = textwrap.dedent("""
+    import os, threading
+    from sandgate.sandbox import prefork
+
+    def hook_ran_in_child():
+        before = id(threading._active_limbo_lock)  # threading's hook replaces this lock
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.write(write, b"1" if id(threading._active_limbo_lock) != before else b"0")
+            os._exit(0)
+        os.waitpid(pid, 0)
+        return os.read(read, 1) == b"1"
+
+    assert hook_ran_in_child(), "threading's after-fork hook did not run to begin with"
+    removed = prefork.detach_thread_fork_hooks()
+    assert len(removed) == 2, removed
+    assert not hook_ran_in_child(), "a detached hook still ran"
+    prefork.reattach(removed)
+    assert hook_ran_in_child(), "a reattached hook did not run"
+    print("ok")
+""")
+
+
+def test_thread_fork_hooks_detach_and_reattach() -> None:
+    done = subprocess.run([sys.executable, "-c", FORK_PROBE], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_warm_up_runs_the_request_path_without_running_a_tool() -> None:
+    server = MCPServer("warm")
+    ran: list[int] = []
+
+    @server.tool
+    def record(a: int) -> int:
+        ran.append(a)
+        return a
+
+    seen: list[dict[str, object]] = []
+
+    def run(fd: int, dispatcher: object) -> dict[str, object]:
+        reply = child._run(fd, dispatcher)
+        seen.append(reply)
+        return reply
+
+    prefork.warm_up(run, server.dispatcher(loop=None))
+    assert not ran
+    assert len(seen) == 1 and seen[0]["status"] == 1, seen  # unknown tool: invalid params
