@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from sandgate.app import MCPServer
 from sandgate.context import Context
@@ -23,10 +23,18 @@ from sandgate.sandbox import Isolation, Sandbox
 from sandgate.settings import ServerSettings
 from sandgate.tools import ToolAnnotations
 
-try:
-    __version__ = version("sandgate")
-except PackageNotFoundError:
-    __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # Looked up on first use: importlib.metadata costs every sandbox zygote ~3 MB of heap to copy.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("sandgate")
+        except PackageNotFoundError:
+            return "0.1.0"
+    raise AttributeError(f"module 'sandgate' has no attribute {name!r}")
 
 __all__ = [
     "Audio",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
@@ -16,6 +15,8 @@ from sandgate.settings import ServerSettings, build_settings
 from sandgate.tools import Tool, ToolAnnotations
 
 if TYPE_CHECKING:
+    import asyncio
+
     from sandgate.sandbox.runner import SandboxRunner
 
 F = TypeVar("F", bound=Callable[..., Any])

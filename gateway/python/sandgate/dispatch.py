@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
@@ -17,6 +16,8 @@ from sandgate.sandbox.limits import Sandbox
 from sandgate.results import json_text
 
 if TYPE_CHECKING:
+    import asyncio
+
     from sandgate.sandbox.runner import SandboxRunner
 
 logger = logging.getLogger("sandgate.dispatch")
@@ -98,6 +99,7 @@ class Dispatcher:
         tool = self._registry.tool(name)
         isolation, limits = self._plan.get(name, ("none", None))
         if isolation != "none" and self._runner is not None and self._loop is not None:
+            import asyncio
             kwargs = tool.bind(args_json, meta_json)  # invalid arguments never cost a fork
             if type(kwargs) is str:
                 return OK, kwargs
@@ -133,6 +135,9 @@ class Dispatcher:
 
     def _schedule(self, work: Coroutine[Any, Any, str], completion: Completion, kind: str,
                   name: str) -> Outcome | Pending:
+        # Imported when first needed: a sandbox zygote serving only plain functions never loads it.
+        import asyncio
+
         guarded = _guarded(work, kind, name)
         if self._loop is None:
             try:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from sandgate import MCPServer
 from sandgate.sandbox import child, prefork
+
+REPO = Path(__file__).resolve().parents[3]
 
 # Run in a fresh interpreter: detaching hooks must not leak into the test process.
 FORK_PROBE = textwrap.dedent("""
@@ -59,3 +62,20 @@ def test_warm_up_runs_the_request_path_without_running_a_tool() -> None:
     prefork.warm_up(run, server.dispatcher(loop=None))
     assert not ran
     assert len(seen) == 1 and seen[0]["status"] == 1, seen  # unknown tool: invalid params
+
+
+HEAVY_FOR_ZYGOTE = textwrap.dedent("""
+    import sys
+    from sandgate.cli import load_server
+    import sandgate.sandbox.child, sandgate.sandbox.zygote
+    load_server("benchmarks/servers/sandgate_isolation.py:server")
+    print(",".join(m for m in ("asyncio", "ssl") if m in sys.modules))
+""")
+
+
+def test_a_zygote_of_plain_functions_does_not_load_asyncio() -> None:
+    # asyncio pulls in ssl: megabytes of heap every call child would copy page tables for.
+    done = subprocess.run([sys.executable, "-c", HEAVY_FOR_ZYGOTE], capture_output=True, text=True,
+                          timeout=60, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""

@@ -130,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     from sandgate.sandbox.child import install_call_log
 
     server = load_server(args.target)
+    if any(tool.is_async for tool in server.registry.tools):
+        import asyncio  # noqa: F401 - children run coroutine tools with asyncio.run: load it once, here
     install_call_log()
     dispatcher = server.dispatcher(loop=None)
     # Forking a threaded process copies locks held by threads that do not exist in the child.
