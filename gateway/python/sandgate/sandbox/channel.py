@@ -29,6 +29,8 @@ SINGLE_THREADED_ENVIRONMENT = {
     "MALLOC_ARENA_MAX": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
     "PYTHONNOUSERSITE": "1",
+    # Symbols bound once in the zygote: lazy binding would write (copy) GOT pages in every child.
+    "LD_BIND_NOW": "1",
 }
 
 
