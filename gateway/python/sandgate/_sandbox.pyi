@@ -16,8 +16,10 @@ def compile_seccomp(profile: str = "default") -> bytes:
     "default": an allow-list. Unlisted calls fail with ENOSYS; set*id, setgroups, capset,
     seccomp, non-AF_UNIX socket/socketpair and prctl options outside a small list fail with
     EPERM; exec, ptrace, namespaces, mounts, bpf, perf, io_uring, userfaultfd, keyrings,
-    modules, kexec, reboot, swap, acct, quotactl, ioctl TIOCSTI/TIOCLINUX, clone with a
-    CLONE_NEW* flag and any foreign-ABI call kill the process (SIGSYS). clone3 is ENOSYS.
+    modules, kexec, reboot, swap, acct, quotactl, ioctl TIOCSTI/TIOCLINUX and clone with a
+    CLONE_NEW* flag trap (SIGSYS with the syscall; the process dies of it unless a handler
+    reports and then dies); rt_sigaction on SIGSYS and any foreign-ABI call kill the process
+    outright (SIGSYS). clone3 is ENOSYS.
     """
 
 def syscall_name(nr: int) -> str:
