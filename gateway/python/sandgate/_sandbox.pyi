@@ -9,6 +9,8 @@ unusable arguments, RuntimeError when the process has more than one thread.
 # 124 resource_limits, 125 drop_privileges, 126 not_dumpable, 127 no_new_privs, 128 seccomp.
 CHILD_STEP_EXIT_BASE: int
 CHILD_STEPS: tuple[str, ...]
+# The kernel's AUDIT_ARCH_* of this build's architecture (AUDIT_ARCH_X86_64 = 0xC000003E).
+NATIVE_AUDIT_ARCH: int
 
 def compile_seccomp(profile: str = "default") -> bytes:
     """Raw BPF (struct sock_filter array) for the native architecture; b"" for "none".

@@ -49,6 +49,7 @@ class _Call:
     exited: asyncio.Future[dict[str, Any]]
     pidfd: int | None = None
     done: bool = field(default=False)
+    violation: Any = None  # what the child's SIGSYS handler reported, unchecked
 
 
 class ZygoteChannel:

@@ -18,7 +18,7 @@ import pydantic_core
 from sandgate.sandbox import framing
 from sandgate.sandbox.channel import ZygoteChannel, ZygoteConfig, _Call, _Unavailable
 from sandgate.sandbox.limits import Sandbox
-from sandgate.sandbox.outcome import reason_for_signal, signal_name, stopped_result
+from sandgate.sandbox.outcome import reason_for_signal, reported_syscall, signal_name, stopped_result
 
 logger = logging.getLogger("sandgate.sandbox")
 
@@ -79,7 +79,7 @@ class SandboxRunner(ZygoteChannel):
             async with asyncio.timeout(limits.wall_time):
                 _, call.pidfd = await call.spawned
                 await self.loop.sock_sendall(gateway_end, framing.encode(request))
-                reply = await self._read_frame(gateway_end, limits.max_output)
+                reply = await self._read_frame(gateway_end, limits.max_output, call)
         except TimeoutError:
             return self._kill(call, "timeout", wall_time=limits.wall_time)
         except OutputTooLarge:
@@ -120,7 +120,7 @@ class SandboxRunner(ZygoteChannel):
             try:
                 async with asyncio.timeout(limits.wall_time):
                     await self.loop.sock_sendall(worker.sock, framing.encode(request))
-                    reply = await self._read_frame(worker.sock, limits.max_output)
+                    reply = await self._read_frame(worker.sock, limits.max_output, worker.call)
             except TimeoutError:
                 return self._end_worker(session, "timeout", wall_time=limits.wall_time)
             except OutputTooLarge:
@@ -166,8 +166,17 @@ class SandboxRunner(ZygoteChannel):
         worker.sock.close()
         return self._kill(worker.call, reason, **detail)
 
-    async def _read_frame(self, sock: socket.socket, limit: int) -> dict[str, Any] | None:
-        """One reply frame from a worker, or None when it closed the socket first."""
+    async def _read_frame(self, sock: socket.socket, limit: int, call: _Call) -> dict[str, Any] | None:
+        """One reply frame from a worker, or None when it closed the socket first.
+
+        A violation report (from the child's SIGSYS handler) is no reply: kept on `call`, read on to EOF.
+        """
+        call.violation = None
+        while isinstance(frame := await self._read_any_frame(sock, limit), dict) and "violation" in frame:
+            call.violation = frame["violation"]
+        return frame
+
+    async def _read_any_frame(self, sock: socket.socket, limit: int) -> Any:
         header = await self._read_exactly(sock, framing.HEADER.size)
         if header is None:
             return None
@@ -202,7 +211,9 @@ class SandboxRunner(ZygoteChannel):
         number = exited.get("signal")
         if number:
             reason = reason_for_signal(number, exited.get("cpu", 0.0), limits.cpu_time)
-            return 0, stopped_result(reason, signal=signal_name(number))
+            # The child's word on the syscall counts only when the kernel's SIGSYS agrees.
+            syscall = reported_syscall(call.violation) if number == signal.SIGSYS else None
+            return 0, stopped_result(reason, signal=signal_name(number), syscall=syscall)
         return 0, stopped_result("crashed", exit_code=exited.get("code"))
 
     @staticmethod
