@@ -16,9 +16,11 @@ tool module is exactly what an attacker controls. Conventions:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import fcntl
+import json
 import mmap
 import os
 import platform
@@ -633,6 +635,52 @@ def i386_syscall() -> str:
 def x32_syscall() -> str:
     _require_confinement()
     return _escaped_by_syscall(SYSCALLS["getpid"] | X32_SYSCALL_BIT)
+
+
+# --- Violation reports -------------------------------------------------------------------------
+
+AUDIT_ARCH_X86_64 = 0xC000003E
+
+
+def _call_socket() -> int:
+    """The call's socket to the gateway: the one descriptor beyond stdio that is a socket."""
+    for fd in range(3, 256):
+        with contextlib.suppress(OSError):
+            if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                return fd
+    raise RuntimeError("the call has no socket to the gateway")
+
+
+@server.tool
+def forge_violation(then: str = "return") -> str:
+    """Claim an execve violation on the call socket, then `return`, `segfault` or make a real
+    `keyctl` violation: only a death by SIGSYS makes the gateway believe a report, the last one."""
+    _require_confinement()
+    body = json.dumps({"violation": {"syscall": 59, "arch": AUDIT_ARCH_X86_64}}).encode()
+    os.write(_call_socket(), struct.pack(">I", len(body)) + body)
+    if then == "segfault":
+        ctypes.string_at(0)
+    elif then == "keyctl":
+        return _escaped_by_syscall("keyctl", 0, -4, 0)
+    return "forged"
+
+
+# Room for the thread: RLIMIT_NPROC counts every process of the call's uid, other gateways' too.
+@server.tool(sandbox=Sandbox(max_processes=256))
+def violate_in_thread() -> str:
+    """bpf from a second thread while the first waits for it: the report comes from that thread."""
+    _require_confinement()
+    worker = threading.Thread(target=_syscall, args=("bpf", 0, 0, 0))
+    worker.start()
+    worker.join()
+    return "ESCAPED: bpf returned in a second thread"
+
+
+@server.tool(isolation="per_session")
+def session_keyctl() -> str:
+    """A per_session worker's violation: named like a per_call one."""
+    _require_confinement()
+    return _escaped_by_syscall("keyctl", 0, -4, 0)
 
 
 # --- State between calls -----------------------------------------------------------------------
