@@ -45,8 +45,19 @@ server = MCPServer(
                     max_open_files=64, max_file_size="8Mi", scratch="16Mi"),
 )
 
+
+
+def _git_config(checkout: Path) -> Path:
+    """A checkout's git config; in a git worktree .git is a file naming the real git directory."""
+    git_dir = checkout / ".git"
+    if git_dir.is_file():  # "gitdir: <common>/worktrees/<name>", whose commondir leads to <common>
+        admin = Path(git_dir.read_text().removeprefix("gitdir:").strip())
+        git_dir = (admin / (admin / "commondir").read_text().strip()).resolve()
+    return git_dir / "config"
+
+
 # Computed at import, so the zygote knows it: knowing a host path must not make it readable.
-HOST_GIT_CONFIG = Path(__file__).resolve().parents[2] / ".git" / "config"
+HOST_GIT_CONFIG = _git_config(Path(__file__).resolve().parents[2])
 
 SYSCALLS = {  # x86_64
     "ioctl": 16, "getpid": 39, "clone": 56, "ptrace": 101, "pivot_root": 155, "chroot": 161,
