@@ -9,12 +9,17 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+
 namespace sandgate::sandbox {
 namespace {
 
 constexpr const char* kStepNames[kStepCount] = {
     "new_session", "parent_death_signal", "close_fds", "resource_limits",
     "drop_privileges", "not_dumpable", "no_new_privs", "seccomp", "private_scratch",
+    "violation_report",
 };
 
 [[noreturn]] void fail(ChildStep step) noexcept { _exit(kStepExitBase + static_cast<int>(step)); }
@@ -43,10 +48,78 @@ bool not_dumpable() noexcept { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0; }
 
 bool no_new_privs() noexcept { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0; }
 
+// si_code of a SIGSYS raised by a seccomp trap (SYS_SECCOMP: only the kernel's asm-generic headers name it).
+constexpr int kSeccompSigsysCode = 1;
+// The kernel's sigset_t: 64 signals.
+constexpr unsigned long kKernelSigsetBytes = 8;
+
+// A signal handler takes no context argument, so where it reports must be a global. Set once in the
+// child before the handler exists, only read afterwards; forked children inherit it with the handler.
+volatile sig_atomic_t violation_report_fd = -1;
+
+// Decimal digits of `value` from `out` on; returns the end. snprintf is not async-signal-safe.
+char* append_decimal(char* out, long long value) noexcept {
+  unsigned long long magnitude = value < 0 ? 0ULL - static_cast<unsigned long long>(value) : value;
+  if (value < 0) *out++ = '-';
+  char digits[20];
+  int count = 0;
+  do {
+    digits[count++] = static_cast<char>('0' + magnitude % 10);
+    magnitude /= 10;
+  } while (magnitude != 0);
+  while (count > 0) *out++ = digits[--count];
+  return out;
+}
+
+char* append_text(char* out, const char* text) noexcept {
+  while (*text != '\0') *out++ = *text++;
+  return out;
+}
+
+// One write for the whole frame, so another thread's output cannot land inside it; EINTR retries.
+void write_fully(int fd, const char* data, std::size_t size) noexcept {
+  while (size > 0) {
+    ssize_t written = write(fd, data, size);
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) return;  // nowhere to report (closed, full and non-blocking): die unreported
+    data += written;
+    size -= static_cast<std::size_t>(written);
+  }
+}
+
+// Runs in the violating thread, with every signal blocked and SIGSYS already reset to SIG_DFL.
+void report_violation(int, siginfo_t* info, void*) noexcept {
+  if (info->si_code == kSeccompSigsysCode) {
+    constexpr std::size_t kHeaderBytes = 4;
+    char frame[96];
+    char* end = append_text(frame + kHeaderBytes, R"({"violation":{"syscall":)");
+    end = append_decimal(end, info->si_syscall);
+    end = append_text(end, R"(,"arch":)");
+    end = append_decimal(end, info->si_arch);
+    end = append_text(end, "}}");
+    auto length = static_cast<std::uint32_t>(end - frame - kHeaderBytes);
+    for (std::size_t i = 0; i < kHeaderBytes; ++i) frame[i] = static_cast<char>(length >> (8 * (3 - i)));
+    write_fully(violation_report_fd, frame, static_cast<std::size_t>(end - frame));
+  }
+  // Killed by the filter, not raise(): PID 1 of a PID namespace ignores its own default-action signals.
+  syscall(SYS_rt_sigaction, SIGSYS, nullptr, nullptr, kKernelSigsetBytes);
+  _exit(128 + SIGSYS);  // a filter that allowed it: still never resume the trapped syscall
+}
+
 }  // namespace
 
 const char* child_step_name(int step) {
   return step >= 1 && step <= kStepCount ? kStepNames[step - 1] : nullptr;
+}
+
+bool install_violation_report(int fd) noexcept {
+  violation_report_fd = fd;
+  struct sigaction action {};
+  action.sa_sigaction = report_violation;
+  // Reset on entry: a second violation, in any thread, meets SIG_DFL and the kernel kills outright.
+  action.sa_flags = SA_SIGINFO | SA_RESETHAND;
+  sigfillset(&action.sa_mask);  // no other handler runs in this thread before the report is out
+  return sigaction(SIGSYS, &action, nullptr) == 0;
 }
 
 bool install_seccomp_filter(const sock_filter* filter, unsigned short len) noexcept {
@@ -75,7 +148,11 @@ void run_child_steps(const ChildPlan& plan) noexcept {
   if (!not_dumpable()) fail(ChildStep::kNotDumpable);
   // 7. Required for an unprivileged seccomp filter, and no exec could gain privileges anyway.
   if (!no_new_privs()) fail(ChildStep::kNoNewPrivs);
-  // 8. Last: the filter would refuse the set*id and prctl calls above.
+  // 7b. A trapped syscall's name reaches the gateway: only the dying process is told which it was.
+  if (plan.filter_len > 0 && plan.violation_report_fd >= 0 && !install_violation_report(plan.violation_report_fd)) {
+    fail(ChildStep::kViolationReport);
+  }
+  // 8. Last: the filter would refuse the set*id and prctl calls and the SIGSYS handler above.
   if (plan.filter_len > 0 && !install_seccomp_filter(plan.filter, plan.filter_len)) fail(ChildStep::kSeccomp);
 }
 

@@ -11,7 +11,7 @@
 
 namespace sandgate::sandbox {
 
-// A failing step ends the child with _exit(kStepExitBase + step): 121..128.
+// A failing step ends the child with _exit(kStepExitBase + step): 121..130.
 enum class ChildStep : int {
   kNewSession = 1,
   kParentDeathSignal = 2,
@@ -21,10 +21,11 @@ enum class ChildStep : int {
   kNotDumpable = 6,
   kNoNewPrivs = 7,
   kSeccomp = 8,
-  kPrivateScratch = 9,  // runs between kCloseFds and kResourceLimits
+  kPrivateScratch = 9,   // runs between kCloseFds and kResourceLimits
+  kViolationReport = 10,  // runs between kNoNewPrivs and kSeccomp
 };
 inline constexpr int kStepExitBase = 120;
-inline constexpr int kStepCount = 9;
+inline constexpr int kStepCount = 10;
 
 // "close_fds" for ChildStep::kCloseFds; nullptr outside 1..kStepCount.
 const char* child_step_name(int step);
@@ -42,10 +43,17 @@ struct ChildPlan {
   char scratch_options[64] = {};
   const sock_filter* filter = nullptr;  // points into the caller's buffer, alive across fork
   unsigned short filter_len = 0;        // instructions; 0 installs nothing
+  // The call socket (the first kept descriptor): a trapped syscall is reported there as one frame.
+  // -1, or no filter, installs no SIGSYS handler.
+  int violation_report_fd = -1;
 };
 
 // Runs the steps in order. Returns only when all succeeded; otherwise _exit(kStepExitBase + step).
 void run_child_steps(const ChildPlan& plan) noexcept;
+
+// Behind step 10: the SIGSYS handler that writes {"violation":{"syscall":N,"arch":A}}, framed as
+// a 4-byte big-endian length then JSON, to `fd`, then dies by the filter's kill of rt_sigaction(SIGSYS).
+bool install_violation_report(int fd) noexcept;
 
 // The raw seccomp(2) install behind step 8 (no_new_privs must already be set). False, errno set.
 bool install_seccomp_filter(const sock_filter* filter, unsigned short len) noexcept;

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
@@ -67,6 +68,70 @@ ProbeResult spawn_probe(SpawnRequest request, std::vector<int> keep, Probe probe
   return collect(pid, fds[0]);
 }
 
+// What a probe wrote to its call socket (the first kept descriptor) before it died.
+struct ViolationProbe {
+  ProbeResult result;
+  std::string frames;
+};
+
+// spawn_probe with a call socket in front of the report pipe, read to EOF once the child is gone.
+template <class Probe>
+ViolationProbe spawn_violation_probe(SpawnRequest request, Probe probe) {
+  int call[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, call) != 0) std::abort();
+  ViolationProbe probed;
+  probed.result = spawn_probe(request, {call[1]}, probe);
+  close(call[1]);
+  for (;;) {
+    pollfd readable{call[0], POLLIN, 0};
+    if (poll(&readable, 1, 5000) != 1) break;
+    char buffer[256];
+    ssize_t n = read(call[0], buffer, sizeof buffer);
+    if (n <= 0) break;
+    probed.frames.append(buffer, static_cast<std::size_t>(n));
+  }
+  close(call[0]);
+  return probed;
+}
+
+// The gateway's framing: a 4-byte big-endian length, then the JSON body.
+std::string violation_frame(long nr) {
+  std::string body = R"({"violation":{"syscall":)" + std::to_string(nr) + R"(,"arch":)" +
+                     std::to_string(native_audit_arch()) + "}}";
+  std::string frame(4, '\0');
+  for (int i = 0; i < 4; ++i) frame[i] = static_cast<char>((body.size() >> (8 * (3 - i))) & 0xff);
+  return frame + body;
+}
+
+std::string default_profile() {
+  std::string bpf;
+  EXPECT_TRUE(compile_seccomp_profile(kProfileDefault, &bpf).ok());
+  return bpf;
+}
+
+// Lets every syscall through, so a probe can look at its SIGSYS disposition under "a filter".
+const sock_filter kAllowAll[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+const std::string_view kAllowAllBpf(reinterpret_cast<const char*>(kAllowAll), sizeof kAllowAll);
+
+// A call child with no report pipe at all (nothing kept unless `request` says so); its wait status.
+template <class Probe>
+int spawn_and_wait(SpawnRequest request, Probe probe) {
+  PreparedSpawn spawn;
+  Status status = spawn.prepare(request);
+  if (!status.ok()) {
+    ADD_FAILURE() << "prepare: " << status.what << " errno " << status.err;
+    return -1;
+  }
+  pid_t pid = spawn.spawn();
+  if (pid == 0) _exit(probe());
+  int wait_status = -1;
+  if (pid < 0 || waitpid(pid, &wait_status, 0) != pid) ADD_FAILURE() << "spawn/wait: errno " << errno;
+  return wait_status;
+}
+
+// Exit code of a probe whose SIGSYS disposition was what the test expected.
+constexpr int kDispositionAsExpected = 0;
+
 void report_limit(int fd, const char* name, int resource) {
   rlimit limit{};
   getrlimit(resource, &limit);
@@ -97,6 +162,8 @@ TEST(ChildStepCodes, StepNamesMatchTheirExitCodes) {
   EXPECT_EQ(child_step_name(0), nullptr);
   EXPECT_EQ(child_step_name(kStepCount + 1), nullptr);
   EXPECT_EQ(kStepExitBase + static_cast<int>(ChildStep::kSeccomp), 128);
+  EXPECT_STREQ(child_step_name(static_cast<int>(ChildStep::kViolationReport)), "violation_report");
+  EXPECT_EQ(kStepExitBase + static_cast<int>(ChildStep::kViolationReport), 130);
 }
 
 TEST_F(ChildSteps, ResourceLimitsAreVisibleInTheChild) {
@@ -336,20 +403,174 @@ TEST_F(ChildSteps, FailingStepExitsWithItsCode) {
   EXPECT_FALSE(result.has("ran"));
 }
 
-TEST_F(ChildSteps, SeccompKillReachesPidOne) {
-  std::string bpf;
-  ASSERT_TRUE(compile_seccomp_profile(kProfileDefault, &bpf).ok());
+TEST_F(ChildSteps, ViolationIsReportedThenKillsPidOne) {
+  std::string bpf = default_profile();
   SpawnRequest request;
   request.seccomp_bpf = bpf;
-  ProbeResult result = spawn_probe(request, {}, [](int fd) {
+  ViolationProbe probed = spawn_violation_probe(request, [](int fd) {
     report(fd, "pid", getpid());
     const char* argv[] = {"true", nullptr};
     syscall(SYS_execve, "/bin/true", argv, nullptr);
     report(fd, "survived", 1);
     return 0;
   });
+  EXPECT_EQ(probed.result.at("pid"), 1);
+  EXPECT_TRUE(probed.result.killed_by(SIGSYS)) << probed.result.describe();
+  EXPECT_FALSE(probed.result.has("survived"));
+  EXPECT_EQ(probed.frames, violation_frame(SYS_execve));
+}
+
+TEST(SpawnWithoutPidNamespace, ViolationIsReportedThenKills) {
+  std::string bpf = default_profile();
+  SpawnRequest request;
+  request.seccomp_bpf = bpf;
+  request.new_pid_namespace = false;
+  ViolationProbe probed = spawn_violation_probe(request, [](int fd) {
+    report(fd, "pid", getpid());
+    syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0);
+    report(fd, "survived", 1);
+    return 0;
+  });
+  EXPECT_NE(probed.result.at("pid"), 1);
+  EXPECT_TRUE(probed.result.killed_by(SIGSYS)) << probed.result.describe();
+  EXPECT_FALSE(probed.result.has("survived"));
+  EXPECT_EQ(probed.frames, violation_frame(SYS_ptrace));
+}
+
+TEST_F(ChildSteps, ViolationInAnotherThreadIsReportedThenKillsTheProcess) {
+  std::string bpf = default_profile();
+  SpawnRequest request;
+  request.seccomp_bpf = bpf;
+  ViolationProbe probed = spawn_violation_probe(request, [](int fd) {
+    pthread_t thread;
+    int rc = pthread_create(&thread, nullptr, [](void*) -> void* {
+      syscall(SYS_bpf, 0, nullptr, 0);
+      return nullptr;
+    }, nullptr);
+    report(fd, "thread", rc == 0);
+    if (rc == 0) pthread_join(thread, nullptr);
+    report(fd, "survived", 1);
+    return 0;
+  });
+  EXPECT_EQ(probed.result.at("thread"), 1);
+  EXPECT_TRUE(probed.result.killed_by(SIGSYS)) << probed.result.describe();
+  EXPECT_FALSE(probed.result.has("survived"));
+  EXPECT_EQ(probed.frames, violation_frame(SYS_bpf));
+}
+
+TEST_F(ChildSteps, BlockedSigsysStillKillsUnreported) {
+  std::string bpf = default_profile();
+  SpawnRequest request;
+  request.seccomp_bpf = bpf;
+  ViolationProbe probed = spawn_violation_probe(request, [](int fd) {
+    sigset_t sigsys;
+    sigemptyset(&sigsys);
+    sigaddset(&sigsys, SIGSYS);
+    report(fd, "blocked", sigprocmask(SIG_BLOCK, &sigsys, nullptr) == 0);
+    syscall(SYS_unshare, CLONE_NEWNET);  // the kernel unblocks a forced SIGSYS and resets it to SIG_DFL
+    report(fd, "survived", 1);
+    return 0;
+  });
+  EXPECT_EQ(probed.result.at("blocked"), 1);
+  EXPECT_TRUE(probed.result.killed_by(SIGSYS)) << probed.result.describe();
+  EXPECT_FALSE(probed.result.has("survived"));
+  EXPECT_EQ(probed.frames, "");
+}
+
+TEST_F(ChildSteps, ReplacingOrQueryingTheReportHandlerKillsUnreported) {
+  std::string bpf = default_profile();
+  SpawnRequest request;
+  request.seccomp_bpf = bpf;
+  for (bool query : {false, true}) {
+    ViolationProbe probed = spawn_violation_probe(request, [&](int fd) {
+      report(fd, "armed", 1);
+      struct sigaction current {};
+      if (query) {
+        sigaction(SIGSYS, nullptr, &current);
+      } else {
+        signal(SIGSYS, SIG_IGN);
+      }
+      report(fd, "survived", 1);
+      return 0;
+    });
+    EXPECT_EQ(probed.result.at("armed"), 1);
+    EXPECT_TRUE(probed.result.killed_by(SIGSYS)) << (query ? "query: " : "replace: ") << probed.result.describe();
+    EXPECT_FALSE(probed.result.has("survived"));
+    EXPECT_EQ(probed.frames, "");
+  }
+}
+
+TEST_F(ChildSteps, SelfSentSigsysKillsUnreported) {
+  std::string bpf = default_profile();
+  SpawnRequest request;
+  request.seccomp_bpf = bpf;
+  ViolationProbe probed = spawn_violation_probe(request, [](int fd) {
+    report(fd, "armed", 1);
+    kill(getpid(), SIGSYS);  // si_code SI_USER: nothing the kernel said about a syscall
+    report(fd, "survived", 1);
+    return 0;
+  });
+  EXPECT_EQ(probed.result.at("armed"), 1);
+  EXPECT_TRUE(probed.result.killed_by(SIGSYS)) << probed.result.describe();
+  EXPECT_EQ(probed.frames, "");
+}
+
+// Why the handler ends the process through the filter: PID 1 survives its own raise(SIGSYS).
+TEST_F(ChildSteps, PidOneSurvivesRaisingSigsys) {
+  ProbeResult result = spawn_probe(SpawnRequest{}, {}, [](int fd) {
+    report(fd, "pid", getpid());
+    report(fd, "raised", raise(SIGSYS) == 0);
+    report(fd, "survived", 1);
+    return 0;
+  });
   EXPECT_EQ(result.at("pid"), 1);
-  EXPECT_TRUE(result.killed_by(SIGSYS)) << result.describe();
+  EXPECT_TRUE(result.exited_with(0)) << result.describe();
+  EXPECT_EQ(result.at("raised"), 1);
+  EXPECT_EQ(result.at("survived"), 1);
+}
+
+TEST_F(ChildSteps, TrapWithoutAHandlerKillsPidOne) {
+  std::string bpf = default_profile();
+  SpawnRequest request;
+  request.seccomp_bpf = bpf;  // nothing kept: no call socket, so no handler
+  int status = spawn_and_wait(request, [] {
+    if (getpid() != 1) return 3;
+    syscall(SYS_keyctl, 0, 0, 0, 0, 0);
+    return 0;
+  });
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) << "wait status " << status;
+}
+
+TEST_F(ChildSteps, ReportHandlerNeedsAFilterAndACallSocket) {
+  int call[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, call), 0);
+  auto sigsys_is_default = [] {
+    struct sigaction current {};
+    if (sigaction(SIGSYS, nullptr, &current) != 0) return 2;
+    return current.sa_handler == SIG_DFL ? kDispositionAsExpected : 1;
+  };
+  auto sigsys_reports = [] {
+    struct sigaction current {};
+    if (sigaction(SIGSYS, nullptr, &current) != 0) return 2;
+    bool flags = (current.sa_flags & (SA_SIGINFO | SA_RESETHAND)) == (SA_SIGINFO | SA_RESETHAND) &&
+                 (current.sa_flags & SA_NODEFER) == 0;
+    bool handler = current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN;
+    return flags && handler && sigismember(&current.sa_mask, SIGTERM) == 1 ? kDispositionAsExpected : 1;
+  };
+  SpawnRequest request;
+  request.seccomp_bpf = kAllowAllBpf;  // nothing kept
+  int without_socket = spawn_and_wait(request, sigsys_is_default);
+  EXPECT_TRUE(WIFEXITED(without_socket) && WEXITSTATUS(without_socket) == kDispositionAsExpected) << without_socket;
+
+  request.keep_fds = std::span<const int>(&call[1], 1);
+  int with_socket = spawn_and_wait(request, sigsys_reports);
+  EXPECT_TRUE(WIFEXITED(with_socket) && WEXITSTATUS(with_socket) == kDispositionAsExpected) << with_socket;
+
+  request.seccomp_bpf = {};  // a call socket but no filter
+  int without_filter = spawn_and_wait(request, sigsys_is_default);
+  EXPECT_TRUE(WIFEXITED(without_filter) && WEXITSTATUS(without_filter) == kDispositionAsExpected) << without_filter;
+  close(call[0]);
+  close(call[1]);
 }
 
 TEST_F(ChildSteps, CpuLimitEndsPidOne) {

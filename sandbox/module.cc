@@ -134,6 +134,7 @@ PYBIND11_MODULE(_sandbox, m) {
 
   m.def("compile_seccomp", &compile_seccomp, py::arg("profile") = std::string(kProfileDefault));
   m.def("syscall_name", &syscall_name, py::arg("nr"));
+  m.attr("NATIVE_AUDIT_ARCH") = native_audit_arch();
   m.def("unshare_namespaces", [](bool user) { check(unshare_namespaces(user)); }, py::arg("user"));
   m.def("setup_filesystem", &setup_filesystem_and_hostname, py::arg("scratch_size_bytes"), py::arg("readonly_paths"),
         py::arg("hostname") = "sandgate");

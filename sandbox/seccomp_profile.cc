@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -19,6 +20,9 @@ namespace sandgate::sandbox {
 namespace {
 
 constexpr std::uint32_t kAllow = SCMP_ACT_ALLOW;
+// SIGSYS: the child's handler (child step violation_report) names the syscall, then dies by kKill.
+constexpr std::uint32_t kTrap = SCMP_ACT_TRAP;
+// Dies at once, no handler: what a handler could not report truthfully, or must not survive.
 constexpr std::uint32_t kKill = SCMP_ACT_KILL_PROCESS;
 constexpr std::uint32_t kDeny = SCMP_ACT_ERRNO(EPERM);
 // Unlisted calls look unimplemented, so libraries take their fallback path (clone3 -> clone).
@@ -63,8 +67,8 @@ constexpr const char* kAllowed[] = {
     "sched_getaffinity", "sched_getparam", "sched_getscheduler", "sched_get_priority_max",
     "sched_get_priority_min", "getpriority", "setpriority", "pidfd_open", "pidfd_send_signal",
     "restart_syscall",
-    // signals
-    "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigpending", "rt_sigtimedwait",
+    // signals (rt_sigaction is checked below)
+    "rt_sigprocmask", "rt_sigreturn", "rt_sigpending", "rt_sigtimedwait",
     "rt_sigsuspend", "sigaltstack", "pause",
     // time
     "nanosleep", "clock_nanosleep", "clock_gettime", "clock_getres", "gettimeofday", "time",
@@ -85,7 +89,7 @@ constexpr const char* kDenied[] = {
     "seccomp",
 };
 
-// The process dies on the first attempt: no legitimate tool does these.
+// The process dies on the first attempt, reporting the syscall: no legitimate tool does these.
 constexpr const char* kKilled[] = {
     // program execution and other processes' memory
     "execve", "execveat", "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd",
@@ -148,18 +152,22 @@ class RuleSet {
 void add_default_rules(RuleSet& rules) {
   for (const char* name : kAllowed) rules.add(kAllow, name);
   for (const char* name : kDenied) rules.add(kDeny, name);
-  for (const char* name : kKilled) rules.add(kKill, name);
+  for (const char* name : kKilled) rules.add(kTrap, name);
+
+  // The violation handler is the only SIGSYS handler: replacing or even querying it kills outright.
+  rules.add(kKill, "rt_sigaction", {low32_is(0, SIGSYS)});
+  rules.add(kAllow, "rt_sigaction", {always(0)});
 
   // Threads and fork pass; any namespace flag kills. Together the rules cover every flag value.
   rules.add(kAllow, "clone", {{0, SCMP_CMP_MASKED_EQ, kCloneNamespaceFlags, 0}});
   for (std::uint64_t bit = 1; bit <= kLow32; bit <<= 1) {
-    if (bit & kCloneNamespaceFlags) rules.add(kKill, "clone", {{0, SCMP_CMP_MASKED_EQ, bit, bit}});
+    if (bit & kCloneNamespaceFlags) rules.add(kTrap, "clone", {{0, SCMP_CMP_MASKED_EQ, bit, bit}});
   }
   // clone3 stays unlisted (ENOSYS): its flags are in memory a filter cannot read; glibc falls back.
 
   // TIOCSTI/TIOCLINUX push keystrokes into a terminal; every other request is the driver's call.
-  rules.add(kKill, "ioctl", {low32_is(1, TIOCSTI)});
-  rules.add(kKill, "ioctl", {low32_is(1, TIOCLINUX)});
+  rules.add(kTrap, "ioctl", {low32_is(1, TIOCSTI)});
+  rules.add(kTrap, "ioctl", {low32_is(1, TIOCLINUX)});
   rules.add(kAllow, "ioctl", {always(1)});
 
   // Local sockets only; EPERM, not a kill, so import-time IPv6 probes survive and errors read clearly.
@@ -198,7 +206,7 @@ Status compile_seccomp_profile(std::string_view profile, std::string* bpf) {
 
   Filter filter(seccomp_init(kAbsent));
   if (!filter) return Status::Invalid("seccomp_init failed");
-  // A foreign ABI (i386 int 0x80, x32) gets its own syscall numbers: kill rather than translate.
+  // A foreign ABI (i386 int 0x80, x32) gets its own syscall numbers: kill, neither translate nor report.
   int rc = seccomp_attr_set(filter.get(), SCMP_FLTATR_ACT_BADARCH, kKill);
   // Binary search over syscall numbers instead of a linear chain of ~200 comparisons.
   if (rc == 0) rc = seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
@@ -211,6 +219,8 @@ Status compile_seccomp_profile(std::string_view profile, std::string* bpf) {
   if (!rules.status().ok()) return rules.status();
   return export_bpf(filter.get(), bpf);
 }
+
+std::uint32_t native_audit_arch() { return seccomp_arch_native(); }
 
 std::string syscall_name(int nr) {
   char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);

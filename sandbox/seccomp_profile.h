@@ -1,5 +1,6 @@
 #pragma once
 // Seccomp profiles compiled once, in the zygote, to raw BPF; call children only install the bytes.
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,9 @@ inline constexpr std::string_view kProfileNone = "none";
 
 // A struct sock_filter array for the native architecture; unknown names are kInvalidArgument.
 Status compile_seccomp_profile(std::string_view profile, std::string* bpf);
+
+// AUDIT_ARCH_X86_64 on x86_64: the `arch` of a violation report about a native syscall.
+std::uint32_t native_audit_arch();
 
 // "execve" for 59 on x86_64; "" when the number means nothing on the native architecture.
 std::string syscall_name(int nr);

@@ -46,10 +46,32 @@ std::string default_profile() {
   return bpf;
 }
 
+// Exit code of a probe whose SIGSYS handler saw a trap (the filter said SECCOMP_RET_TRAP).
+constexpr int kTrappedExit = 77;
+constexpr int kSeccompSigsysCode = 1;  // SYS_SECCOMP, the si_code of a trap
+// A signal handler takes no context argument: where it reports has to be a global.
+int trap_report_fd = -1;
+
+void report_trap(int, siginfo_t* info, void*) {
+  report(trap_report_fd, "si_code", info->si_code);
+  report(trap_report_fd, "syscall", info->si_syscall);
+  report(trap_report_fd, "arch", info->si_arch);
+  _exit(kTrappedExit);
+}
+
+enum class Sigsys { kDefault, kReportTrap };
+
 // Runs `body` in a child under the default profile; exit code 90/91: the filter did not install.
 template <class Body>
-ProbeResult under_default_profile(const std::string& bpf, Body body) {
+ProbeResult under_default_profile(const std::string& bpf, Body body, Sigsys sigsys = Sigsys::kDefault) {
   return run_in_child([&](int fd) {
+    if (sigsys == Sigsys::kReportTrap) {
+      trap_report_fd = fd;
+      struct sigaction action {};
+      action.sa_sigaction = report_trap;
+      action.sa_flags = SA_SIGINFO;
+      if (sigaction(SIGSYS, &action, nullptr) != 0) return 89;
+    }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return 90;
     const auto* filter = reinterpret_cast<const sock_filter*>(bpf.data());
     if (!install_seccomp_filter(filter, static_cast<unsigned short>(bpf.size() / sizeof(sock_filter)))) return 91;
@@ -87,10 +109,21 @@ struct Attempt {
   int expected_errno = 0;  // 0: the process must die of SIGSYS
 };
 
-std::string attempt_name(const ::testing::TestParamInfo<Attempt>& info) { return info.param.name; }
+// A syscall the filter traps: SIGSYS to the process, which must report `nr` before it dies.
+struct Violation {
+  const char* name;
+  long (*call)();
+  long nr;
+};
+
+template <class Case>
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  return info.param.name;
+}
 
 // Names the case in test listings instead of dumping its bytes.
 void PrintTo(const Attempt& attempt, std::ostream* out) { *out << attempt.name; }
+void PrintTo(const Violation& violation, std::ostream* out) { *out << violation.name; }
 
 #if defined(__x86_64__)
 long i386_getpid() {
@@ -102,36 +135,49 @@ long i386_getpid() {
 
 const char* const kArgv[] = {"true", nullptr};
 
-const Attempt kKilled[] = {
-    {"execve", [] { return syscall(SYS_execve, "/bin/true", kArgv, nullptr); }},
-    {"execveat", [] { return syscall(SYS_execveat, AT_FDCWD, "/bin/true", kArgv, nullptr, 0); }},
-    {"ptrace", [] { return syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0); }},
-    {"process_vm_readv", [] { return syscall(SYS_process_vm_readv, getppid(), nullptr, 0, nullptr, 0, 0); }},
-    {"pidfd_getfd", [] { return syscall(SYS_pidfd_getfd, -1, 0, 0); }},
-    {"unshare_net", [] { return syscall(SYS_unshare, CLONE_NEWNET); }},
-    {"setns", [] { return syscall(SYS_setns, -1, 0); }},
-    {"mount", [] { return syscall(SYS_mount, "none", "/tmp", "tmpfs", 0, nullptr); }},
-    {"umount2", [] { return syscall(SYS_umount2, "/tmp", MNT_DETACH); }},
-    {"pivot_root", [] { return syscall(SYS_pivot_root, ".", "."); }},
-    {"chroot", [] { return syscall(SYS_chroot, "/"); }},
-    {"fsopen", [] { return syscall(SYS_fsopen, "tmpfs", 0); }},
-    {"clone_newnet", [] { return syscall(SYS_clone, CLONE_NEWNET | SIGCHLD, 0, 0, 0, 0); }},
-    {"clone_newpid", [] { return syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0); }},
-    {"clone_newuser_high_bits", [] { return syscall(SYS_clone, kHighBits | CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0); }},
-    {"bpf", [] { return syscall(SYS_bpf, 0, nullptr, 0); }},
-    {"perf_event_open", [] { return syscall(SYS_perf_event_open, nullptr, 0, -1, -1, 0); }},
-    {"io_uring_setup", [] { return syscall(SYS_io_uring_setup, 1, nullptr); }},
-    {"userfaultfd", [] { return syscall(SYS_userfaultfd, 0); }},
-    {"keyctl", [] { return syscall(SYS_keyctl, 0, 0, 0, 0, 0); }},
-    {"add_key", [] { return syscall(SYS_add_key, "user", "x", "", 0, 0); }},
-    {"init_module", [] { return syscall(SYS_init_module, nullptr, 0, ""); }},
-    {"kexec_load", [] { return syscall(SYS_kexec_load, 0, 0, nullptr, 0); }},
-    {"reboot", [] { return syscall(SYS_reboot, 0, 0, 0, nullptr); }},
-    {"swapon", [] { return syscall(SYS_swapon, "/nonexistent", 0); }},
-    {"acct", [] { return syscall(SYS_acct, nullptr); }},
-    {"ioctl_tiocsti", [] { return syscall(SYS_ioctl, 0, TIOCSTI, "x"); }},
-    {"ioctl_tiocsti_high_bits", [] { return syscall(SYS_ioctl, 0, kHighBits | TIOCSTI, "x"); }},
-    {"ioctl_tioclinux", [] { return syscall(SYS_ioctl, 0, TIOCLINUX, "\x0b"); }},
+const Violation kTrapped[] = {
+    {"execve", [] { return syscall(SYS_execve, "/bin/true", kArgv, nullptr); }, SYS_execve},
+    {"execveat", [] { return syscall(SYS_execveat, AT_FDCWD, "/bin/true", kArgv, nullptr, 0); }, SYS_execveat},
+    {"ptrace", [] { return syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0); }, SYS_ptrace},
+    {"process_vm_readv", [] { return syscall(SYS_process_vm_readv, getppid(), nullptr, 0, nullptr, 0, 0); },
+     SYS_process_vm_readv},
+    {"pidfd_getfd", [] { return syscall(SYS_pidfd_getfd, -1, 0, 0); }, SYS_pidfd_getfd},
+    {"unshare_net", [] { return syscall(SYS_unshare, CLONE_NEWNET); }, SYS_unshare},
+    {"setns", [] { return syscall(SYS_setns, -1, 0); }, SYS_setns},
+    {"mount", [] { return syscall(SYS_mount, "none", "/tmp", "tmpfs", 0, nullptr); }, SYS_mount},
+    {"umount2", [] { return syscall(SYS_umount2, "/tmp", MNT_DETACH); }, SYS_umount2},
+    {"pivot_root", [] { return syscall(SYS_pivot_root, ".", "."); }, SYS_pivot_root},
+    {"chroot", [] { return syscall(SYS_chroot, "/"); }, SYS_chroot},
+    {"fsopen", [] { return syscall(SYS_fsopen, "tmpfs", 0); }, SYS_fsopen},
+    {"clone_newnet", [] { return syscall(SYS_clone, CLONE_NEWNET | SIGCHLD, 0, 0, 0, 0); }, SYS_clone},
+    {"clone_newpid", [] { return syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0); }, SYS_clone},
+    {"clone_newuser_high_bits", [] { return syscall(SYS_clone, kHighBits | CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0); },
+     SYS_clone},
+    {"bpf", [] { return syscall(SYS_bpf, 0, nullptr, 0); }, SYS_bpf},
+    {"perf_event_open", [] { return syscall(SYS_perf_event_open, nullptr, 0, -1, -1, 0); }, SYS_perf_event_open},
+    {"io_uring_setup", [] { return syscall(SYS_io_uring_setup, 1, nullptr); }, SYS_io_uring_setup},
+    {"userfaultfd", [] { return syscall(SYS_userfaultfd, 0); }, SYS_userfaultfd},
+    {"keyctl", [] { return syscall(SYS_keyctl, 0, 0, 0, 0, 0); }, SYS_keyctl},
+    {"add_key", [] { return syscall(SYS_add_key, "user", "x", "", 0, 0); }, SYS_add_key},
+    {"init_module", [] { return syscall(SYS_init_module, nullptr, 0, ""); }, SYS_init_module},
+    {"kexec_load", [] { return syscall(SYS_kexec_load, 0, 0, nullptr, 0); }, SYS_kexec_load},
+    {"reboot", [] { return syscall(SYS_reboot, 0, 0, 0, nullptr); }, SYS_reboot},
+    {"swapon", [] { return syscall(SYS_swapon, "/nonexistent", 0); }, SYS_swapon},
+    {"acct", [] { return syscall(SYS_acct, nullptr); }, SYS_acct},
+    {"ioctl_tiocsti", [] { return syscall(SYS_ioctl, 0, TIOCSTI, "x"); }, SYS_ioctl},
+    {"ioctl_tiocsti_high_bits", [] { return syscall(SYS_ioctl, 0, kHighBits | TIOCSTI, "x"); }, SYS_ioctl},
+    {"ioctl_tioclinux", [] { return syscall(SYS_ioctl, 0, TIOCLINUX, "\x0b"); }, SYS_ioctl},
+};
+
+// No handler runs: a foreign ABI's numbers mean other syscalls, and the reporting handler is untouchable.
+const Attempt kKilledOutright[] = {
+    {"rt_sigaction_query_sigsys", [] {
+       char old_action[64];
+       return syscall(SYS_rt_sigaction, SIGSYS, nullptr, old_action, 8);
+     }},
+    {"rt_sigaction_ignore_sigsys", [] { return reinterpret_cast<long>(signal(SIGSYS, SIG_IGN)); }},
+    {"rt_sigaction_sigsys_high_bits",
+     [] { return syscall(SYS_rt_sigaction, kHighBits | SIGSYS, nullptr, nullptr, 8); }},
 #if defined(__x86_64__)
     {"i386_int80", [] { return i386_getpid(); }},
     {"x32_abi", [] { return syscall(0x40000000 | SYS_getpid); }},
@@ -166,23 +212,56 @@ const Attempt kRefused[] = {
     {"unlisted_shmget", [] { return syscall(SYS_shmget, IPC_PRIVATE, 4096, 0600); }, ENOSYS},
 };
 
-class Killed : public ::testing::TestWithParam<Attempt> {};
+class Trapped : public ::testing::TestWithParam<Violation> {};
 
-TEST_P(Killed, BySigsys) {
+TEST_P(Trapped, ReportsTheSyscallToItsHandler) {
   std::string bpf = default_profile();
-  Attempt attempt = GetParam();
+  Violation violation = GetParam();
   ProbeResult result = under_default_profile(bpf, [&](int fd) {
     report(fd, "armed", 1);
-    long rc = attempt.call();
+    long rc = violation.call();
     report(fd, "returned", rc);
-    report(fd, "errno", rc < 0 ? errno : 0);
+    return 0;
+  }, Sigsys::kReportTrap);
+  EXPECT_EQ(result.at("armed"), 1);
+  ASSERT_TRUE(result.exited_with(kTrappedExit)) << result.describe();
+  EXPECT_EQ(result.at("si_code"), kSeccompSigsysCode);
+  EXPECT_EQ(result.at("syscall"), violation.nr);
+  EXPECT_EQ(result.at("arch"), static_cast<long long>(native_audit_arch()));
+}
+
+TEST_P(Trapped, KillsWithoutAHandler) {
+  std::string bpf = default_profile();
+  Violation violation = GetParam();
+  ProbeResult result = under_default_profile(bpf, [&](int fd) {
+    report(fd, "armed", 1);
+    long rc = violation.call();
+    report(fd, "returned", rc);
     return 0;
   });
   EXPECT_EQ(result.at("armed"), 1);
   EXPECT_TRUE(result.killed_by(SIGSYS)) << result.describe();
 }
 
-INSTANTIATE_TEST_SUITE_P(SeccompDefault, Killed, ::testing::ValuesIn(kKilled), attempt_name);
+INSTANTIATE_TEST_SUITE_P(SeccompDefault, Trapped, ::testing::ValuesIn(kTrapped), case_name<Violation>);
+
+class KilledOutright : public ::testing::TestWithParam<Attempt> {};
+
+TEST_P(KilledOutright, BySigsysWithoutReachingTheHandler) {
+  std::string bpf = default_profile();
+  Attempt attempt = GetParam();
+  ProbeResult result = under_default_profile(bpf, [&](int fd) {
+    report(fd, "armed", 1);
+    long rc = attempt.call();
+    report(fd, "returned", rc);
+    return 0;
+  }, Sigsys::kReportTrap);
+  EXPECT_EQ(result.at("armed"), 1);
+  EXPECT_TRUE(result.killed_by(SIGSYS)) << result.describe();
+  EXPECT_FALSE(result.has("si_code")) << result.describe();
+}
+
+INSTANTIATE_TEST_SUITE_P(SeccompDefault, KilledOutright, ::testing::ValuesIn(kKilledOutright), case_name<Attempt>);
 
 class Refused : public ::testing::TestWithParam<Attempt> {};
 
@@ -200,7 +279,7 @@ TEST_P(Refused, WithErrno) {
   EXPECT_EQ(result.at("errno"), attempt.expected_errno) << result.describe();
 }
 
-INSTANTIATE_TEST_SUITE_P(SeccompDefault, Refused, ::testing::ValuesIn(kRefused), attempt_name);
+INSTANTIATE_TEST_SUITE_P(SeccompDefault, Refused, ::testing::ValuesIn(kRefused), case_name<Attempt>);
 
 // Each check reports 0 on success, else the errno (or -1) it met.
 int everyday_calls(int fd) {
@@ -238,6 +317,12 @@ int everyday_calls(int fd) {
   char random[8];
   report(fd, "getrandom", getrandom(random, sizeof random, 0) == sizeof random ? 0 : errno);
   report(fd, "kill_self_0", kill(getpid(), 0) == 0 ? 0 : errno);
+
+  struct sigaction action {};  // signals other than SIGSYS keep rt_sigaction
+  action.sa_handler = SIG_IGN;
+  struct sigaction previous {};
+  report(fd, "sigaction_sigusr1", sigaction(SIGUSR1, &action, &previous) == 0 ? 0 : errno);
+  report(fd, "sigaction_query_sigterm", sigaction(SIGTERM, nullptr, &previous) == 0 ? 0 : errno);
   return 0;
 }
 
@@ -247,7 +332,7 @@ TEST(SeccompDefault, EverydayCallsStillWork) {
   ASSERT_TRUE(result.exited_with(0)) << result.describe();
   for (const char* key : {"pipe", "write", "ioctl_fionread", "read", "mmap", "munmap", "futex", "socketpair_unix",
                           "socket_unix", "socket_unix_high_bits", "fork", "pthread_create", "prctl_set_name",
-                          "getrandom", "kill_self_0"}) {
+                          "getrandom", "kill_self_0", "sigaction_sigusr1", "sigaction_query_sigterm"}) {
     EXPECT_EQ(result.at(key), 0) << key << ": " << result.describe();
   }
 }

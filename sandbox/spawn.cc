@@ -55,6 +55,8 @@ Status PreparedSpawn::prepare(const SpawnRequest& request) {
   if (!status.ok()) return status;
 
   plan_.new_pid_namespace = request.new_pid_namespace;
+  // The caller's order, not the plan's sorted one: the first kept descriptor is the call socket.
+  if (!request.keep_fds.empty()) plan_.violation_report_fd = request.keep_fds.front();
   if (request.private_scratch_bytes > 0) {
     plan_.private_scratch = true;
     // One inode per 4 KiB of scratch (at least 64): a flood of empty files is bounded too.

@@ -13,7 +13,7 @@ namespace sandgate::sandbox {
 
 struct SpawnRequest {
   ResourceLimits limits;
-  std::span<const int> keep_fds;
+  std::span<const int> keep_fds;  // the first is the call socket, where a seccomp violation is reported
   std::string_view seccomp_bpf;  // raw struct sock_filter array; empty installs no filter
   bool new_pid_namespace = true;
   long long uid = -1;  // -1 keeps the zygote's

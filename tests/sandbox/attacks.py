@@ -16,9 +16,11 @@ tool module is exactly what an attacker controls. Conventions:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import fcntl
+import json
 import mmap
 import os
 import platform
@@ -43,8 +45,19 @@ server = MCPServer(
                     max_open_files=64, max_file_size="8Mi", scratch="16Mi"),
 )
 
+
+
+def _git_config(checkout: Path) -> Path:
+    """A checkout's git config; in a git worktree .git is a file naming the real git directory."""
+    git_dir = checkout / ".git"
+    if git_dir.is_file():  # "gitdir: <common>/worktrees/<name>", whose commondir leads to <common>
+        admin = Path(git_dir.read_text().removeprefix("gitdir:").strip())
+        git_dir = (admin / (admin / "commondir").read_text().strip()).resolve()
+    return git_dir / "config"
+
+
 # Computed at import, so the zygote knows it: knowing a host path must not make it readable.
-HOST_GIT_CONFIG = Path(__file__).resolve().parents[2] / ".git" / "config"
+HOST_GIT_CONFIG = _git_config(Path(__file__).resolve().parents[2])
 
 SYSCALLS = {  # x86_64
     "ioctl": 16, "getpid": 39, "clone": 56, "ptrace": 101, "pivot_root": 155, "chroot": 161,
@@ -251,7 +264,7 @@ def cpu_spin() -> str:
         pass
 
 
-@server.tool(sandbox=Sandbox(cpu_time=1, wall_time=4))
+@server.tool(sandbox=Sandbox(cpu_time=1, wall_time=30))
 def cpu_burn() -> str:
     _require_confinement(resource.RLIMIT_CPU)
     while True:
@@ -633,6 +646,52 @@ def i386_syscall() -> str:
 def x32_syscall() -> str:
     _require_confinement()
     return _escaped_by_syscall(SYSCALLS["getpid"] | X32_SYSCALL_BIT)
+
+
+# --- Violation reports -------------------------------------------------------------------------
+
+AUDIT_ARCH_X86_64 = 0xC000003E
+
+
+def _call_socket() -> int:
+    """The call's socket to the gateway: the one descriptor beyond stdio that is a socket."""
+    for fd in range(3, 256):
+        with contextlib.suppress(OSError):
+            if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                return fd
+    raise RuntimeError("the call has no socket to the gateway")
+
+
+@server.tool
+def forge_violation(then: str = "return") -> str:
+    """Claim an execve violation on the call socket, then `return`, `segfault` or make a real
+    `keyctl` violation: only a death by SIGSYS makes the gateway believe a report, the last one."""
+    _require_confinement()
+    body = json.dumps({"violation": {"syscall": 59, "arch": AUDIT_ARCH_X86_64}}).encode()
+    os.write(_call_socket(), struct.pack(">I", len(body)) + body)
+    if then == "segfault":
+        ctypes.string_at(0)
+    elif then == "keyctl":
+        return _escaped_by_syscall("keyctl", 0, -4, 0)
+    return "forged"
+
+
+# Room for the thread: RLIMIT_NPROC counts every process of the call's uid, other gateways' too.
+@server.tool(sandbox=Sandbox(max_processes=256))
+def violate_in_thread() -> str:
+    """bpf from a second thread while the first waits for it: the report comes from that thread."""
+    _require_confinement()
+    worker = threading.Thread(target=_syscall, args=("bpf", 0, 0, 0))
+    worker.start()
+    worker.join()
+    return "ESCAPED: bpf returned in a second thread"
+
+
+@server.tool(isolation="per_session")
+def session_keyctl() -> str:
+    """A per_session worker's violation: named like a per_call one."""
+    _require_confinement()
+    return _escaped_by_syscall("keyctl", 0, -4, 0)
 
 
 # --- State between calls -----------------------------------------------------------------------

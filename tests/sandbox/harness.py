@@ -29,18 +29,23 @@ from .host import children, start_time, status
 
 REPO = Path(__file__).resolve().parents[2]
 ATTACKS = Path(__file__).resolve().parent / "attacks.py"
+
+
+def _git_config(checkout: Path) -> Path:
+    """attacks.py's twin (a tool module cannot import this one): in a git worktree .git is a file."""
+    git_dir = checkout / ".git"
+    if git_dir.is_file():  # "gitdir: <common>/worktrees/<name>", whose commondir leads to <common>
+        admin = Path(git_dir.read_text().removeprefix("gitdir:").strip())
+        git_dir = (admin / (admin / "commondir").read_text().strip()).resolve()
+    return git_dir / "config"
+
+
+HOST_GIT_CONFIG = _git_config(REPO)  # the secret attacks.py's zygote knows the path of
 BANNER = re.compile(r"Sandgate \S+ serving MCP at (?P<url>http://127\.0\.0\.1:(?P<port>\d+)/mcp)")
 SANDBOX_META = "io.sandgate/sandbox"
 ERROR_META = "io.sandgate/error"
 REASONS = frozenset({"timeout", "cpu_time", "memory", "output_too_large", "crashed", "seccomp",
                      "tool_error", "sandbox_unavailable", "cancelled"})
-# x86_64 numbers, for a `syscall` field reported as a number rather than a name.
-SYSCALL_NUMBERS = {
-    "ioctl": 16, "socket": 41, "clone": 56, "execve": 59, "ptrace": 101, "pivot_root": 155,
-    "chroot": 161, "mount": 165, "kexec_load": 246, "add_key": 248, "keyctl": 250, "unshare": 272,
-    "perf_event_open": 298, "process_vm_readv": 310, "finit_module": 313, "bpf": 321,
-    "userfaultfd": 323, "io_uring_setup": 425,
-}
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 CALL_TIMEOUT_S = 20.0
@@ -49,8 +54,8 @@ LEGACY_VERSION = "2025-11-25"
 
 
 def syscall(name: str) -> frozenset[str]:
-    """The labels a seccomp kill of `name` may carry: its name or its x86_64 number."""
-    return frozenset({name, str(SYSCALL_NUMBERS[name])})
+    """The label a seccomp kill of `name` must carry: the name its violation report resolved to."""
+    return frozenset({name})
 
 
 @dataclass(frozen=True)
@@ -99,8 +104,8 @@ class Outcome:
         if self.reason == "crashed":
             return str(signal_name) if signal_name is not None else None
         if self.reason == "seccomp":
-            number = self.detail.get("syscall")
-            return str(number) if number is not None else None
+            syscall = self.detail.get("syscall")  # a name, or a bare number the gateway could not name
+            return str(syscall) if syscall is not None else None
         return None
 
     @property
@@ -117,7 +122,7 @@ def expect(outcome: Outcome, allowed: Mapping[str, Collection[str] | None]) -> O
 
     Keys are reasons, "ok" for a normal result. A value names what that reason must carry: the
     exception type (or signal) of a tool_error, the signal of a crash, the syscall of a seccomp
-    kill (checked when the sandbox reports one); None requires nothing more. Whatever is allowed,
+    kill; None requires nothing more. Whatever is allowed,
     an attack that refused to run (NotSandboxed) or reports ESCAPED fails.
     """
     where = f"{outcome.tool}: {outcome.reason} after {outcome.elapsed_s:.2f}s: {outcome.text[:500]!r}"
@@ -130,9 +135,7 @@ def expect(outcome: Outcome, allowed: Mapping[str, Collection[str] | None]) -> O
     labels = allowed[outcome.reason]
     if labels is not None:
         label = outcome.label()
-        if not (outcome.reason == "seccomp" and label is None):
-            assert label in labels, \
-                f"expected {outcome.reason} with one of {sorted(labels)}, not {label}; {where}"
+        assert label in labels, f"expected {outcome.reason} with one of {sorted(labels)}, not {label}; {where}"
     return outcome
 
 

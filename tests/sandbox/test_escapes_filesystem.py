@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from .harness import ATTACKS, REPO, Gateway, expect
+from .harness import ATTACKS, HOST_GIT_CONFIG, REPO, Gateway, expect
 
 WRITE_REFUSED = {"tool_error": {"OSError", "PermissionError", "FileNotFoundError"}}
 READ_REFUSED = {"tool_error": {"PermissionError", "FileNotFoundError"}}
-HOST_GIT_CONFIG = REPO / ".git" / "config"
 
 # Where a write would persist on the host, or reach the gateway's own code next start.
 OUTSIDE_SCRATCH: dict[str, Callable[[str], Path]] = {

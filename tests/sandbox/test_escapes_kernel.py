@@ -1,11 +1,12 @@
 """Kernel attack surface: the seccomp filter kills the call on each dangerous system call, before
-the kernel looks at the arguments; clone3 gets ENOSYS; foreign system-call ABIs never run."""
+the kernel looks at the arguments, and the result names it; clone3 gets ENOSYS; foreign
+system-call ABIs never run."""
 
 from __future__ import annotations
 
 import pytest
 
-from .harness import Gateway, expect, syscall
+from .harness import Gateway, Outcome, expect, syscall
 
 # tool -> the system call that must kill it
 KILLED = {
@@ -39,12 +40,40 @@ def test_clone3_fails_with_enosys(gateway: Gateway) -> None:
     assert "[Errno 38]" in outcome.text
 
 
+def assert_killed_outright(outcome: Outcome) -> None:
+    """A foreign ABI's number means another syscall: the filter kills with no report to name it."""
+    if outcome.reason == "seccomp":
+        assert "syscall" not in outcome.detail, outcome.detail
+
+
 def test_i386_syscall_through_int80_never_runs(gateway: Gateway) -> None:
     """A filter for AUDIT_ARCH_X86_64 must kill the i386 ABI (or the kernel lacks it: SIGSEGV; or
     a W^X policy refuses the executable page the code needs)."""
-    expect(gateway.attack("i386_syscall"), {"seccomp": None, "crashed": {"SIGSEGV"},
-                                            "tool_error": {"PermissionError", "OSError"}})
+    assert_killed_outright(expect(gateway.attack("i386_syscall"), {
+        "seccomp": None, "crashed": {"SIGSEGV"}, "tool_error": {"PermissionError", "OSError"}}))
 
 
 def test_x32_syscall_never_runs(gateway: Gateway) -> None:
-    expect(gateway.attack("x32_syscall"), {"seccomp": None, "tool_error": {"OSError", "PermissionError"}})
+    assert_killed_outright(expect(gateway.attack("x32_syscall"),
+                                  {"seccomp": None, "tool_error": {"OSError", "PermissionError"}}))
+
+
+def test_report_carries_signal_and_syscall(gateway: Gateway) -> None:
+    outcome = expect(gateway.attack("io_uring_setup"), {"seccomp": syscall("io_uring_setup")})
+    assert outcome.detail == {"reason": "seccomp", "signal": "SIGSYS", "syscall": "io_uring_setup"}
+    assert "syscall=io_uring_setup" in outcome.text
+
+
+def test_violation_in_a_second_thread_is_named(gateway: Gateway) -> None:
+    expect(gateway.attack("violate_in_thread"), {"seccomp": syscall("bpf")})
+
+
+def test_forged_report_without_sigsys_is_ignored(gateway: Gateway) -> None:
+    """A tool can write anything to its socket: a report counts only when SIGSYS ends the call."""
+    expect(gateway.attack("forge_violation", then="return"), {"ok": None})
+    crashed = expect(gateway.attack("forge_violation", then="segfault"), {"crashed": {"SIGSEGV"}})
+    assert "syscall" not in crashed.detail
+
+
+def test_the_last_report_before_the_kill_names_the_syscall(gateway: Gateway) -> None:
+    expect(gateway.attack("forge_violation", then="keyctl"), {"seccomp": syscall("keyctl")})

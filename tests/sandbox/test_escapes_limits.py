@@ -27,7 +27,7 @@ def test_sleeping_call_is_killed_at_wall_time(gateway: Gateway) -> None:
 
 
 def test_cpu_burn_is_stopped_by_cpu_time_before_wall_time(gateway: Gateway) -> None:
-    # wall_time=4 s would report `timeout`: the reason alone shows which limit acted (CPU-starved runs take longer).
+    # wall_time=30 s would report `timeout`: the reason alone shows which limit acted (a CPU-starved run takes longer).
     expect(gateway.attack("cpu_burn"), {"cpu_time": None})
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from integration.wire import LegacySession
 
-from .harness import Gateway, Watch, expect
+from .harness import Gateway, Watch, expect, syscall
 from .host import named, namespace, status, wait_until
 
 MIB = 1 << 20
@@ -41,3 +41,12 @@ def test_session_worker_ends_with_its_session(gateway: Gateway, marker: str) -> 
     finally:
         session.close()
     gateway.assert_serving()
+
+
+def test_per_session_violation_is_named_and_the_session_goes_on(gateway: Gateway) -> None:
+    session = gateway.session()
+    try:
+        expect(gateway.session_call(session, "session_keyctl"), {"seccomp": syscall("keyctl")})
+        expect(gateway.session_call(session, "remember", value="after"), {"ok": None})
+    finally:
+        session.close()

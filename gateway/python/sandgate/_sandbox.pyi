@@ -6,9 +6,12 @@ unusable arguments, RuntimeError when the process has more than one thread.
 
 # A call child that exits with CHILD_STEP_EXIT_BASE + n failed step CHILD_STEPS[n - 1]:
 # 121 new_session, 122 parent_death_signal (also: the zygote was already gone), 123 close_fds,
-# 124 resource_limits, 125 drop_privileges, 126 not_dumpable, 127 no_new_privs, 128 seccomp.
+# 124 resource_limits, 125 drop_privileges, 126 not_dumpable, 127 no_new_privs, 128 seccomp,
+# 129 private_scratch, 130 violation_report.
 CHILD_STEP_EXIT_BASE: int
 CHILD_STEPS: tuple[str, ...]
+# The kernel's AUDIT_ARCH_* of this build's architecture (AUDIT_ARCH_X86_64 = 0xC000003E).
+NATIVE_AUDIT_ARCH: int
 
 def compile_seccomp(profile: str = "default") -> bytes:
     """Raw BPF (struct sock_filter array) for the native architecture; b"" for "none".
@@ -16,8 +19,10 @@ def compile_seccomp(profile: str = "default") -> bytes:
     "default": an allow-list. Unlisted calls fail with ENOSYS; set*id, setgroups, capset,
     seccomp, non-AF_UNIX socket/socketpair and prctl options outside a small list fail with
     EPERM; exec, ptrace, namespaces, mounts, bpf, perf, io_uring, userfaultfd, keyrings,
-    modules, kexec, reboot, swap, acct, quotactl, ioctl TIOCSTI/TIOCLINUX, clone with a
-    CLONE_NEW* flag and any foreign-ABI call kill the process (SIGSYS). clone3 is ENOSYS.
+    modules, kexec, reboot, swap, acct, quotactl, ioctl TIOCSTI/TIOCLINUX and clone with a
+    CLONE_NEW* flag trap (SIGSYS to the call child's violation report, which then dies);
+    rt_sigaction on SIGSYS and any foreign-ABI call kill the process outright (SIGSYS).
+    clone3 is ENOSYS.
     """
 
 def syscall_name(nr: int) -> str:
@@ -51,11 +56,14 @@ def spawn_call(limits: dict[str, int], keep_fds: list[int], seccomp_bpf: bytes,
     """Fork one call child, like os.fork: its pid in the parent, 0 in the child.
 
     `limits` keys: address_space, cpu_seconds, open_files, processes, file_size (0 or absent:
-    inherited; unknown keys are an error). Before returning 0 the child has, in order: a new
-    session, PDEATHSIG=SIGKILL, only keep_fds open (0-2 on /dev/null unless kept), the rlimits
-    (RLIMIT_CPU hard = soft + 1: SIGXCPU, which PID 1 ignores unless it has a handler, then
-    SIGKILL; RLIMIT_CORE 0), uid/gid when >= 0 with no supplementary groups
-    and no capabilities, dumpable 0, no_new_privs, then `seccomp_bpf` installed. A failing step
+    inherited; unknown keys are an error); keep_fds[0] is the call socket. Before returning 0
+    the child has, in order: a new session, PDEATHSIG=SIGKILL, only keep_fds open (0-2 on
+    /dev/null unless kept), the rlimits (RLIMIT_CPU hard = soft + 1: SIGXCPU, which PID 1
+    ignores unless it has a handler, then SIGKILL; RLIMIT_CORE 0), uid/gid when >= 0 with no
+    supplementary groups and no capabilities, dumpable 0, no_new_privs, (with a filter and
+    keep_fds) a SIGSYS handler that writes one frame {"violation": {"syscall": nr, "arch":
+    NATIVE_AUDIT_ARCH}} (4-byte big-endian length, then JSON) to keep_fds[0] for a trapped
+    syscall and then dies by SIGSYS, then `seccomp_bpf` installed. A failing step
     exits with CHILD_STEP_EXIT_BASE + step. With new_pid_namespace the child is PID 1 of its
     own PID namespace, so everything it starts dies with it. Setting gid needs setgroups, which
     a user namespace whose setgroups file says "deny" refuses: there, leave gid at -1.

@@ -54,6 +54,7 @@ class _Call:
     done: bool = field(default=False)  # its exit was reported
     released: bool = False  # the runner is finished with it
     kill_on_spawn: bool = False  # released for killing before its pidfd arrived
+    violation: Any = None  # what the child's SIGSYS handler reported, unchecked
 
 
 class ZygoteChannel:

@@ -46,6 +46,21 @@ def signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+def reported_syscall(violation: Any) -> str | int | None:
+    """The syscall a call child's violation report names: "execve", a bare number when the name
+    is unknown or the architecture foreign, None for no report or a malformed one."""
+    if not isinstance(violation, dict):
+        return None
+    number, arch = violation.get("syscall"), violation.get("arch")
+    if type(number) is not int or type(arch) is not int or not -2**31 <= number < 2**31:
+        return None
+    from sandgate import _sandbox  # only now: the gateway needs it for nothing else
+
+    if arch != _sandbox.NATIVE_AUDIT_ARCH:
+        return number
+    return _sandbox.syscall_name(number) or number
+
+
 def reason_for_signal(number: int, cpu_seconds: float, cpu_limit: float) -> Reason:
     """What a death by signal means, given what the limits make the kernel send."""
     if number == signal.SIGSYS:

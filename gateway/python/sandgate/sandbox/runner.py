@@ -20,11 +20,13 @@ import pydantic_core
 from sandgate.sandbox import framing
 from sandgate.sandbox.channel import ZygoteChannel, ZygoteConfig, _Call, _Unavailable
 from sandgate.sandbox.limits import Sandbox
-from sandgate.sandbox.outcome import reason_for_signal, signal_name, stopped_result
+from sandgate.sandbox.outcome import reason_for_signal, reported_syscall, signal_name, stopped_result
 
 logger = logging.getLogger("sandgate.sandbox")
 
 EXIT_REPORT_TIMEOUT_S = 5.0
+# Waiting children found dead when handed a call (killed, or their spawn failed) before giving up.
+DEAD_CHILDREN_SKIPPED_PER_CALL = 2
 
 
 class OutputTooLarge(Exception):
@@ -76,16 +78,17 @@ class SandboxRunner(ZygoteChannel):
 
     async def run(self, request: dict[str, Any], limits: Sandbox) -> tuple[int, str]:
         """One sandboxed call: (status, body) as the Dispatcher contract has it."""
-        child = self._take_child(limits) if self.ready else None
-        if child is None:
+        payload = framing.encode(request)
+        taken = self._take_live_child(limits, payload)
+        if taken is None:
             return 0, stopped_result("sandbox_unavailable")
-        call, sock = child.call, child.sock
+        (call, sock), sent = taken
         try:
             async with asyncio.timeout(limits.wall_time):
-                # Sent at once: a child whose spawn is still being reported reads it when it starts.
-                await self.loop.sock_sendall(sock, framing.encode(request))
-                reply = await self._read_frame(sock, limits.max_output)
-        except (BrokenPipeError, ConnectionResetError):  # died before reading: its exit says why
+                if sent < len(payload):
+                    await self.loop.sock_sendall(sock, memoryview(payload)[sent:])
+                reply = await self._read_frame(sock, limits.max_output, call)
+        except (BrokenPipeError, ConnectionResetError):  # died with the call read in part: its exit says why
             reply = None
         except TimeoutError:
             return self._kill(call, "timeout", wall_time=limits.wall_time)
@@ -101,6 +104,23 @@ class SandboxRunner(ZygoteChannel):
             self._release(call, kill=False)
             return self._reply(reply, request)
         return await self._outcome(call, limits)
+
+    def _take_live_child(self, limits: Sandbox, payload: bytes) -> tuple[tuple[_Call, socket.socket], int] | None:
+        """A child that accepted the request's first bytes, and how many; one found dead is replaced.
+
+        Sent at once: a child whose spawn the zygote has yet to report reads it when it starts.
+        """
+        for _ in range(DEAD_CHILDREN_SKIPPED_PER_CALL + 1):
+            child = self._take_child(limits) if self.ready else None
+            if child is None:
+                return None
+            try:
+                return (child.call, child.sock), child.sock.send(payload)
+            except (BrokenPipeError, ConnectionResetError):  # died waiting, its exit not yet reported
+                child.sock.close()
+                self._release(child.call, kill=False)
+                self.prespawned_lost += 1
+        return None
 
     def _take_child(self, limits: Sandbox) -> _Child | None:
         """A prespawned child with these limits (or a new one), topping the reserve up again."""
@@ -175,7 +195,7 @@ class SandboxRunner(ZygoteChannel):
             try:
                 async with asyncio.timeout(limits.wall_time):
                     await self.loop.sock_sendall(worker.sock, framing.encode(request))
-                    reply = await self._read_frame(worker.sock, limits.max_output)
+                    reply = await self._read_frame(worker.sock, limits.max_output, worker.call)
             except (BrokenPipeError, ConnectionResetError):
                 reply = None
             except TimeoutError:
@@ -215,8 +235,17 @@ class SandboxRunner(ZygoteChannel):
         worker.sock.close()
         return self._kill(worker.call, reason, **detail)
 
-    async def _read_frame(self, sock: socket.socket, limit: int) -> dict[str, Any] | None:
-        """One reply frame from a worker, or None when it closed the socket first."""
+    async def _read_frame(self, sock: socket.socket, limit: int, call: _Call) -> dict[str, Any] | None:
+        """One reply frame from a worker, or None when it closed the socket first.
+
+        A violation report (from the child's SIGSYS handler) is no reply: kept on `call`, read on to EOF.
+        """
+        call.violation = None
+        while isinstance(frame := await self._read_any_frame(sock, limit), dict) and "violation" in frame:
+            call.violation = frame["violation"]
+        return frame
+
+    async def _read_any_frame(self, sock: socket.socket, limit: int) -> Any:
         header = await self._read_exactly(sock, framing.HEADER.size)
         if header is None:
             return None
@@ -251,7 +280,9 @@ class SandboxRunner(ZygoteChannel):
         number = exited.get("signal")
         if number:
             reason = reason_for_signal(number, exited.get("cpu", 0.0), limits.cpu_time)
-            return 0, stopped_result(reason, signal=signal_name(number))
+            # The child's word on the syscall counts only when the kernel's SIGSYS agrees.
+            syscall = reported_syscall(call.violation) if number == signal.SIGSYS else None
+            return 0, stopped_result(reason, signal=signal_name(number), syscall=syscall)
         return 0, stopped_result("crashed", exit_code=exited.get("code"))
 
     @staticmethod
