@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sandgate.errors import (
     InvalidArguments, PromptNotFound, ResourceNotFound, SandgateError, ToolNotFound,
 )
+from sandgate.progress import Notifier
 from sandgate.registry import Registry
 from sandgate.sandbox.limits import Sandbox
 from sandgate.results import json_text
@@ -52,6 +53,9 @@ class Dispatcher:
     given: `call` then returns the pending future, which the core cancels when the client
     goes away, and the result arrives through `completion`. Without a loop they run in the
     calling thread via asyncio.run.
+
+    `progress`, given only for a request with a progress token, is where a tool's Context
+    reports: in-process directly, from a sandboxed child through the runner.
     """
 
     __slots__ = ("_registry", "_loop", "_catalog", "_catalog_revision", "_runner", "_plan")
@@ -75,11 +79,12 @@ class Dispatcher:
         return self._catalog
 
     def call(self, kind: str, name: str, args_json: str, meta_json: str,
-             completion: Completion, session: str = "") -> Outcome | Pending:
+             completion: Completion, session: str = "",
+             progress: Notifier | None = None) -> Outcome | Pending:
         """`session` names a legacy HTTP session or the stdio connection; "" when stateless."""
         try:
             if kind == "tools/call":
-                return self._call_tool(name, args_json, meta_json, completion, session)
+                return self._call_tool(name, args_json, meta_json, completion, session, progress)
             if kind == "resources/read":
                 return self._read_resource(name, meta_json, completion)
             if kind == "prompts/get":
@@ -93,8 +98,8 @@ class Dispatcher:
         if self._runner is not None and self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._runner.end_session, session)
 
-    def _call_tool(self, name: str, args_json: str, meta_json: str,
-                   completion: Completion, session: str = "") -> Outcome | Pending:
+    def _call_tool(self, name: str, args_json: str, meta_json: str, completion: Completion,
+                   session: str = "", progress: Notifier | None = None) -> Outcome | Pending:
         tool = self._registry.tool(name)
         isolation, limits = self._plan.get(name, ("none", None))
         if isolation != "none" and self._runner is not None and self._loop is not None:
@@ -109,8 +114,8 @@ class Dispatcher:
             future.add_done_callback(partial(_deliver, completion, "tools/call", name))
             return future
         if not tool.is_async:
-            return OK, tool.call(args_json, meta_json)
-        kwargs = tool.bind(args_json, meta_json)
+            return OK, tool.call(args_json, meta_json, progress)
+        kwargs = tool.bind(args_json, meta_json, progress)
         if type(kwargs) is str:
             return OK, kwargs
         return self._schedule(tool.call_async(kwargs), completion, "tools/call", name)
