@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from conftest import check_mcp
-from sandgate import Context, InvalidProgress, MCPServer
+from sandgate import Context, Dispatcher, InvalidProgress, MCPServer, Sandbox
 from sandgate.progress import check, forward_untrusted, params_json, sink, token_of
 
 
@@ -213,3 +213,57 @@ def test_invalid_progress_is_the_tools_error():
     result = json.loads(text)
     assert result["isError"] is True
     assert result["_meta"]["io.sandgate/error"]["type"] == "InvalidProgress"
+
+
+# --- The Dispatcher, sandboxed (the runner faked) ---------------------------------------------
+
+
+class FakeRunner:
+    """Plays a sandboxed child: its frames go to the `progress` callback the Dispatcher passed."""
+
+    def __init__(self, frames: list[Any]) -> None:
+        self.frames = frames
+        self.requests: list[dict[str, Any]] = []
+        self.callbacks: list[Any] = []
+
+    async def run(self, request: dict[str, Any], limits: Sandbox, *, progress: Any = None) -> tuple[int, str]:
+        self.requests.append(request)
+        self.callbacks.append(progress)
+        if progress is not None:
+            for frame in self.frames:
+                progress(frame)
+        return 0, '{"content":[]}'
+
+
+def sandboxed_call(loop: asyncio.AbstractEventLoop, tool: str, meta: str,
+                   notifier: Notifier | None, frames: list[Any]) -> FakeRunner:
+    server = make_server()
+    runner = FakeRunner(frames)
+    plan = {name: ("per_call", Sandbox()) for name in ("count_sync", "no_context")}
+    dispatcher = Dispatcher(server.registry, loop=loop, runner=runner, plan=plan)  # type: ignore[arg-type]
+    done = threading.Event()
+    dispatcher.call("tools/call", tool, '{"steps": 1}', meta, lambda *_: done.set(), "", progress=notifier)
+    assert done.wait(5)
+    return runner
+
+
+def test_sandboxed_tool_asks_the_child_for_progress_and_forwards_checked_frames(loop):
+    notifier = Notifier()
+    frames = [{"progress": 1, "total": 2}, {"progress": "x"}, {"progress": 2, "total": 2, "message": "done"}]
+    runner = sandboxed_call(loop, "count_sync", '{"progressToken": "sb"}', notifier, frames)
+    assert runner.requests[0]["progress"] is True
+    assert notifier.params == [{"progressToken": "sb", "progress": 1, "total": 2},
+                               {"progressToken": "sb", "progress": 2, "total": 2, "message": "done"}]
+
+
+@pytest.mark.parametrize(("tool", "meta", "with_notifier"), [
+    ("count_sync", '{"progressToken": "sb"}', False),  # the client sent no token: the core gave no notifier
+    ("count_sync", "{}", True),
+    ("no_context", '{"progressToken": "sb"}', True),  # nothing in the tool could report
+])
+def test_sandboxed_calls_that_cannot_report_do_not_ask_for_it(loop, tool, meta, with_notifier):
+    notifier = Notifier()
+    runner = sandboxed_call(loop, tool, meta, notifier if with_notifier else None, [{"progress": 1}])
+    assert "progress" not in runner.requests[0]
+    assert runner.callbacks == [None]
+    assert notifier.params == []

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from sandgate.errors import (
     InvalidArguments, PromptNotFound, ResourceNotFound, SandgateError, ToolNotFound,
 )
-from sandgate.progress import Notifier
+from sandgate.progress import Notifier, forward_untrusted, sink, token_of
 from sandgate.registry import Registry
+from sandgate.schema import parse_meta
 from sandgate.sandbox.limits import Sandbox
 from sandgate.results import json_text
 
@@ -106,10 +107,15 @@ class Dispatcher:
             kwargs = tool.bind(args_json, meta_json)  # invalid arguments never cost a fork
             if type(kwargs) is str:
                 return OK, kwargs
-            request = {"kind": "tools/call", "name": name, "args": args_json, "meta": meta_json}
+            request: dict[str, Any] = {"kind": "tools/call", "name": name, "args": args_json,
+                                       "meta": meta_json}
+            forward = _child_progress(meta_json, progress) if tool.arguments.context_parameter else None
+            if forward is not None:
+                request["progress"] = True  # the child's Context then writes progress frames
             # Stateless requests have no session to keep a worker for: they run per call.
-            work = (self._runner.run_in_session(session, request, limits)
-                    if isolation == "per_session" and session else self._runner.run(request, limits))
+            work = (self._runner.run_in_session(session, request, limits, progress=forward)
+                    if isolation == "per_session" and session
+                    else self._runner.run(request, limits, progress=forward))
             future = asyncio.run_coroutine_threadsafe(work, self._loop)
             future.add_done_callback(partial(_deliver, completion, "tools/call", name))
             return future
@@ -152,6 +158,16 @@ class Dispatcher:
             return failure_outcome(exc, kind, name)
         future.add_done_callback(partial(_deliver, completion, kind, name))
         return future
+
+
+def _child_progress(meta_json: str, notifier: Notifier | None) -> Callable[[Any], bool] | None:
+    """What the runner calls with each progress frame of a sandboxed call; None without a token."""
+    if notifier is None:
+        return None
+    token = token_of(parse_meta(meta_json))
+    if token is None:
+        return None
+    return partial(forward_untrusted, sink(token, notifier))
 
 
 def failure_outcome(exc: BaseException, kind: str, name: str) -> Outcome:

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,8 +58,10 @@ class SandboxRunner(ZygoteChannel):
             self.end_session(session)
         self._drop_zygote("the gateway is shutting down")
 
-    async def run(self, request: dict[str, Any], limits: Sandbox) -> tuple[int, str]:
-        """One sandboxed call: (status, body) as the Dispatcher contract has it."""
+    async def run(self, request: dict[str, Any], limits: Sandbox, *,
+                  progress: Callable[[Any], object] | None = None) -> tuple[int, str]:
+        """One sandboxed call: (status, body) as the Dispatcher contract has it; `progress` gets
+        the child's progress frames."""
         if not self.ready:
             return 0, stopped_result("sandbox_unavailable")
         call_id = next(self._ids)
@@ -79,7 +82,7 @@ class SandboxRunner(ZygoteChannel):
             async with asyncio.timeout(limits.wall_time):
                 _, call.pidfd = await call.spawned
                 await self.loop.sock_sendall(gateway_end, framing.encode(request))
-                reply = await self._read_frame(gateway_end, limits.max_output)
+                reply = await self._read_frame(gateway_end, limits.max_output, progress)
         except TimeoutError:
             return self._kill(call, "timeout", wall_time=limits.wall_time)
         except OutputTooLarge:
@@ -97,8 +100,8 @@ class SandboxRunner(ZygoteChannel):
             return self._reply(reply, request)
         return await self._outcome(call, limits)
 
-    async def run_in_session(self, session: str, request: dict[str, Any],
-                             limits: Sandbox) -> tuple[int, str]:
+    async def run_in_session(self, session: str, request: dict[str, Any], limits: Sandbox, *,
+                             progress: Callable[[Any], object] | None = None) -> tuple[int, str]:
         """A call on the session's own worker: state persists across the session's calls only."""
         worker = self._workers.get(session)
         if worker is not None and worker.call.done:  # it died between calls: start afresh
@@ -109,7 +112,7 @@ class SandboxRunner(ZygoteChannel):
             if len(self._workers) >= self.config.max_session_workers:
                 # Bounded: a flood of sessions cannot pin a process each; the call still runs, per call.
                 self.session_workers_refused += 1
-                return await self.run(request, limits)
+                return await self.run(request, limits, progress=progress)
             worker = await self._spawn_worker(session, limits)
             if worker is None:
                 return 0, stopped_result("sandbox_unavailable")
@@ -120,7 +123,7 @@ class SandboxRunner(ZygoteChannel):
             try:
                 async with asyncio.timeout(limits.wall_time):
                     await self.loop.sock_sendall(worker.sock, framing.encode(request))
-                    reply = await self._read_frame(worker.sock, limits.max_output)
+                    reply = await self._read_frame(worker.sock, limits.max_output, progress)
             except TimeoutError:
                 return self._end_worker(session, "timeout", wall_time=limits.wall_time)
             except OutputTooLarge:
@@ -166,16 +169,26 @@ class SandboxRunner(ZygoteChannel):
         worker.sock.close()
         return self._kill(worker.call, reason, **detail)
 
-    async def _read_frame(self, sock: socket.socket, limit: int) -> dict[str, Any] | None:
-        """One reply frame from a worker, or None when it closed the socket first."""
-        header = await self._read_exactly(sock, framing.HEADER.size)
-        if header is None:
-            return None
-        (size,) = framing.HEADER.unpack(header)
-        if size > limit:
-            raise OutputTooLarge
-        body = await self._read_exactly(sock, size)
-        return None if body is None else pydantic_core.from_json(body)
+    async def _read_frame(self, sock: socket.socket, limit: int,
+                          progress: Callable[[Any], object] | None = None) -> dict[str, Any] | None:
+        """The reply frame (the one with "status") from a worker, or None when it closed the socket
+        first. Progress frames before it go to `progress`; every frame's bytes count against `limit`."""
+        while True:
+            header = await self._read_exactly(sock, framing.HEADER.size)
+            if header is None:
+                return None
+            (size,) = framing.HEADER.unpack(header)
+            if size > limit:
+                raise OutputTooLarge
+            limit -= size
+            body = await self._read_exactly(sock, size)
+            if body is None:
+                return None
+            frame = pydantic_core.from_json(body)
+            if not isinstance(frame, dict) or "status" in frame:
+                return frame
+            if progress is not None and "progress" in frame:
+                progress(frame["progress"])
 
     async def _read_exactly(self, sock: socket.socket, size: int) -> bytes | None:
         data = bytearray()
