@@ -87,7 +87,7 @@ def test_tool_with_logging() -> str:
 
 @server.tool(description="Tests tool that reports progress notifications")
 async def test_tool_with_progress(ctx: Context) -> str:
-    # Reaches the client once the gateway forwards progress (issue 3).
+    # Sandboxed: the child's reports reach the client as notifications/progress when it sent a token.
     for step in (0, 50, 100):
         if step:
             await asyncio.sleep(0.05)

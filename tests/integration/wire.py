@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,6 +141,22 @@ def result_of(reply: httpx.Response) -> dict[str, Any]:
     body = reply.json()
     assert "result" in body, body
     return body["result"]
+
+
+def sse_messages(reply: httpx.Response) -> list[dict[str, Any]]:
+    """The JSON-RPC messages of a text/event-stream body, in the order they were sent."""
+    content_type = reply.headers.get("content-type", "")
+    assert content_type.startswith("text/event-stream"), f"{content_type}: {reply.text}"
+    return sse_messages_of(reply.text)
+
+
+def sse_messages_of(text: str) -> list[dict[str, Any]]:
+    messages = []
+    for event in text.replace("\r\n", "\n").split("\n\n"):
+        data = [line[5:].removeprefix(" ") for line in event.split("\n") if line.startswith("data:")]
+        if data:
+            messages.append(json.loads("\n".join(data)))
+    return messages
 
 
 class RawHttp:

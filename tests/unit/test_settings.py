@@ -27,6 +27,8 @@ def test_defaults():
         "max_sessions": 10000,
         "max_connections": 10000,
         "stream_keepalive_s": 15.0,
+        "max_progress_notifications": 1000,
+        "max_progress_bytes": 16 * 1024,
         "max_session_workers": 64,
         "prespawned_children": 2,
     }
@@ -53,6 +55,8 @@ def test_settings_are_frozen():
         ("max_sessions", 0),
         ("prespawned_children", -1),
         ("prespawned_children", 65),
+        ("max_progress_notifications", -1),
+        ("max_progress_bytes", 255),
         ("allowed_origins", ["example.com"]),
         ("host", "http://localhost"),
         ("host", ""),

@@ -39,6 +39,8 @@ struct CoreSettings {
   std::size_t page_size = 100;
   double session_idle_timeout_s = 3600.0;
   std::size_t max_sessions = 10'000;
+  std::size_t max_progress_notifications = 1000;
+  std::size_t max_progress_bytes = 16 * 1024;
   std::string server_name = "sandgate";
   std::string server_version = "0.0.0";
   std::string instructions;
@@ -52,6 +54,7 @@ mcp::EngineSettings engine_settings(const CoreSettings& s) {
   mcp::EngineSettings e;
   e.identity = {s.server_name, s.server_version, s.instructions};
   e.page_size = s.page_size;
+  e.progress = mcp::ProgressLimits{s.max_progress_notifications, s.max_progress_bytes};
   return e;
 }
 
@@ -118,6 +121,11 @@ class Gateway {
     d["sessions_closed"] = s.closed;
     d["sessions_expired"] = s.expired;
     d["sessions_rejected_full"] = s.rejected_full;
+    const mcp::NotificationCounters& n = engine_.notification_counters();
+    d["progress_sent"] = n.progress_sent.load();
+    d["progress_dropped_over_limit"] = n.progress_dropped_over_limit.load();
+    d["progress_dropped_too_large"] = n.progress_dropped_too_large.load();
+    d["progress_dropped_undeliverable"] = n.progress_dropped_undeliverable.load();
     return d;
   }
 
@@ -200,6 +208,8 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("page_size", &CoreSettings::page_size)
       .def_readwrite("session_idle_timeout_s", &CoreSettings::session_idle_timeout_s)
       .def_readwrite("max_sessions", &CoreSettings::max_sessions)
+      .def_readwrite("max_progress_notifications", &CoreSettings::max_progress_notifications)
+      .def_readwrite("max_progress_bytes", &CoreSettings::max_progress_bytes)
       .def_readwrite("server_name", &CoreSettings::server_name)
       .def_readwrite("server_version", &CoreSettings::server_version)
       .def_readwrite("instructions", &CoreSettings::instructions);

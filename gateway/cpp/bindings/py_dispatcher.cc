@@ -29,6 +29,15 @@ struct Completion {
   std::atomic<bool> fired_{false};
 };
 
+// The request's progress as a Python callable: params JSON in, delivered or not out. Python may keep it
+// past the reply; the reporter then drops what it gets.
+py::cpp_function progress_notifier(std::shared_ptr<mcp::ProgressReporter> reporter) {
+  return py::cpp_function([reporter = std::move(reporter)](std::string_view params_json) {
+    py::gil_scoped_release release;  // delivery may wait on a connection's strand or a full stdout pipe
+    return reporter->report(params_json);
+  });
+}
+
 }  // namespace
 
 PyDispatcher::PyDispatcher(py::object target, std::size_t workers)
@@ -115,9 +124,14 @@ void PyDispatcher::run(Job& job) {
   auto completion = std::make_shared<Completion>(std::move(job.done));
   try {
     py::cpp_function complete([completion](int status, std::string body) { (*completion)(status, std::move(body)); });
-    py::object result = call_(std::string(mcp::invocation_method(job.invocation.kind)), job.invocation.name,
-                              job.invocation.arguments_json, job.invocation.meta_json, complete,
-                              job.invocation.session);
+    const std::string method(mcp::invocation_method(job.invocation.kind));
+    // Only a request with a progress token gets the extra argument; the common call stays as it was.
+    py::object result =
+        job.invocation.progress
+            ? call_(method, job.invocation.name, job.invocation.arguments_json, job.invocation.meta_json, complete,
+                    job.invocation.session, py::arg("progress") = progress_notifier(job.invocation.progress))
+            : call_(method, job.invocation.name, job.invocation.arguments_json, job.invocation.meta_json, complete,
+                    job.invocation.session);
     if (py::isinstance<py::tuple>(result)) {
       auto pair = result.cast<std::pair<int, std::string>>();
       return (*completion)(pair.first, std::move(pair.second));

@@ -16,8 +16,9 @@ namespace py = pybind11;
 
 class PyDispatcher final : public mcp::Dispatcher {
  public:
-  // Construct with the GIL held. `target` has catalog_json() and call(kind, name, args, meta, completion),
-  // which returns (status, json) or, for a coroutine, a future with cancel().
+  // Construct with the GIL held. `target` has catalog_json() and call(kind, name, args, meta, completion,
+  // session[, progress=notifier]), which returns (status, json) or, for a coroutine, a future with cancel().
+  // `progress` is passed only for a request with a progress token: notifier(params_json) -> bool.
   PyDispatcher(py::object target, std::size_t workers);
   ~PyDispatcher() override;
 

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "mcp/notifications.h"
+
 namespace sandgate::mcp {
 
 // Set once when the client goes away or cancels; the runner may hook a kill on it.
@@ -48,6 +50,7 @@ struct Invocation {
   std::string arguments_json;  // "{}" when absent
   std::string meta_json;       // the request's params._meta, "{}" when absent
   std::string session;         // legacy session id or stdio connection; empty for stateless requests
+  std::shared_ptr<ProgressReporter> progress;  // set only when the request carries a progress token
 };
 
 // Status values the runner reports; the engine maps them to protocol failures.

@@ -7,6 +7,8 @@ namespace sandgate::mcp {
 namespace {
 
 constexpr std::int64_t kNotCacheable = -1;
+// The one revision whose notifications/progress params have no `message`.
+constexpr std::string_view kProgressWithoutMessage = "2024-11-05";
 
 struct ListMethod {
   std::string_view method;
@@ -147,12 +149,17 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
   if (name == nullptr || !name->is_string()) {
     return done(invalid_params(std::string("Invalid params: '") + key + "' must be a string"));
   }
-  Invocation invocation{kind, std::string(name->get_string()), "{}", "{}", context.session};
+  Invocation invocation{kind, std::string(name->get_string()), "{}", "{}", context.session, nullptr};
   if (const json::value* args = request.params.if_contains("arguments"); args != nullptr && !args->is_null()) {
     if (!args->is_object()) return done(invalid_params("Invalid params: 'arguments' must be an object"));
     invocation.arguments_json = json::serialize(*args);
   }
   if (const json::object* meta = request_meta(request)) invocation.meta_json = json::serialize(*meta);
+  if (progress_token(request) != nullptr) {
+    invocation.progress = std::make_shared<ProgressReporter>(context.notifications, settings_.progress,
+                                                             notification_counters_,
+                                                             context.protocol_version != kProgressWithoutMessage);
+  }
   const std::int64_t ttl = kind == InvocationKind::kResourceRead ? settings_.read_ttl_ms : kNotCacheable;
   dispatcher_->invoke(std::move(invocation), std::move(cancel),
                       [this, context, ttl, done = std::move(done)](Outcome outcome) {

@@ -11,6 +11,7 @@
 #include "mcp/dispatcher.h"
 #include "mcp/errors.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/notifications.h"
 #include "mcp/protocol.h"
 
 namespace sandgate::mcp {
@@ -27,12 +28,15 @@ struct EngineSettings {
   // Freshness hints of 2026-07-28 cacheable results.
   std::int64_t list_ttl_ms = 60'000;
   std::int64_t read_ttl_ms = 0;
+  ProgressLimits progress;
 };
 
 struct RequestContext {
   Era era = Era::kModern;
   std::string protocol_version;
   std::string session;  // legacy session id or stdio connection; empty when stateless
+  // The transport's channel for this request's notifications; null when it has none (no progress token, a batch).
+  std::shared_ptr<NotificationSink> notifications;
 };
 
 using Reply = std::variant<json::object, Fault>;
@@ -55,6 +59,7 @@ class Engine {
   const Catalog& catalog() const { return catalog_; }
   const EngineSettings& settings() const { return settings_; }
   Dispatcher& dispatcher() const { return *dispatcher_; }
+  const NotificationCounters& notification_counters() const { return *notification_counters_; }
 
  private:
   void invoke(InvocationKind kind, const Message& request, const RequestContext& context,
@@ -66,6 +71,8 @@ class Engine {
   std::shared_ptr<Dispatcher> dispatcher_;
   Catalog catalog_;
   json::object server_info_;
+  // Shared with every ProgressReporter, which Python may hold past the engine's life.
+  std::shared_ptr<NotificationCounters> notification_counters_ = std::make_shared<NotificationCounters>();
 };
 
 // Maps a runner's outcome to a result object or a protocol failure.

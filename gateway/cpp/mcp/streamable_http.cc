@@ -40,16 +40,14 @@ bool is_json_content(const std::optional<std::string>& content_type) {
 }
 
 McpHttpReply message_reply(std::string json_message, ResponseMode mode) {
-  McpHttpReply reply;
   if (mode == ResponseMode::kSse) {
-    reply.content_type = std::string(kSseType);
-    reply.headers.emplace_back("Cache-Control", "no-cache, no-transform");
-    reply.headers.emplace_back("X-Accel-Buffering", "no");
+    McpHttpReply reply = event_stream_reply();
     reply.body = sse_event(json_message);
-  } else {
-    reply.content_type = std::string(kJsonType);
-    reply.body = std::move(json_message);
+    return reply;
   }
+  McpHttpReply reply;
+  reply.content_type = std::string(kJsonType);
+  reply.body = std::move(json_message);
   return reply;
 }
 
@@ -77,6 +75,58 @@ const char* name_key(std::string_view method) {
   return nullptr;
 }
 
+// A POST's notifications: the first one turns its response into an event stream, and the reply ends it.
+class PostNotifications final : public NotificationSink {
+ public:
+  PostNotifications(std::weak_ptr<ResponseEvents> events, bool sse_accepted)
+      : events_(std::move(events)), sse_accepted_(sse_accepted) {}
+
+  bool deliver(std::string json_message) override {
+    std::lock_guard lock(mutex_);
+    if (finished_ || !sse_accepted_) return false;
+    auto events = events_.lock();
+    if (events == nullptr) return false;
+    // Queued under the lock: every event is posted to the connection before the reply can be.
+    events->send_event(sse_event(json_message));
+    opened_ = true;
+    return true;
+  }
+
+  // Runs once, with the reply; nothing is delivered after it.
+  McpHttpReply finish(McpHttpReply reply) {
+    {
+      std::lock_guard lock(mutex_);
+      finished_ = true;
+      if (!opened_) return reply;
+    }
+    // The status line already went out as 200: a failure travels as a JSON-RPC error event.
+    if (reply.content_type != kSseType) reply.body = sse_event(reply.body);
+    reply.status = 200;
+    reply.content_type = std::string(kSseType);
+    reply.headers.clear();
+    reply.ends_event_stream = true;
+    return reply;
+  }
+
+ private:
+  std::mutex mutex_;
+  const std::weak_ptr<ResponseEvents> events_;
+  const bool sse_accepted_;
+  bool opened_ = false;
+  bool finished_ = false;
+};
+
+// Only a request that asked for progress pays for a sink.
+std::shared_ptr<PostNotifications> notifications_for(const Message& message, std::weak_ptr<ResponseEvents> events,
+                                                     bool sse_accepted) {
+  if (progress_token(message) == nullptr) return nullptr;
+  return std::make_shared<PostNotifications>(std::move(events), sse_accepted);
+}
+
+McpHttpReply finish(const std::shared_ptr<PostNotifications>& notifications, McpHttpReply reply) {
+  return notifications ? notifications->finish(std::move(reply)) : reply;
+}
+
 }  // namespace
 
 std::string sse_event(std::string_view json_message) {
@@ -84,6 +134,14 @@ std::string sse_event(std::string_view json_message) {
   event.reserve(json_message.size() + 24);
   event.append("event: message\ndata: ").append(json_message).append("\n\n");
   return event;
+}
+
+McpHttpReply event_stream_reply() {
+  McpHttpReply reply;
+  reply.content_type = std::string(kSseType);
+  reply.headers.emplace_back("Cache-Control", "no-cache, no-transform");
+  reply.headers.emplace_back("X-Accel-Buffering", "no");
+  return reply;
 }
 
 StreamableHttp::StreamableHttp(HttpPolicy policy, const Engine& engine, SessionTable& sessions)
@@ -106,11 +164,12 @@ bool StreamableHttp::origin_allowed(std::string_view origin) const {
                      [origin](const std::string& allowed) { return allowed == "*" || allowed == origin; });
 }
 
-void StreamableHttp::handle(McpHttpRequest request, std::shared_ptr<CancelToken> cancel, HttpReplyCallback done) {
+void StreamableHttp::handle(McpHttpRequest request, std::shared_ptr<CancelToken> cancel, HttpReplyCallback done,
+                            std::weak_ptr<ResponseEvents> events) {
   if (request.origin && !origin_allowed(*request.origin)) {
     return done(fault_reply({Failure::kOriginForbidden, "Forbidden: Origin not allowed"}, Era::kLegacy));
   }
-  if (request.method == "POST") return handle_post(request, std::move(cancel), done);
+  if (request.method == "POST") return handle_post(request, std::move(cancel), done, PostStream{std::move(events)});
   // GET and DELETE only mean something for a legacy session.
   if ((request.method == "GET" || request.method == "DELETE") && request.session_id &&
       !(request.protocol_version && is_modern_version(*request.protocol_version))) {
@@ -122,8 +181,10 @@ void StreamableHttp::handle(McpHttpRequest request, std::shared_ptr<CancelToken>
   done(std::move(reply));
 }
 
-void StreamableHttp::handle_post(McpHttpRequest& request, std::shared_ptr<CancelToken> cancel, HttpReplyCallback& done) {
+void StreamableHttp::handle_post(McpHttpRequest& request, std::shared_ptr<CancelToken> cancel, HttpReplyCallback& done,
+                                 PostStream stream) {
   const AcceptSet accept = parse_accept(request.accept);
+  stream.sse_accepted = accept.sse;
   if (!accept.json && !accept.sse) {
     return done(fault_reply({Failure::kNotAcceptable, "Not Acceptable: Client must accept application/json and text/event-stream"},
                             Era::kLegacy));
@@ -149,14 +210,14 @@ void StreamableHttp::handle_post(McpHttpRequest& request, std::shared_ptr<Cancel
       modern = message->method != "initialize" && meta != nullptr && meta->contains(kMetaProtocolVersion);
     }
   }
-  if (!modern) return handle_legacy(request, body, mode, std::move(cancel), done);
+  if (!modern) return handle_legacy(request, body, mode, std::move(cancel), done, stream);
   if (body.is_batch) {
     return done(fault_reply({Failure::kInvalidRequest, "Invalid Request: batches are not supported in this protocol version"},
                             Era::kModern));
   }
   auto& first = body.messages.front();
   if (auto* fault = std::get_if<Fault>(&first)) return done(fault_reply(*fault, Era::kModern));
-  handle_modern(request, std::get<Message>(first), mode, std::move(cancel), done);
+  handle_modern(request, std::get<Message>(first), mode, std::move(cancel), done, stream);
 }
 
 std::optional<Fault> StreamableHttp::check_modern_headers(const McpHttpRequest& request, const Message& message) const {
@@ -186,7 +247,8 @@ std::optional<Fault> StreamableHttp::check_modern_headers(const McpHttpRequest& 
 }
 
 void StreamableHttp::handle_modern(McpHttpRequest& request, const Message& message, ResponseMode mode,
-                                   std::shared_ptr<CancelToken> cancel, HttpReplyCallback& done) {
+                                   std::shared_ptr<CancelToken> cancel, HttpReplyCallback& done,
+                                   const PostStream& stream) {
   if (message.kind == MessageKind::kResponse) {
     return done(fault_reply({Failure::kInvalidRequest, "Invalid Request: clients must not send responses"}, Era::kModern));
   }
@@ -207,10 +269,12 @@ void StreamableHttp::handle_modern(McpHttpRequest& request, const Message& messa
   }
   if (auto fault = check_modern_headers(request, message)) return done(fault_reply(*fault, Era::kModern, message.id));
   if (auto* fault = std::get_if<Fault>(&envelope)) return done(fault_reply(*fault, Era::kModern, message.id));
-  RequestContext context{Era::kModern, std::get<std::string>(envelope), ""};  // stateless: no session
-  engine_.handle(message, context, std::move(cancel), [id = message.id, mode, done](Reply reply) {
-    if (auto* fault = std::get_if<Fault>(&reply)) return done(fault_reply(*fault, Era::kModern, id));
-    done(message_reply(encode_result(id, std::move(std::get<json::object>(reply))), mode));
+  RequestContext context{Era::kModern, std::get<std::string>(envelope), "", nullptr};  // stateless: no session
+  auto notifications = notifications_for(message, stream.events, stream.sse_accepted);
+  context.notifications = notifications;
+  engine_.handle(message, context, std::move(cancel), [id = message.id, mode, done, notifications](Reply reply) {
+    if (auto* fault = std::get_if<Fault>(&reply)) return done(finish(notifications, fault_reply(*fault, Era::kModern, id)));
+    done(finish(notifications, message_reply(encode_result(id, std::move(std::get<json::object>(reply))), mode)));
   });
 }
 
@@ -264,7 +328,8 @@ struct BatchReply {
 }  // namespace
 
 void StreamableHttp::handle_legacy(McpHttpRequest& request, Body& body, ResponseMode mode,
-                                   std::shared_ptr<CancelToken> cancel, HttpReplyCallback& done) {
+                                   std::shared_ptr<CancelToken> cancel, HttpReplyCallback& done,
+                                   const PostStream& stream) {
   if (!body.is_batch) {
     auto& first = body.messages.front();
     if (auto* fault = std::get_if<Fault>(&first)) return done(fault_reply(*fault, Era::kLegacy));
@@ -293,7 +358,7 @@ void StreamableHttp::handle_legacy(McpHttpRequest& request, Body& body, Response
     return done(fault_reply({Failure::kInvalidRequest, "Invalid Request: batches are only allowed in protocol version 2025-03-26"},
                             Era::kLegacy));
   }
-  const RequestContext context{Era::kLegacy, record->protocol_version, *request.session_id};
+  RequestContext context{Era::kLegacy, record->protocol_version, *request.session_id, nullptr};
 
   auto batch = std::make_shared<BatchReply>();
   batch->mode = mode;
@@ -322,11 +387,15 @@ void StreamableHttp::handle_legacy(McpHttpRequest& request, Body& body, Response
       return done(legacy_reply(message.id, Fault{Failure::kInvalidRequest, "Invalid Request: session already initialized"}, mode));
     }
     const std::string key = track(*request.session_id, message.id, cancel);
-    return engine_.handle(message, context, std::move(cancel), [this, key, id = message.id, mode, done](Reply reply) {
-      untrack(key);
-      done(legacy_reply(id, std::move(reply), mode));
-    });
+    auto notifications = notifications_for(message, stream.events, stream.sse_accepted);
+    context.notifications = notifications;
+    return engine_.handle(message, context, std::move(cancel),
+                          [this, key, id = message.id, mode, done, notifications](Reply reply) {
+                            untrack(key);
+                            done(finish(notifications, legacy_reply(id, std::move(reply), mode)));
+                          });
   }
+  // A batch's answers go out together at its end, so its items get no notification channel.
   batch->pending = requests.size() + 1;
   for (const Message* message : requests) {
     if (message->method == "initialize") {
@@ -372,10 +441,7 @@ void StreamableHttp::handle_get(McpHttpRequest& request, HttpReplyCallback& done
   if (!sessions_.touch(*request.session_id)) {
     return done(fault_reply({Failure::kSessionNotFound, "Not Found: Session not found or expired"}, Era::kLegacy));
   }
-  McpHttpReply reply;
-  reply.content_type = std::string(kSseType);
-  reply.headers.emplace_back("Cache-Control", "no-cache, no-transform");
-  reply.headers.emplace_back("X-Accel-Buffering", "no");
+  McpHttpReply reply = event_stream_reply();
   reply.headers.emplace_back("Mcp-Session-Id", *request.session_id);
   reply.event_stream_session = *request.session_id;
   done(std::move(reply));

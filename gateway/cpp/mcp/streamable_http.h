@@ -36,27 +36,47 @@ struct McpHttpReply {
   std::string body;
   // GET on a legacy session: the connection becomes that session's server-to-client event stream.
   std::optional<std::string> event_stream_session;
+  // Notifications already opened an event stream for this POST: `body` is its last event, then it ends.
+  bool ends_event_stream = false;
 };
 
 using HttpReplyCallback = std::function<void(McpHttpReply)>;
+
+// The connection under one POST, as the transport sees it: its response can become an event stream
+// before the reply is ready. Thread-safe.
+class ResponseEvents {
+ public:
+  virtual ~ResponseEvents() = default;
+  // Queues one SSE event; the first one sends the text/event-stream headers. Dropped if the client left.
+  virtual void send_event(std::string event) = 0;
+};
 
 class StreamableHttp {
  public:
   StreamableHttp(HttpPolicy policy, const Engine& engine, SessionTable& sessions);
 
-  // `done` runs exactly once, possibly on another thread.
-  void handle(McpHttpRequest request, std::shared_ptr<CancelToken> cancel, HttpReplyCallback done);
+  // `done` runs exactly once, possibly on another thread. `events` (none: notifications are dropped) lets a
+  // request that asked for progress stream it ahead of the reply, when the client accepts text/event-stream.
+  void handle(McpHttpRequest request, std::shared_ptr<CancelToken> cancel, HttpReplyCallback done,
+              std::weak_ptr<ResponseEvents> events = {});
   bool session_alive(std::string_view id) { return sessions_.contains(id); }
   // A fault answered before any era is known (oversized body, bad Origin...).
   static McpHttpReply fault_reply(const Fault& fault, Era era, const json::value& id = nullptr);
   bool origin_allowed(std::string_view origin) const;
 
  private:
-  void handle_post(McpHttpRequest& request, std::shared_ptr<CancelToken> cancel, HttpReplyCallback& done);
+  // Where a POST's notifications may go: the connection, if the client accepts an event stream.
+  struct PostStream {
+    std::weak_ptr<ResponseEvents> events;
+    bool sse_accepted = false;
+  };
+
+  void handle_post(McpHttpRequest& request, std::shared_ptr<CancelToken> cancel, HttpReplyCallback& done,
+                   PostStream stream);
   void handle_modern(McpHttpRequest& request, const Message& message, ResponseMode mode,
-                     std::shared_ptr<CancelToken> cancel, HttpReplyCallback& done);
+                     std::shared_ptr<CancelToken> cancel, HttpReplyCallback& done, const PostStream& stream);
   void handle_legacy(McpHttpRequest& request, Body& body, ResponseMode mode, std::shared_ptr<CancelToken> cancel,
-                     HttpReplyCallback& done);
+                     HttpReplyCallback& done, const PostStream& stream);
   void handle_get(McpHttpRequest& request, HttpReplyCallback& done);
   void handle_delete(McpHttpRequest& request, HttpReplyCallback& done);
   std::optional<Fault> check_modern_headers(const McpHttpRequest& request, const Message& message) const;
@@ -75,5 +95,8 @@ class StreamableHttp {
 
 // Renders one JSON-RPC message as an SSE event.
 std::string sse_event(std::string_view json_message);
+
+// A 200 whose body is an event stream: content type and the headers that keep proxies from buffering it.
+McpHttpReply event_stream_reply();
 
 }  // namespace sandgate::mcp

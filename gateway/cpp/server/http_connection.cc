@@ -1,6 +1,7 @@
 // One HTTP/1.1 connection: bounded reads, routing, async replies, SSE streams, cancel on disconnect.
 #include <sys/socket.h>
 
+#include <deque>
 #include <string_view>
 
 #include "server/http_internal.h"
@@ -25,7 +26,7 @@ std::string_view path_of(std::string_view target) { return target.substr(0, targ
 
 }  // namespace
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public std::enable_shared_from_this<Connection>, public mcp::ResponseEvents {
  public:
   Connection(HttpServer::Impl& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {}
   ~Connection() { server_.unregister_connection(this); }
@@ -38,6 +39,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void drain() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       if (self->state_ == State::kReading || self->state_ == State::kStreaming) self->close();
+    });
+  }
+
+  // From any thread (a tool's progress): the event joins this connection's strand behind what came before.
+  void send_event(std::string event) override {
+    net::post(stream_.get_executor(), [self = shared_from_this(), event = std::move(event)]() mutable {
+      self->on_event(std::move(event));
     });
   }
 
@@ -141,9 +149,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     server_.request_started();
     awaiting_reply_ = true;
     watch_for_disconnect();
-    server_.mcp.handle(std::move(request), cancel_, [self = shared_from_this()](mcp::McpHttpReply reply) {
-      net::post(self->stream_.get_executor(), [self, reply = std::move(reply)]() mutable { self->on_reply(std::move(reply)); });
-    });
+    // HTTP/1.0 has no chunked encoding, so its POSTs cannot turn into event streams.
+    std::weak_ptr<mcp::ResponseEvents> events;
+    if (req.version() >= 11) events = std::static_pointer_cast<mcp::ResponseEvents>(shared_from_this());
+    server_.mcp.handle(
+        std::move(request), cancel_,
+        [self = shared_from_this()](mcp::McpHttpReply reply) {
+          net::post(self->stream_.get_executor(), [self, reply = std::move(reply)]() mutable { self->on_reply(std::move(reply)); });
+        },
+        std::move(events));
   }
 
   // While a call runs nobody reads the socket; a readable EOF means the client left, so cancel its call.
@@ -164,8 +178,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_reply(mcp::McpHttpReply reply) {
     awaiting_reply_ = false;
     server_.request_finished();
-    if (peer_gone_) return close();
+    if (peer_gone_ || state_ == State::kClosed) return close();
     if (reply.event_stream_session) return start_event_stream(std::move(reply));
+    if (reply.ends_event_stream) {
+      if (!sse_reply_open_) open_sse_reply();
+      sse_queue_.push_back(std::move(reply.body));
+      sse_ending_ = true;
+      return pump_sse_reply();
+    }
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(reply.status), 11);
     res->set(http::field::server, kServerHeader);
     for (auto& [name, value] : reply.headers) res->set(name, value);
@@ -205,6 +225,80 @@ class Connection : public std::enable_shared_from_this<Connection> {
                          self->stream_.expires_never();
                          self->schedule_keepalive();
                        });
+    });
+  }
+
+  // A notification of the request in flight; only its own response may carry it.
+  void on_event(std::string event) {
+    if (!awaiting_reply_ || peer_gone_ || state_ != State::kBusy) return;
+    if (!sse_reply_open_) open_sse_reply();
+    sse_queue_.push_back(std::move(event));
+    pump_sse_reply();
+  }
+
+  // The POST's response becomes a chunked event stream; its events follow the headers as they come.
+  void open_sse_reply() {
+    sse_reply_open_ = true;
+    sse_writing_ = true;
+    mcp::McpHttpReply head = mcp::event_stream_reply();
+    auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, 11);
+    res->set(http::field::server, kServerHeader);
+    res->set(http::field::content_type, head.content_type);
+    for (auto& [name, value] : head.headers) res->set(name, value);
+    res->keep_alive(keep_alive_);
+    res->chunked(true);
+    auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+    stream_.expires_after(server_.settings.read_timeout);
+    http::async_write_header(stream_, *serializer, [self = shared_from_this(), res, serializer](beast::error_code ec, std::size_t) {
+      self->on_sse_written(ec);
+    });
+  }
+
+  // One write at a time; whatever queued meanwhile goes out as one chunk.
+  void pump_sse_reply() {
+    if (sse_writing_ || state_ == State::kClosed) return;
+    if (sse_queue_.empty()) {
+      if (sse_ending_) end_sse_reply();
+      return;
+    }
+    auto chunk = std::make_shared<std::string>(std::move(sse_queue_.front()));
+    sse_queue_.pop_front();
+    while (!sse_queue_.empty()) {
+      chunk->append(sse_queue_.front());
+      sse_queue_.pop_front();
+    }
+    sse_writing_ = true;
+    stream_.expires_after(server_.settings.read_timeout);
+    net::async_write(stream_, http::make_chunk(net::buffer(*chunk)), [self = shared_from_this(), chunk](beast::error_code ec, std::size_t) {
+      self->on_sse_written(ec);
+    });
+  }
+
+  void on_sse_written(beast::error_code ec) {
+    sse_writing_ = false;
+    if (ec) {
+      // A client that stops reading (write timeout) or left: its call is cancelled like on a disconnect.
+      if (awaiting_reply_ && !peer_gone_) {
+        ++server_.counters.cancelled_by_disconnect;
+        peer_gone_ = true;
+        cancel_->cancel();
+      }
+      return close();
+    }
+    stream_.expires_never();
+    pump_sse_reply();
+  }
+
+  void end_sse_reply() {
+    sse_writing_ = true;
+    stream_.expires_after(server_.settings.read_timeout);
+    net::async_write(stream_, http::make_chunk_last(), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->sse_writing_ = false;
+      self->sse_reply_open_ = false;
+      self->sse_ending_ = false;
+      if (ec || !self->keep_alive_ || self->server_.draining) return self->close();
+      self->stream_.expires_never();
+      self->read_request();
     });
   }
 
@@ -264,6 +358,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool keep_alive_ = true;
   bool awaiting_reply_ = false;
   bool peer_gone_ = false;
+  // A POST whose notifications opened an event stream (a GET's stream is kStreaming instead).
+  bool sse_reply_open_ = false;
+  bool sse_writing_ = false;
+  bool sse_ending_ = false;  // the reply is queued: after it, the terminating chunk
+  std::deque<std::string> sse_queue_;
 };
 
 void start_connection(HttpServer::Impl& server, tcp::socket socket) {

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -18,6 +19,30 @@ using mcp::MessageKind;
 
 // One stdio process is one connection: its per-session state lives as long as stdin stays open.
 constexpr std::string_view kStdioSession = "stdio";
+
+// A request's notifications as lines written before its reply line; none once the reply is out.
+// Holds the writer by reference: serve_stdio waits for every reply, so every sink finishes before it returns.
+class LineNotifications final : public mcp::NotificationSink {
+ public:
+  explicit LineNotifications(std::function<void(std::string)> write) : write_(std::move(write)) {}
+
+  bool deliver(std::string json_message) override {
+    std::lock_guard lock(mutex_);
+    if (finished_) return false;
+    write_(std::move(json_message));
+    return true;
+  }
+  // After this returns no notification is being or will be written: the reply line may follow.
+  void finish() {
+    std::lock_guard lock(mutex_);
+    finished_ = true;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::function<void(std::string)> write_;
+  bool finished_ = false;
+};
 
 class StdioSession {
  public:
@@ -70,9 +95,14 @@ class StdioSession {
     if ((meta != nullptr && meta->contains(mcp::kMetaProtocolVersion)) || legacy_version_.empty()) {
       auto envelope = engine_.check_modern_envelope(message);
       if (auto* fault = std::get_if<Fault>(&envelope)) return write_fault(message.id, *fault);
-      context = {Era::kModern, std::get<std::string>(envelope), std::string(kStdioSession)};
+      context = {Era::kModern, std::get<std::string>(envelope), std::string(kStdioSession), nullptr};
     } else {
-      context = {Era::kLegacy, legacy_version_, std::string(kStdioSession)};
+      context = {Era::kLegacy, legacy_version_, std::string(kStdioSession), nullptr};
+    }
+    std::shared_ptr<LineNotifications> notifications;
+    if (mcp::progress_token(message) != nullptr) {
+      notifications = std::make_shared<LineNotifications>([this](std::string line) { write(std::move(line)); });
+      context.notifications = notifications;
     }
     auto token = std::make_shared<mcp::CancelToken>();
     const std::string key = json::serialize(message.id);
@@ -81,8 +111,9 @@ class StdioSession {
       in_flight_[key] = token;
       ++running_;
     }
-    engine_.handle(message, context, token, [this, id = message.id, era = context.era, key,
+    engine_.handle(message, context, token, [this, id = message.id, era = context.era, key, notifications,
                                              mine = std::weak_ptr<mcp::CancelToken>(token)](mcp::Reply reply) {
+      if (notifications) notifications->finish();
       if (auto* fault = std::get_if<Fault>(&reply)) {
         write(mcp::encode_error(id, mcp::to_wire(fault->kind, era).jsonrpc_code, fault->message, fault->data));
       } else {

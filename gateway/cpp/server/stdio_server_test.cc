@@ -23,7 +23,8 @@ namespace {
 using namespace std::chrono_literals;
 namespace mcp = sandgate::mcp;
 
-// `add` answers inline; `hold` parks its call until the test releases it by the `tag` argument.
+// `add` answers inline; `hold` parks its call until the test releases it by the `tag` argument; `steps` reports
+// `count` progress values, then answers.
 class ToolRunner final : public mcp::Dispatcher {
  public:
   struct Held {
@@ -42,8 +43,26 @@ class ToolRunner final : public mcp::Dispatcher {
       changed_.notify_all();
       return;
     }
+    if (invocation.name == "steps") {
+      if (invocation.progress) {
+        const json::value token = json::parse(invocation.meta_json).at("progressToken");
+        for (std::int64_t i = 1; i <= args.at("count").as_int64(); ++i) {
+          invocation.progress->report(json::serialize(json::object{{"progressToken", token}, {"progress", i}}));
+        }
+      }
+      {
+        std::lock_guard lock(mutex_);
+        last_progress_ = invocation.progress;
+      }
+      return done({mcp::OutcomeStatus::kOk, R"({"content":[{"type":"text","text":"steps"}]})"});
+    }
     const std::int64_t sum = args.at("a").as_int64() + args.at("b").as_int64();
     done({mcp::OutcomeStatus::kOk, R"({"content":[{"type":"text","text":")" + std::to_string(sum) + R"("}]})"});
+  }
+
+  std::shared_ptr<mcp::ProgressReporter> last_progress() {
+    std::lock_guard lock(mutex_);
+    return last_progress_;
   }
 
   bool wait_for_held(std::size_t count) {
@@ -84,6 +103,7 @@ class ToolRunner final : public mcp::Dispatcher {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<Held> held_;
+  std::shared_ptr<mcp::ProgressReporter> last_progress_;
 };
 
 void write_all(int fd, std::string_view bytes) {
@@ -417,6 +437,56 @@ TEST_F(StdioServerTest, ResponsesFromTheClientAreIgnored) {
 TEST_F(StdioServerTest, EmptyInputReturnsAtOnce) {
   StdioHarness stdio(engine_, StdioSettings{});
   EXPECT_TRUE(stdio.finish().empty());
+}
+
+}  // namespace
+}  // namespace sandgate::server
+
+namespace sandgate::server {
+namespace {
+
+std::string call_steps(std::string_view id, int count, std::string_view meta) {
+  return R"({"jsonrpc":"2.0","id":)" + std::string(id) + R"(,"method":"tools/call","params":{"name":"steps","arguments":{"count":)" +
+         std::to_string(count) + R"(},"_meta":)" + std::string(meta) + "}}";
+}
+
+TEST_F(StdioServerTest, ProgressLinesPrecedeTheirReplyAndOnlyWithAToken) {
+  StdioHarness stdio(engine_, StdioSettings{});
+  stdio.send(initialize(0, "2025-11-25") + "\n");
+  stdio.send(call_steps("1", 2, R"({"progressToken":"s-1"})") + "\n");
+  stdio.send(call_steps("2", 2, "{}") + "\n");
+  stdio.send(call_steps("3", 1, R"({"progressToken":77})") + "\n");
+  const std::vector<std::string> lines = stdio.finish();
+  ASSERT_EQ(lines.size(), 7u);
+  for (int i : {1, 2}) {
+    const json::object progress = parse_line(lines[i]);
+    EXPECT_EQ(progress.at("method"), "notifications/progress");
+    EXPECT_FALSE(progress.contains("id"));
+    EXPECT_EQ(progress.at("params").at("progressToken"), "s-1");
+    EXPECT_EQ(progress.at("params").at("progress"), i);
+  }
+  EXPECT_EQ(parse_line(lines[3]).at("id"), 1);
+  EXPECT_EQ(parse_line(lines[4]).at("id"), 2);  // no token: no progress lines before it
+  EXPECT_EQ(parse_line(lines[5]).at("params").at("progressToken"), 77);
+  EXPECT_EQ(parse_line(lines[6]).at("id"), 3);
+  EXPECT_EQ(engine_.notification_counters().progress_sent, 3u);
+}
+
+TEST_F(StdioServerTest, ProgressAfterTheReplyWritesNothing) {
+  {
+    StdioHarness stdio(engine_, StdioSettings{});
+    stdio.send(call_steps(R"("late")", 0, R"({"io.modelcontextprotocol/protocolVersion":"2026-07-28",)"
+                                          R"("io.modelcontextprotocol/clientCapabilities":{},"progressToken":"x"})") +
+               "\n");
+    const std::vector<std::string> lines = stdio.finish();
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(parse_line(lines[0]).at("id"), "late");
+  }
+  // The session is gone; a tool that kept its notifier must not reach it.
+  auto reporter = runner_->last_progress();
+  ASSERT_NE(reporter, nullptr);
+  EXPECT_FALSE(reporter->report(R"({"progressToken":"x","progress":1})"));
+  EXPECT_EQ(engine_.notification_counters().progress_dropped_undeliverable, 1u);
 }
 
 }  // namespace

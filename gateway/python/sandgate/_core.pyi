@@ -19,6 +19,8 @@ class Settings:
     page_size: int
     session_idle_timeout_s: float
     max_sessions: int
+    max_progress_notifications: int
+    max_progress_bytes: int
     server_name: str
     server_version: str
     instructions: str

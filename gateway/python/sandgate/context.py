@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Coroutine, Generator
+from typing import Any, NoReturn
 
-ProgressSink = Callable[[float, "float | None", "str | None"], None]
+from sandgate.progress import ProgressSink, check
+
+
+class _Sent(Coroutine[Any, Any, None]):
+    """What report_progress returns: a coroutine that is already done. Awaiting it, or running
+    it as a task, changes nothing; dropping it un-awaited (a synchronous handler) warns of nothing."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        yield from ()
+
+    def send(self, value: Any) -> NoReturn:
+        raise StopIteration
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> NoReturn:
+        raise typ if val is None else val
+
+    def close(self) -> None:
+        return None
 
 
 class Context:
     """What a handler may know about the request it serves.
 
-    `request_meta` is the request's `params._meta` object. Progress is forwarded only when a
-    progress sink is attached; the gateway attaches none yet (forwarding arrives with the
-    sandbox work), so `report_progress` currently does nothing.
+    `request_meta` is the request's `params._meta` object. Progress reaches the client only
+    when the request carried a progress token (the gateway then attaches a sink); otherwise
+    `report_progress` checks its values and does nothing else.
     """
 
     __slots__ = ("request_meta", "_progress_sink")
@@ -30,13 +49,18 @@ class Context:
     def progress_token(self) -> str | int | None:
         return self.request_meta.get("progressToken")
 
-    async def report_progress(
+    def report_progress(
         self, progress: float, total: float | None = None, message: str | None = None
-    ) -> None:
-        if self._progress_sink is None:
-            return None
-        self._progress_sink(progress, total, message)
-        return None
+    ) -> Coroutine[Any, Any, None]:
+        """Send `notifications/progress` for this request; raises InvalidProgress for bad values.
+
+        Sent at the call, so a synchronous handler calls it plainly and a coroutine may
+        `await ctx.report_progress(...)` as with fastmcp.
+        """
+        values = check(progress, total, message)
+        if self._progress_sink is not None:
+            self._progress_sink(*values)
+        return _Sent()
 
     def __repr__(self) -> str:
         return f"Context(request_meta={self.request_meta!r})"

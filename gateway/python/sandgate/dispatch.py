@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 from sandgate.errors import (
     InvalidArguments, PromptNotFound, ResourceNotFound, SandgateError, ToolNotFound,
 )
+from sandgate.progress import Notifier, forward_untrusted, sink, token_of
 from sandgate.registry import Registry
+from sandgate.schema import parse_meta
 from sandgate.sandbox.limits import Sandbox
 from sandgate.results import json_text
 
@@ -53,6 +55,9 @@ class Dispatcher:
     given: `call` then returns the pending future, which the core cancels when the client
     goes away, and the result arrives through `completion`. Without a loop they run in the
     calling thread via asyncio.run.
+
+    `progress`, given only for a request with a progress token, is where a tool's Context
+    reports: in-process directly, from a sandboxed child through the runner.
     """
 
     __slots__ = ("_registry", "_loop", "_catalog", "_catalog_revision", "_runner", "_plan")
@@ -76,11 +81,12 @@ class Dispatcher:
         return self._catalog
 
     def call(self, kind: str, name: str, args_json: str, meta_json: str,
-             completion: Completion, session: str = "") -> Outcome | Pending:
+             completion: Completion, session: str = "",
+             progress: Notifier | None = None) -> Outcome | Pending:
         """`session` names a legacy HTTP session or the stdio connection; "" when stateless."""
         try:
             if kind == "tools/call":
-                return self._call_tool(name, args_json, meta_json, completion, session)
+                return self._call_tool(name, args_json, meta_json, completion, session, progress)
             if kind == "resources/read":
                 return self._read_resource(name, meta_json, completion)
             if kind == "prompts/get":
@@ -94,8 +100,8 @@ class Dispatcher:
         if self._runner is not None and self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._runner.end_session, session)
 
-    def _call_tool(self, name: str, args_json: str, meta_json: str,
-                   completion: Completion, session: str = "") -> Outcome | Pending:
+    def _call_tool(self, name: str, args_json: str, meta_json: str, completion: Completion,
+                   session: str = "", progress: Notifier | None = None) -> Outcome | Pending:
         tool = self._registry.tool(name)
         isolation, limits = self._plan.get(name, ("none", None))
         if isolation != "none" and self._runner is not None and self._loop is not None:
@@ -103,16 +109,21 @@ class Dispatcher:
             kwargs = tool.bind(args_json, meta_json)  # invalid arguments never cost a fork
             if type(kwargs) is str:
                 return OK, kwargs
-            request = {"kind": "tools/call", "name": name, "args": args_json, "meta": meta_json}
+            request: dict[str, Any] = {"kind": "tools/call", "name": name, "args": args_json,
+                                       "meta": meta_json}
+            forward = _child_progress(meta_json, progress) if tool.arguments.context_parameter else None
+            if forward is not None:
+                request["progress"] = True  # the child's Context then writes progress frames
             # Stateless requests have no session to keep a worker for: they run per call.
-            work = (self._runner.run_in_session(session, request, limits)
-                    if isolation == "per_session" and session else self._runner.run(request, limits))
+            work = (self._runner.run_in_session(session, request, limits, progress=forward)
+                    if isolation == "per_session" and session
+                    else self._runner.run(request, limits, progress=forward))
             future = asyncio.run_coroutine_threadsafe(work, self._loop)
             future.add_done_callback(partial(_deliver, completion, "tools/call", name))
             return future
         if not tool.is_async:
-            return OK, tool.call(args_json, meta_json)
-        kwargs = tool.bind(args_json, meta_json)
+            return OK, tool.call(args_json, meta_json, progress)
+        kwargs = tool.bind(args_json, meta_json, progress)
         if type(kwargs) is str:
             return OK, kwargs
         return self._schedule(tool.call_async(kwargs), completion, "tools/call", name)
@@ -152,6 +163,16 @@ class Dispatcher:
             return failure_outcome(exc, kind, name)
         future.add_done_callback(partial(_deliver, completion, kind, name))
         return future
+
+
+def _child_progress(meta_json: str, notifier: Notifier | None) -> Callable[[Any], bool] | None:
+    """What the runner calls with each progress frame of a sandboxed call; None without a token."""
+    if notifier is None:
+        return None
+    token = token_of(parse_meta(meta_json))
+    if token is None:
+        return None
+    return partial(forward_untrusted, sink(token, notifier))
 
 
 def failure_outcome(exc: BaseException, kind: str, name: str) -> Outcome:

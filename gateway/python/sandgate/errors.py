@@ -39,6 +39,12 @@ class InvalidArguments(SandgateError, ValueError):
     code = "tools.invalid_arguments"
 
 
+class InvalidProgress(SandgateError, ValueError):
+    """A progress report whose values cannot be sent: not finite numbers, or a message that is no string."""
+
+    code = "progress.invalid"
+
+
 class ToolNotFound(SandgateError, LookupError):
     code = "tools.not_found"
 

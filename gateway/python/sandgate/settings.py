@@ -38,6 +38,14 @@ class ServerSettings(BaseModel):
     max_sessions: int = Field(10_000, ge=1, le=10_000_000)
     max_connections: int = Field(10_000, ge=1, le=1_000_000)
     stream_keepalive_s: PositiveSeconds = Field(15.0, description="SSE comment interval on idle streams")
+    max_progress_notifications: int = Field(
+        1000, ge=0, le=1_000_000,
+        description="notifications/progress forwarded per call; later ones are dropped and counted",
+    )
+    max_progress_bytes: int = Field(
+        16 * KIB, ge=256, le=1 * MIB,
+        description="largest notifications/progress params (JSON); larger ones are dropped and counted",
+    )
     max_session_workers: int = Field(
         64, ge=1, le=65_536,
         description="per_session workers alive at once; beyond this, calls of new sessions run per_call",

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sandgate import schema
 from sandgate.errors import ConfigError, describe_validation_error
+from sandgate.progress import Notifier
 from sandgate.results import ToolResultMapper, error_result, is_content_annotation
 
 logger = logging.getLogger("sandgate.tools")
@@ -70,19 +71,22 @@ class Tool:
     def definition(self) -> dict[str, Any]:
         return self._definition
 
-    def bind(self, args_json: str, meta_json: str) -> dict[str, Any] | str:
-        """Handler keyword arguments, or the isError result JSON when the arguments are invalid."""
+    def bind(self, args_json: str, meta_json: str,
+             progress: Notifier | None = None) -> dict[str, Any] | str:
+        """Handler keyword arguments, or the isError result JSON when the arguments are invalid.
+
+        `progress` is the request's notifier; a Context parameter reports to it."""
         try:
             arguments = self._validate_json(args_json)
         except ValidationError as exc:
             return error_result(
                 f"Invalid arguments for tool '{self.name}': {describe_validation_error(exc)}"
             )
-        return self.arguments.kwargs(arguments, meta_json)
+        return self.arguments.kwargs(arguments, meta_json, progress)
 
-    def call(self, args_json: str, meta_json: str) -> str:
+    def call(self, args_json: str, meta_json: str, progress: Notifier | None = None) -> str:
         """Run a synchronous tool; returns `CallToolResult` JSON and never raises."""
-        kwargs = self.bind(args_json, meta_json)
+        kwargs = self.bind(args_json, meta_json, progress)
         if type(kwargs) is str:
             return kwargs
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import partial
 from typing import Any, NoReturn
 
 import pydantic_core
@@ -80,14 +81,21 @@ def serve_session(call_fd: int, dispatcher: Any) -> NoReturn:
 
 def _run(call_fd: int, dispatcher: Any) -> dict[str, Any]:
     request = framing.read_frame(call_fd)
+    notifier = partial(_send_progress, call_fd) if request.get("progress") else None
     status, body = dispatcher.call(request["kind"], request["name"], request["args"],
-                                   request["meta"], None)
+                                   request["meta"], None, progress=notifier)
     if status == 0 and request["kind"] == "tools/call":
         body = _mark_tool_error(body)
     reply: dict[str, Any] = {"status": status, "body": body}
     if CALL_LOG.parts:
         reply["log"] = CALL_LOG.text()
     return reply
+
+
+def _send_progress(call_fd: int, params_json: str) -> bool:
+    """The Context's report, as a frame ahead of the reply: {"progress": {progress, total?, message?, ...}}."""
+    framing.write_all(call_fd, framing.encode_json(b'{"progress":' + params_json.encode() + b"}"))
+    return True
 
 
 def _mark_tool_error(body: str) -> str:

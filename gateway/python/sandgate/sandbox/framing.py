@@ -13,7 +13,11 @@ MAX_REQUEST_BYTES = 64 * 1024**2
 
 
 def encode(message: Any) -> bytes:
-    payload = pydantic_core.to_json(message)
+    return encode_json(pydantic_core.to_json(message))
+
+
+def encode_json(payload: bytes) -> bytes:
+    """A frame around JSON that is already serialized."""
     return HEADER.pack(len(payload)) + payload
 
 

@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -27,6 +28,7 @@ logger = logging.getLogger("sandgate.sandbox")
 EXIT_REPORT_TIMEOUT_S = 5.0
 # Waiting children found dead when handed a call (killed, or their spawn failed) before giving up.
 DEAD_CHILDREN_SKIPPED_PER_CALL = 2
+MAX_STATUS = 4  # the Dispatcher's statuses, 0 (ok) to 4
 
 
 class OutputTooLarge(Exception):
@@ -76,8 +78,10 @@ class SandboxRunner(ZygoteChannel):
             self.end_session(session)
         self._drop_zygote("the gateway is shutting down")
 
-    async def run(self, request: dict[str, Any], limits: Sandbox) -> tuple[int, str]:
-        """One sandboxed call: (status, body) as the Dispatcher contract has it."""
+    async def run(self, request: dict[str, Any], limits: Sandbox, *,
+                  progress: Callable[[Any], object] | None = None) -> tuple[int, str]:
+        """One sandboxed call: (status, body) as the Dispatcher contract has it; `progress` gets
+        the child's progress frames."""
         payload = framing.encode(request)
         taken = self._take_live_child(limits, payload)
         if taken is None:
@@ -87,7 +91,7 @@ class SandboxRunner(ZygoteChannel):
             async with asyncio.timeout(limits.wall_time):
                 if sent < len(payload):
                     await self.loop.sock_sendall(sock, memoryview(payload)[sent:])
-                reply = await self._read_frame(sock, limits.max_output, call)
+                reply = await self._read_frame(sock, limits.max_output, call, progress)
         except (BrokenPipeError, ConnectionResetError):  # died with the call read in part: its exit says why
             reply = None
         except TimeoutError:
@@ -172,8 +176,8 @@ class SandboxRunner(ZygoteChannel):
         if call.released:  # finished with before the zygote's report came
             self._release(call, kill=call.kill_on_spawn)
 
-    async def run_in_session(self, session: str, request: dict[str, Any],
-                             limits: Sandbox) -> tuple[int, str]:
+    async def run_in_session(self, session: str, request: dict[str, Any], limits: Sandbox, *,
+                             progress: Callable[[Any], object] | None = None) -> tuple[int, str]:
         """A call on the session's own worker: state persists across the session's calls only."""
         worker = self._workers.get(session)
         if worker is not None and worker.call.done:  # it died between calls: start afresh
@@ -184,7 +188,7 @@ class SandboxRunner(ZygoteChannel):
             if len(self._workers) >= self.config.max_session_workers:
                 # Bounded: a flood of sessions cannot pin a process each; the call still runs, per call.
                 self.session_workers_refused += 1
-                return await self.run(request, limits)
+                return await self.run(request, limits, progress=progress)
             worker = await self._spawn_worker(session, limits)
             if worker is None:
                 return 0, stopped_result("sandbox_unavailable")
@@ -195,7 +199,7 @@ class SandboxRunner(ZygoteChannel):
             try:
                 async with asyncio.timeout(limits.wall_time):
                     await self.loop.sock_sendall(worker.sock, framing.encode(request))
-                    reply = await self._read_frame(worker.sock, limits.max_output, worker.call)
+                    reply = await self._read_frame(worker.sock, limits.max_output, worker.call, progress)
             except (BrokenPipeError, ConnectionResetError):
                 reply = None
             except TimeoutError:
@@ -235,25 +239,35 @@ class SandboxRunner(ZygoteChannel):
         worker.sock.close()
         return self._kill(worker.call, reason, **detail)
 
-    async def _read_frame(self, sock: socket.socket, limit: int, call: _Call) -> dict[str, Any] | None:
-        """One reply frame from a worker, or None when it closed the socket first.
+    async def _read_frame(self, sock: socket.socket, limit: int, call: _Call,
+                          progress: Callable[[Any], object] | None = None) -> dict[str, Any] | None:
+        """The reply frame (the one with "status") from a worker, or None when it closed the socket first.
 
-        A violation report (from the child's SIGSYS handler) is no reply: kept on `call`, read on to EOF.
+        Progress frames before it go to `progress`; a violation report (from the child's SIGSYS
+        handler) is kept on `call`, and reading goes on to the EOF that follows. Every frame's bytes
+        count against `limit`.
         """
         call.violation = None
-        while isinstance(frame := await self._read_any_frame(sock, limit), dict) and "violation" in frame:
-            call.violation = frame["violation"]
-        return frame
-
-    async def _read_any_frame(self, sock: socket.socket, limit: int) -> Any:
-        header = await self._read_exactly(sock, framing.HEADER.size)
-        if header is None:
-            return None
-        (size,) = framing.HEADER.unpack(header)
-        if size > limit:
-            raise OutputTooLarge
-        body = await self._read_exactly(sock, size)
-        return None if body is None else pydantic_core.from_json(body)
+        while True:
+            header = await self._read_exactly(sock, framing.HEADER.size)
+            if header is None:
+                return None
+            (size,) = framing.HEADER.unpack(header)
+            if size > limit:
+                raise OutputTooLarge
+            limit -= size
+            body = await self._read_exactly(sock, size)
+            if body is None:
+                return None
+            frame = pydantic_core.from_json(body)
+            if not isinstance(frame, dict):
+                continue  # not ours to interpret; it still counted against the limit
+            if "status" in frame:
+                return frame
+            if "violation" in frame:
+                call.violation = frame["violation"]
+            elif progress is not None and "progress" in frame:
+                progress(frame["progress"])
 
     async def _read_exactly(self, sock: socket.socket, size: int) -> bytes | None:
         data = bytearray()
@@ -289,7 +303,10 @@ class SandboxRunner(ZygoteChannel):
     def _reply(reply: dict[str, Any], request: dict[str, Any]) -> tuple[int, str]:
         if reply.get("log"):
             logger.warning("sandboxed %s %r logged:\n%s", request["kind"], request["name"], reply["log"])
-        return int(reply["status"]), reply["body"]
+        status, body = reply.get("status"), reply.get("body")
+        if type(status) is not int or not 0 <= status <= MAX_STATUS or type(body) is not str:
+            return 0, stopped_result("crashed", detail="the call's reply was malformed")  # the child is untrusted
+        return status, body
 
     def _kill(self, call: _Call, reason: Any, **detail: Any) -> tuple[int, str]:
         self._release(call, kill=True)
