@@ -9,13 +9,16 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "sandbox/child_steps.h"
+#include "sandbox/control_protocol.h"
 #include "sandbox/mount_tree.h"
 #include "sandbox/namespaces.h"
 #include "sandbox/seccomp_profile.h"
 #include "sandbox/spawn.h"
+#include "sandbox/zygote_loop.h"
 
 namespace py = pybind11;
 using namespace sandgate::sandbox;
@@ -127,6 +130,60 @@ int spawn_call(const py::dict& limits, const std::vector<int>& keep_fds, const p
   return static_cast<int>(pid);
 }
 
+// os.fork's bookkeeping around each of the loop's forks, as spawn_call does it.
+class PythonForkHooks final : public ForkHooks {
+ public:
+  void before_fork() override { PyOS_BeforeFork(); }
+  void after_fork_in_parent() override { PyOS_AfterFork_Parent(); }
+  void after_fork_in_child() override { PyOS_AfterFork_Child(); }
+};
+
+// The zygote's loop, holding the GIL throughout: no other thread exists to want it.
+std::optional<std::tuple<int, bool>> serve_zygote(int control_fd, const py::bytes& seccomp_bpf, long long uid_base,
+                                                  unsigned long long baseline_address_space) {
+  if (PyInterpreterState_Get() != PyInterpreterState_Main()) {
+    throw std::runtime_error("serve_zygote is not supported in subinterpreters");
+  }
+  char* bpf_data = nullptr;
+  Py_ssize_t bpf_size = 0;
+  if (PyBytes_AsStringAndSize(seccomp_bpf.ptr(), &bpf_data, &bpf_size) != 0) throw py::error_already_set();
+
+  ZygoteLoopConfig config;
+  config.control_fd = control_fd;
+  config.seccomp_bpf = std::string_view(bpf_data, static_cast<std::size_t>(bpf_size));
+  config.uid_base = uid_base;
+  config.baseline_address_space = baseline_address_space;
+  PythonForkHooks hooks;
+  ZygoteLoop loop(config, hooks);
+  LoopExit exit;
+  check(loop.run(&exit));
+  if (!exit.in_call_child) return std::nullopt;
+  return std::make_tuple(exit.call_fd, exit.persistent);
+}
+
+// The wire layout's facts, so control.py's tests can check its mirror against this build.
+py::dict control_protocol() {
+  py::dict sizes;
+  sizes["header"] = sizeof(control::Header);
+  sizes["call"] = sizeof(control::CallMessage);
+  sizes["spawned"] = sizeof(control::SpawnedReport);
+  sizes["spawn_failed"] = sizeof(control::SpawnFailedReport);
+  sizes["exited"] = sizeof(control::ExitedReport);
+  py::dict ops;
+  ops["call"] = static_cast<int>(control::Op::kCall);
+  ops["spawned"] = static_cast<int>(control::Op::kSpawned);
+  ops["spawn_failed"] = static_cast<int>(control::Op::kSpawnFailed);
+  ops["exited"] = static_cast<int>(control::Op::kExited);
+  py::dict protocol;
+  protocol["magic"] = control::kMagic;
+  protocol["version"] = control::kVersion;
+  protocol["sizes"] = sizes;
+  protocol["ops"] = ops;
+  protocol["max_message_bytes"] = control::kMaxMessageBytes;
+  protocol["max_fds_per_message"] = control::kMaxFdsPerMessage;
+  return protocol;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_sandbox, m) {
@@ -143,6 +200,12 @@ PYBIND11_MODULE(_sandbox, m) {
   m.def("spawn_call", &spawn_call, py::arg("limits"), py::arg("keep_fds"), py::arg("seccomp_bpf"),
         py::arg("new_pid_namespace") = true, py::arg("uid") = -1, py::arg("gid") = -1,
         py::arg("private_scratch_bytes") = 0);
+  m.def("serve_zygote", &serve_zygote, py::arg("control_fd"), py::arg("seccomp_bpf"), py::arg("uid_base"),
+        py::arg("baseline_address_space"));
+
+  m.attr("CALL_UID_BASE") = kCallUidBase;
+  m.attr("CALL_UID_SLOTS") = kCallUidSlots;
+  m.attr("CONTROL_PROTOCOL") = control_protocol();
 
   // A call child that exits with CHILD_STEP_EXIT_BASE + n failed step CHILD_STEPS[n - 1].
   m.attr("CHILD_STEP_EXIT_BASE") = kStepExitBase;

@@ -26,6 +26,7 @@ add_library(sandgate_sandbox STATIC
   ${CMAKE_CURRENT_LIST_DIR}/rlimits.cc
   ${CMAKE_CURRENT_LIST_DIR}/seccomp_profile.cc
   ${CMAKE_CURRENT_LIST_DIR}/spawn.cc
+  ${CMAKE_CURRENT_LIST_DIR}/zygote_loop.cc
 )
 cmake_path(GET CMAKE_CURRENT_LIST_DIR PARENT_PATH SANDGATE_SANDBOX_ROOT)
 target_include_directories(sandgate_sandbox PUBLIC ${SANDGATE_SANDBOX_ROOT})
@@ -44,7 +45,7 @@ if(SANDGATE_BUILD_TESTS)
   enable_testing()
   find_package(GTest REQUIRED)
   include(GoogleTest)
-  foreach(name seccomp_profile_test child_steps_test mount_tree_test)
+  foreach(name seccomp_profile_test child_steps_test mount_tree_test zygote_loop_test)
     add_executable(sandbox_${name} ${CMAKE_CURRENT_LIST_DIR}/${name}.cc)
     target_link_libraries(sandbox_${name} PRIVATE sandgate_sandbox GTest::gtest_main)
     # Every case forks its own bounded child; the prefix lets `ctest -R sandbox` select them.

@@ -4,6 +4,8 @@ Failures raise OSError (the errno's subclass; `filename` names the operation), V
 unusable arguments, RuntimeError when the process has more than one thread.
 """
 
+from typing import Any
+
 # A call child that exits with CHILD_STEP_EXIT_BASE + n failed step CHILD_STEPS[n - 1]:
 # 121 new_session, 122 parent_death_signal (also: the zygote was already gone), 123 close_fds,
 # 124 resource_limits, 125 drop_privileges, 126 not_dumpable, 127 no_new_privs, 128 seccomp,
@@ -12,6 +14,11 @@ CHILD_STEP_EXIT_BASE: int
 CHILD_STEPS: tuple[str, ...]
 # The kernel's AUDIT_ARCH_* of this build's architecture (AUDIT_ARCH_X86_64 = 0xC000003E).
 NATIVE_AUDIT_ARCH: int
+# Calls of a zygote started as root run as CALL_UID_BASE + slot; at most CALL_UID_SLOTS live calls.
+CALL_UID_BASE: int
+CALL_UID_SLOTS: int
+# The call/report wire layout of this build (magic, version, sizes, ops, bounds), for control.py's tests.
+CONTROL_PROTOCOL: dict[str, Any]
 
 def compile_seccomp(profile: str = "default") -> bytes:
     """Raw BPF (struct sock_filter array) for the native architecture; b"" for "none".
@@ -69,4 +76,20 @@ def spawn_call(limits: dict[str, int], keep_fds: list[int], seccomp_bpf: bytes,
     a user namespace whose setgroups file says "deny" refuses: there, leave gid at -1.
     With private_scratch_bytes > 0 the child mounts a tmpfs of that size on /tmp of its own
     mount namespace right after closing fds (step private_scratch).
+    """
+
+def serve_zygote(control_fd: int, seccomp_bpf: bytes, uid_base: int,
+                 baseline_address_space: int) -> tuple[int, bool] | None:
+    """The zygote's per-call loop, in native code: after it starts, no Python runs per message.
+
+    Reads call messages (sandgate.sandbox.control) from the SOCK_SEQPACKET `control_fd` and
+    forks each call as spawn_call would (new PID namespace, the message's limits with
+    `baseline_address_space` added to a given address_space, its scratch, `seccomp_bpf`, uid
+    `uid_base + slot` or the zygote's own when uid_base < 0), answering spawned (with a pidfd),
+    spawn_failed, and exited once the child is reaped. Malformed messages are dropped with
+    their fds closed. At most CALL_UID_SLOTS calls live at once; more get spawn_failed EAGAIN.
+
+    Returns None in the zygote once the gateway closes the socket, and (call_fd, persistent)
+    in a new call child after its containment steps, with every other descriptor closed.
+    Python signal handlers do not run while it serves.
     """

@@ -17,6 +17,8 @@ from typing import Any
 
 import pydantic_core
 
+from sandgate.sandbox import control
+
 logger = logging.getLogger("sandgate.sandbox")
 
 CONTROL_MESSAGE_BYTES = 64 * 1024
@@ -108,9 +110,14 @@ class ZygoteChannel:
         """Hook: what else dies with the zygote."""
 
     def _send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
+        """A call goes in the zygote loop's binary layout, the start-up handshake as JSON."""
         if self._control is None:
             raise OSError("no zygote")
-        socket.send_fds(self._control, [pydantic_core.to_json(message)], fds or [])
+        if message.get("op") == "call":
+            data = control.encode_call_message(message)
+        else:
+            data = pydantic_core.to_json(message)
+        socket.send_fds(self._control, [data], fds or [])
 
     def _on_control(self) -> None:
         assert self._control is not None
@@ -123,7 +130,14 @@ class ZygoteChannel:
         if not data:
             self._drop_zygote("the zygote exited")
             return
-        self._handle(pydantic_core.from_json(data), fds)
+        try:
+            message = control.decode_report(data) if control.is_report(data) else pydantic_core.from_json(data)
+        except ValueError:
+            logger.error("dropped a malformed message from the sandbox zygote (%d bytes)", len(data))
+            message = {}
+        if not isinstance(message, dict):
+            message = {}
+        self._handle(message, fds)
 
     def _handle(self, message: dict[str, Any], fds: list[int]) -> None:
         op = message.get("op")
