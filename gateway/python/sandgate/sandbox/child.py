@@ -38,6 +38,10 @@ class CallLog(logging.Handler):
     def text(self) -> str:
         return "\n".join(self.parts)
 
+    def reset(self) -> None:
+        self.parts.clear()
+        self.size = 0
+
 
 CALL_LOG = CallLog()
 
@@ -73,8 +77,7 @@ def serve_session(call_fd: int, dispatcher: Any) -> NoReturn:
             except MemoryError:
                 reply = _MEMORY_REPLY
             framing.write_all(call_fd, reply)
-            CALL_LOG.parts.clear()
-            CALL_LOG.size = 0
+            CALL_LOG.reset()
     finally:
         os._exit(0)
 
