@@ -14,25 +14,32 @@ REPO = Path(__file__).resolve().parents[3]
 
 # Run in a fresh interpreter: detaching hooks must not leak into the test process.
 FORK_PROBE = textwrap.dedent("""
-    import os, threading
+    import logging, os, threading
     from sandgate.sandbox import prefork
 
-    def hook_ran_in_child():
+    class Probe(logging.Handler):
+        def _at_fork_reinit(self):  # called by logging's after-fork hook, in the child
+            os.write(PIPE[1], b"L")
+
+    PIPE = os.pipe()
+    HANDLER = Probe()
+
+    def hooks_run_in_child():
         before = id(threading._active_limbo_lock)  # threading's hook replaces this lock
-        read, write = os.pipe()
         pid = os.fork()
         if pid == 0:
-            os.write(write, b"1" if id(threading._active_limbo_lock) != before else b"0")
+            os.write(PIPE[1], b"T" if id(threading._active_limbo_lock) != before else b"-")
             os._exit(0)
         os.waitpid(pid, 0)
-        return os.read(read, 1) == b"1"
+        return sorted(os.read(PIPE[0], 8).decode())
 
-    assert hook_ran_in_child(), "threading's after-fork hook did not run to begin with"
+    assert hooks_run_in_child() == ["L", "T"], "the hooks did not run to begin with"
     removed = prefork.detach_thread_fork_hooks()
+    assert {hook.__module__ for hook in removed} == {"threading", "logging"}, removed
     assert len(removed) == 2, removed
-    assert not hook_ran_in_child(), "a detached hook still ran"
+    assert hooks_run_in_child() == ["-"], "a detached hook still ran"
     prefork.reattach(removed)
-    assert hook_ran_in_child(), "a reattached hook did not run"
+    assert hooks_run_in_child() == ["L", "T"], "a reattached hook did not run"
     print("ok")
 """)
 

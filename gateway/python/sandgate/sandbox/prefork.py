@@ -39,15 +39,16 @@ def detach_thread_fork_hooks() -> list[Callable[[], None]]:
     thread, and running them costs every child about a hundred copied pages. Returns what was
     removed, for the child to register again (its own forks then behave as usual).
     """
-    candidates = [getattr(threading, "_after_fork", None),
-                  getattr(logging, "_after_at_fork_child_reinit_locks", None)]
-    removed = []
+    # A tuple: the search below looks for lists, and must not find (and edit) its own.
+    candidates = (getattr(threading, "_after_fork", None),
+                  getattr(logging, "_after_at_fork_child_reinit_locks", None))
+    removed: list[Callable[[], None]] = []
     for hook in candidates:
         if hook is None:
             continue
         # CPython keeps os.register_at_fork's callables in a plain list only it refers to.
         for holder in gc.get_referrers(hook):
-            if type(holder) is list and hook in holder:
+            if type(holder) is list and holder is not removed and hook in holder:
                 holder.remove(hook)
                 removed.append(hook)
     return removed
