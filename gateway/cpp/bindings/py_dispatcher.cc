@@ -13,19 +13,26 @@ mcp::Outcome internal_error(std::string_view message) {
 }
 
 // The completion a Python coroutine calls when it finishes; only the first call counts.
+// Always called with the GIL held (from Python, or from `run`).
 struct Completion {
-  explicit Completion(mcp::OutcomeCallback done) : done_(std::move(done)) {}
+  Completion(mcp::OutcomeCallback done, std::weak_ptr<mcp::CancelToken> cancel)
+      : done_(std::move(done)), cancel_(std::move(cancel)) {}
   void operator()(int status, std::string body) {
     if (fired_.exchange(true)) return;
     // Python may keep this object alive long after; what `done` holds (a connection) must not wait for its GC.
     mcp::OutcomeCallback done = std::move(done_);
     done_ = nullptr;
     if (status < 0 || status > static_cast<int>(mcp::OutcomeStatus::kMissingClientCapability)) {
-      return done(internal_error("Internal error: unknown dispatcher status"));
+      done(internal_error("Internal error: unknown dispatcher status"));
+    } else {
+      done(mcp::Outcome{static_cast<mcp::OutcomeStatus>(status), std::move(body)});
     }
-    done(mcp::Outcome{static_cast<mcp::OutcomeStatus>(status), std::move(body)});
+    // The cancel hook holds the pending future: dropped here, under the GIL, rather than by an I/O thread
+    // that would have to take the GIL when the connection lets go of the token.
+    if (auto token = cancel_.lock()) token->take_hook();
   }
   mcp::OutcomeCallback done_;
+  std::weak_ptr<mcp::CancelToken> cancel_;
   std::atomic<bool> fired_{false};
 };
 
@@ -95,6 +102,11 @@ void PyDispatcher::session_closed(const std::string& session) {
 }
 
 void PyDispatcher::worker_loop() {
+  // One Python thread state for the worker's life: a fresh one per job maps and unmaps a frame stack.
+  // It is left behind when the worker ends (the interpreter frees it at exit): deleting it needs the GIL,
+  // which a worker stopping during interpreter finalization must never wait for.
+  PyGILState_Ensure();
+  PyThreadState* thread_state = PyEval_SaveThread();
   for (;;) {
     Job job;
     {
@@ -104,7 +116,7 @@ void PyDispatcher::worker_loop() {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
-    py::gil_scoped_acquire gil;
+    PyEval_RestoreThread(thread_state);
     run(job);
     // Keep the GIL while more work is queued: handing it over per call costs more than the call.
     for (;;) {
@@ -116,12 +128,13 @@ void PyDispatcher::worker_loop() {
       }
       run(job);
     }
+    thread_state = PyEval_SaveThread();
   }
 }
 
 void PyDispatcher::run(Job& job) {
   if (job.cancel && job.cancel->cancelled()) return job.done(internal_error("Request cancelled"));
-  auto completion = std::make_shared<Completion>(std::move(job.done));
+  auto completion = std::make_shared<Completion>(std::move(job.done), job.cancel);
   try {
     py::cpp_function complete([completion](int status, std::string body) { (*completion)(status, std::move(body)); });
     const std::string method(mcp::invocation_method(job.invocation.kind));

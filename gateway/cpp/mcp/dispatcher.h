@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,11 @@ class CancelToken {
     if (hook) hook();
   }
   bool cancelled() const { return cancelled_.load(); }
+  // The hook, removed unrun (the request finished): what it holds is released by the caller, on its thread.
+  std::function<void()> take_hook() {
+    std::lock_guard lock(mutex_);
+    return std::exchange(on_cancel_, nullptr);
+  }
   // Runs now if already cancelled.
   void on_cancel(std::function<void()> hook) {
     {
