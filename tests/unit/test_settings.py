@@ -30,6 +30,7 @@ def test_defaults():
         "max_progress_notifications": 1000,
         "max_progress_bytes": 16 * 1024,
         "max_session_workers": 64,
+        "call_uid_base": 200_000,
         "prespawned_children": 2,
     }
 
@@ -54,6 +55,8 @@ def test_settings_are_frozen():
         ("page_size", 0),
         ("max_sessions", 0),
         ("prespawned_children", -1),
+        ("call_uid_base", 0),
+        ("call_uid_base", 2**31),
         ("prespawned_children", 65),
         ("max_progress_notifications", -1),
         ("max_progress_bytes", 255),

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 MODERN_PROTOCOL = "2026-07-28"
 # Settings the sandbox runner reads; the native core has no field for them.
-SANDBOX_ONLY_SETTINGS = frozenset({"max_session_workers", "prespawned_children"})
+SANDBOX_ONLY_SETTINGS = frozenset({"max_session_workers", "prespawned_children", "call_uid_base"})
 WILDCARD_HOSTS = ("0.0.0.0", "::")
 
 
@@ -89,7 +89,8 @@ async def start_sandbox(server: MCPServer, loop: asyncio.AbstractEventLoop,
     scratch = max(limits.scratch for _, limits in server.sandbox_plan().values())
     config = ZygoteConfig(target=target, readonly_paths=readonly_paths(target.rpartition(":")[0]),
                           scratch_bytes=scratch, max_session_workers=settings.max_session_workers,
-                          prespawned_children=settings.prespawned_children)
+                          prespawned_children=settings.prespawned_children,
+                          call_uid_base=settings.call_uid_base)
     runner = SandboxRunner(config, loop)
     await runner.start()
     return runner

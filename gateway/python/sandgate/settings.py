@@ -50,6 +50,11 @@ class ServerSettings(BaseModel):
         64, ge=1, le=65_536,
         description="per_session workers alive at once; beyond this, calls of new sessions run per_call",
     )
+    call_uid_base: int = Field(
+        200_000, ge=1_000, le=2**31 - 1 - 1_024,
+        description="a root gateway's calls run as call_uid_base + slot, one uid per concurrent call "
+                    "(1,024 slots): give each gateway on a machine its own range",
+    )
     prespawned_children: int = Field(
         2, ge=0, le=64,
         description="sandboxed children kept forked and contained ahead of demand, per distinct set of limits",

@@ -18,6 +18,7 @@ from typing import Any
 import pydantic_core
 
 from sandgate.sandbox import control
+from sandgate.settings import ServerSettings
 
 logger = logging.getLogger("sandgate.sandbox")
 
@@ -43,6 +44,8 @@ class ZygoteConfig:
     scratch_bytes: int
     max_session_workers: int = 64
     prespawned_children: int = 2  # per distinct set of limits
+    # A root zygote's calls run as call_uid_base + slot.
+    call_uid_base: int = field(default_factory=lambda: ServerSettings.model_fields["call_uid_base"].default)
     # Root runs the zygote without one and gives each call its own unprivileged uid; anyone else
     # needs a user namespace to build the sandbox at all.
     user_namespace: bool = field(default_factory=lambda: os.geteuid() != 0)
@@ -84,6 +87,7 @@ class ZygoteChannel:
         command = [sys.executable, "-m", "sandgate.sandbox.zygote", "--control-fd",
                    str(zygote_end.fileno()), "--target", self.config.target,
                    "--scratch", str(self.config.scratch_bytes),
+                   "--call-uid-base", str(self.config.call_uid_base),
                    "--user-namespace" if self.config.user_namespace else "--no-user-namespace"]
         for path in self.config.readonly_paths:
             command += ["--readonly", path]

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     gc.freeze()  # keep the imported heap shared copy-on-write with every child
     send(control, {"op": "ready", "pid": os.getpid()})
     # From here on no Python runs per call in the zygote: the native loop forks, reaps and reports.
-    uid_base = -1 if args.user_namespace else _sandbox.CALL_UID_BASE
+    uid_base = -1 if args.user_namespace else args.call_uid_base
     call = _sandbox.serve_zygote(control.fileno(), seccomp_bpf, uid_base, baseline)
     if call is None:
         return 0  # the gateway is gone; our children die with us (PDEATHSIG)
@@ -96,6 +96,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--control-fd", type=int, required=True)
     parser.add_argument("--target", required=True)
     parser.add_argument("--scratch", type=int, required=True)
+    parser.add_argument("--call-uid-base", type=int, required=True)
     parser.add_argument("--readonly", action="append", default=[])
     parser.add_argument("--profile", default="default")
     parser.add_argument("--user-namespace", action=argparse.BooleanOptionalAction, default=True)
