@@ -2,10 +2,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,7 +15,6 @@
 #include "sandbox/mount_tree.h"
 #include "sandbox/namespaces.h"
 #include "sandbox/seccomp_profile.h"
-#include "sandbox/spawn.h"
 #include "sandbox/zygote_loop.h"
 
 namespace py = pybind11;
@@ -48,30 +45,6 @@ void check(const Status& status) {
   if (!status.ok()) raise(status);
 }
 
-// The `limits` dict of spawn_call: known keys only, so a typo cannot silently lift a limit.
-ResourceLimits parse_limits(const py::dict& limits) {
-  ResourceLimits parsed;
-  const struct {
-    const char* key;
-    std::int64_t ResourceLimits::*field;
-  } fields[] = {
-      {"address_space", &ResourceLimits::address_space}, {"cpu_seconds", &ResourceLimits::cpu_seconds},
-      {"open_files", &ResourceLimits::open_files},       {"processes", &ResourceLimits::processes},
-      {"file_size", &ResourceLimits::file_size},
-  };
-  for (auto item : limits) {
-    if (!py::isinstance<py::str>(item.first)) throw py::type_error("limits keys must be str");
-    std::string key = item.first.cast<std::string>();
-    auto field = std::find_if(std::begin(fields), std::end(fields), [&](const auto& f) { return key == f.key; });
-    if (field == std::end(fields)) throw py::value_error("unknown limit: " + key);
-    if (!py::isinstance<py::int_>(item.second) || py::isinstance<py::bool_>(item.second)) {
-      throw py::type_error("limit " + key + " must be an int");
-    }
-    parsed.*(field->field) = item.second.cast<std::int64_t>();
-  }
-  return parsed;
-}
-
 py::bytes compile_seccomp(const std::string& profile) {
   std::string bpf;
   check(compile_seccomp_profile(profile, &bpf));
@@ -84,53 +57,7 @@ void setup_filesystem_and_hostname(std::size_t scratch_size_bytes, std::vector<s
   check(setup_filesystem(FilesystemPlan{scratch_size_bytes, std::move(readonly_paths)}));
 }
 
-void enter_zygote_namespaces(std::optional<std::string> uid_map, std::optional<std::string> gid_map,
-                             std::size_t scratch_size_bytes, std::vector<std::string> readonly_paths,
-                             const std::string& hostname) {
-  if (uid_map.has_value() != gid_map.has_value()) throw py::value_error("give both uid_map and gid_map, or neither");
-  bool user = uid_map.has_value();
-  check(unshare_namespaces(user));
-  if (user) check(write_own_id_maps(*uid_map, *gid_map));
-  setup_filesystem_and_hostname(scratch_size_bytes, std::move(readonly_paths), hostname);
-}
-
-// os.fork's protocol, with the child's containment steps run before any Python (even at-fork hooks).
-int spawn_call(const py::dict& limits, const std::vector<int>& keep_fds, const py::bytes& seccomp_bpf,
-               bool new_pid_namespace, long long uid, long long gid, unsigned long long private_scratch_bytes) {
-  if (PyInterpreterState_Get() != PyInterpreterState_Main()) {
-    throw std::runtime_error("spawn_call is not supported in subinterpreters");
-  }
-  char* bpf_data = nullptr;
-  Py_ssize_t bpf_size = 0;
-  if (PyBytes_AsStringAndSize(seccomp_bpf.ptr(), &bpf_data, &bpf_size) != 0) throw py::error_already_set();
-
-  SpawnRequest request;
-  request.limits = parse_limits(limits);
-  request.keep_fds = keep_fds;
-  request.seccomp_bpf = std::string_view(bpf_data, static_cast<std::size_t>(bpf_size));
-  request.new_pid_namespace = new_pid_namespace;
-  request.uid = uid;
-  request.gid = gid;
-  request.private_scratch_bytes = private_scratch_bytes;
-  PreparedSpawn spawn;
-  check(spawn.prepare(request));
-
-  PyOS_BeforeFork();
-  pid_t pid = spawn.spawn();
-  int saved_errno = errno;
-  if (pid == 0) {
-    PyOS_AfterFork_Child();
-    return 0;
-  }
-  PyOS_AfterFork_Parent();
-  if (pid < 0) {
-    errno = saved_errno;
-    raise(Status::Errno(new_pid_namespace ? "clone" : "fork"));
-  }
-  return static_cast<int>(pid);
-}
-
-// os.fork's bookkeeping around each of the loop's forks, as spawn_call does it.
+// os.fork's bookkeeping around each of the loop's forks; the child's steps run before any Python, even at-fork hooks.
 class PythonForkHooks final : public ForkHooks {
  public:
   void before_fork() override { PyOS_BeforeFork(); }
@@ -195,15 +122,9 @@ PYBIND11_MODULE(_sandbox, m) {
   m.def("unshare_namespaces", [](bool user) { check(unshare_namespaces(user)); }, py::arg("user"));
   m.def("setup_filesystem", &setup_filesystem_and_hostname, py::arg("scratch_size_bytes"), py::arg("readonly_paths"),
         py::arg("hostname") = "sandgate");
-  m.def("enter_zygote_namespaces", &enter_zygote_namespaces, py::arg("uid_map"), py::arg("gid_map"),
-        py::arg("scratch_size_bytes"), py::arg("readonly_paths"), py::arg("hostname") = "sandgate");
-  m.def("spawn_call", &spawn_call, py::arg("limits"), py::arg("keep_fds"), py::arg("seccomp_bpf"),
-        py::arg("new_pid_namespace") = true, py::arg("uid") = -1, py::arg("gid") = -1,
-        py::arg("private_scratch_bytes") = 0);
   m.def("serve_zygote", &serve_zygote, py::arg("control_fd"), py::arg("seccomp_bpf"), py::arg("uid_base"),
         py::arg("baseline_address_space"));
 
-  m.attr("CALL_UID_BASE") = kCallUidBase;
   m.attr("CALL_UID_SLOTS") = kCallUidSlots;
   m.attr("CONTROL_PROTOCOL") = control_protocol();
 

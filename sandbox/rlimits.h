@@ -8,7 +8,7 @@
 
 namespace sandgate::sandbox {
 
-// Zero leaves the inherited limit in place; the names are the keys of spawn_call's `limits`.
+// Zero leaves the inherited limit in place; the names are the limits of a control protocol call message.
 struct ResourceLimits {
   std::int64_t address_space = 0;  // bytes (RLIMIT_AS)
   std::int64_t cpu_seconds = 0;    // RLIMIT_CPU: SIGXCPU (ignored by an unhandled PID 1), SIGKILL 1 s on

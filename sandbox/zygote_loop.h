@@ -11,8 +11,7 @@
 
 namespace sandgate::sandbox {
 
-// Calls run as kCallUidBase + slot (a zygote started as root); a slot is free again once reaped.
-inline constexpr long long kCallUidBase = 200000;
+// Calls run as the gateway's uid_base + slot (a zygote started as root); a slot is free again once reaped.
 inline constexpr int kCallUidSlots = 1024;
 
 struct ZygoteLoopConfig {

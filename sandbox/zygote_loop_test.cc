@@ -24,6 +24,7 @@ namespace {
 
 using control::CallMessage;
 using control::Op;
+using testing::can_create_pid_namespace;
 using testing::collect;
 using testing::ProbeResult;
 using testing::report;
@@ -298,10 +299,6 @@ void end_call(int call_fd, unsigned char code) {
   close(call_fd);
 }
 
-bool can_create_pid_namespace() {
-  return run_in_child([](int) { return unshare(CLONE_NEWPID) == 0 ? 0 : 1; }).exited_with(0);
-}
-
 class ZygoteLoopTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -531,11 +528,12 @@ class ZygoteLoopAsRoot : public ZygoteLoopTest {
 };
 
 TEST_F(ZygoteLoopAsRoot, EachLiveCallHasItsOwnUidAndReapedSlotsAreReused) {
+  constexpr long long kUidBase = 200000;
   ZygoteLoopConfig config;
-  config.uid_base = kCallUidBase;
+  config.uid_base = kUidBase;
   ZygoteProcess zygote(config);
-  const std::string first_uid = "uid=" + std::to_string(kCallUidBase);
-  const std::string second_uid = "uid=" + std::to_string(kCallUidBase + 1);
+  const std::string first_uid = "uid=" + std::to_string(kUidBase);
+  const std::string second_uid = "uid=" + std::to_string(kUidBase + 1);
 
   int a = zygote.start_call(make_call(60));
   int a_pidfd = expect_spawned(zygote, 60);

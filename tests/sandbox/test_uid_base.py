@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sandgate import _sandbox
+
 from . import uid_base
 from .harness import Gateway
-
-CALL_UID_SLOTS = 1024
 
 
 def test_calls_run_in_the_configured_uid_range() -> None:
@@ -18,7 +18,7 @@ def test_calls_run_in_the_configured_uid_range() -> None:
             outcome = gateway.call("ids")
             assert not outcome.is_error, outcome.text
             uid, gid = outcome.value
-            assert uid_base.CALL_UID_BASE <= uid < uid_base.CALL_UID_BASE + CALL_UID_SLOTS, uid
+            assert uid_base.CALL_UID_BASE <= uid < uid_base.CALL_UID_BASE + _sandbox.CALL_UID_SLOTS, uid
             assert gid == uid
     finally:
         gateway.stop()

@@ -14,8 +14,7 @@ CHILD_STEP_EXIT_BASE: int
 CHILD_STEPS: tuple[str, ...]
 # The kernel's AUDIT_ARCH_* of this build's architecture (AUDIT_ARCH_X86_64 = 0xC000003E).
 NATIVE_AUDIT_ARCH: int
-# Calls of a zygote started as root run as CALL_UID_BASE + slot; at most CALL_UID_SLOTS live calls.
-CALL_UID_BASE: int
+# Calls of a zygote started as root run as uid_base + slot; at most CALL_UID_SLOTS live calls.
 CALL_UID_SLOTS: int
 # The call/report wire layout of this build (magic, version, sizes, ops, bounds), for control.py's tests.
 CONTROL_PROTOCOL: dict[str, Any]
@@ -48,46 +47,26 @@ def setup_filesystem(scratch_size_bytes: int, readonly_paths: list[str],
     read-only, nosuid, nodev), a private /tmp tmpfs of `scratch_size_bytes`, /dev/{null,zero,
     full,random,urandom}; no /proc. Then sethostname and chdir("/tmp")."""
 
-def enter_zygote_namespaces(uid_map: str | None, gid_map: str | None, scratch_size_bytes: int,
-                            readonly_paths: list[str], hostname: str = "sandgate") -> None:
-    """unshare_namespaces + the id maps written from inside + setup_filesystem, in one call.
-
-    From inside, the kernel accepts only a one-line map of the caller's own id (e.g.
-    "0 1000 1"); wider maps need the split calls with the parent writing them. Both maps or
-    neither (None: no user namespace, for a zygote started as root).
-    """
-
-def spawn_call(limits: dict[str, int], keep_fds: list[int], seccomp_bpf: bytes,
-               new_pid_namespace: bool = True, uid: int = -1, gid: int = -1,
-               private_scratch_bytes: int = 0) -> int:
-    """Fork one call child, like os.fork: its pid in the parent, 0 in the child.
-
-    `limits` keys: address_space, cpu_seconds, open_files, processes, file_size (0 or absent:
-    inherited; unknown keys are an error); keep_fds[0] is the call socket. Before returning 0
-    the child has, in order: a new session, PDEATHSIG=SIGKILL, only keep_fds open (0-2 on
-    /dev/null unless kept), the rlimits (RLIMIT_CPU hard = soft + 1: SIGXCPU, which PID 1
-    ignores unless it has a handler, then SIGKILL; RLIMIT_CORE 0), uid/gid when >= 0 with no
-    supplementary groups and no capabilities, dumpable 0, no_new_privs, (with a filter and
-    keep_fds) a SIGSYS handler that writes one frame {"violation": {"syscall": nr, "arch":
-    NATIVE_AUDIT_ARCH}} (4-byte big-endian length, then JSON) to keep_fds[0] for a trapped
-    syscall and then dies by SIGSYS, then `seccomp_bpf` installed. A failing step
-    exits with CHILD_STEP_EXIT_BASE + step. With new_pid_namespace the child is PID 1 of its
-    own PID namespace, so everything it starts dies with it. Setting gid needs setgroups, which
-    a user namespace whose setgroups file says "deny" refuses: there, leave gid at -1.
-    With private_scratch_bytes > 0 the child mounts a tmpfs of that size on /tmp of its own
-    mount namespace right after closing fds (step private_scratch).
-    """
-
 def serve_zygote(control_fd: int, seccomp_bpf: bytes, uid_base: int,
                  baseline_address_space: int) -> tuple[int, bool] | None:
     """The zygote's per-call loop, in native code: after it starts, no Python runs per message.
 
     Reads call messages (sandgate.sandbox.control) from the SOCK_SEQPACKET `control_fd` and
-    forks each call as spawn_call would (new PID namespace, the message's limits with
-    `baseline_address_space` added to a given address_space, its scratch, `seccomp_bpf`, uid
-    `uid_base + slot` or the zygote's own when uid_base < 0), answering spawned (with a pidfd),
-    spawn_failed, and exited once the child is reaped. Malformed messages are dropped with
-    their fds closed. At most CALL_UID_SLOTS calls live at once; more get spawn_failed EAGAIN.
+    forks each call into a new PID namespace (the child is its PID 1, so everything it starts
+    dies with it), answering spawned (with a pidfd), spawn_failed, and exited once the child is
+    reaped. Malformed messages are dropped with their fds closed. At most CALL_UID_SLOTS calls
+    live at once; more get spawn_failed EAGAIN.
+
+    Before it returns, the child has, in order: a new session, PDEATHSIG=SIGKILL, only the call
+    socket open (0-2 on /dev/null), its own tmpfs /tmp of the message's scratch size, the
+    message's rlimits (absent: inherited; `baseline_address_space` added to an address_space;
+    RLIMIT_CPU hard = soft + 1: SIGXCPU, which PID 1 ignores unless it has a handler, then
+    SIGKILL; RLIMIT_CORE 0), uid and gid `uid_base + slot` (the zygote's own when uid_base < 0)
+    with no supplementary groups and no capabilities, dumpable 0, no_new_privs, (with a filter)
+    a SIGSYS handler that writes one frame {"violation": {"syscall": nr, "arch":
+    NATIVE_AUDIT_ARCH}} (4-byte big-endian length, then JSON) to the call socket for a trapped
+    syscall and then dies by SIGSYS, then `seccomp_bpf` installed. A failing step exits with
+    CHILD_STEP_EXIT_BASE + step.
 
     Returns None in the zygote once the gateway closes the socket, and (call_fd, persistent)
     in a new call child after its containment steps, with every other descriptor closed.
