@@ -31,8 +31,9 @@
 namespace sandgate::sandbox {
 namespace {
 
+using testing::can_create_pid_namespace;
 using testing::collect;
-using testing::park_a_thread;
+using testing::ParkedThread;
 using testing::ProbeResult;
 using testing::report;
 using testing::run_in_child;
@@ -142,11 +143,6 @@ void report_limit(int fd, const char* name, int resource) {
 bool is_dev_null(int fd) {
   struct stat info{};
   return fstat(fd, &info) == 0 && S_ISCHR(info.st_mode) && info.st_rdev == makedev(1, 3);
-}
-
-// A new PID namespace needs CAP_SYS_ADMIN: root, or a user namespace of one's own.
-bool can_create_pid_namespace() {
-  return run_in_child([](int) { return unshare(CLONE_NEWPID) == 0 ? 0 : 1; }).exited_with(0);
 }
 
 class ChildSteps : public ::testing::Test {
@@ -609,13 +605,10 @@ TEST_F(ChildSteps, GlibcStateFollowsTheRawClone) {
 
 TEST(SpawnPrepare, RefusesAMultiThreadedParent) {
   ProbeResult result = run_in_child([](int fd) {
-    int block[2];
-    pthread_t thread;
-    if (!park_a_thread(block, &thread)) return 1;
+    ParkedThread parked;
+    if (!parked.started()) return 1;
     PreparedSpawn spawn;
     report(fd, "code", static_cast<int>(spawn.prepare(SpawnRequest{}).code));
-    close(block[1]);
-    pthread_join(thread, nullptr);
     return 0;
   });
   ASSERT_TRUE(result.exited_with(0)) << result.describe();

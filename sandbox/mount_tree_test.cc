@@ -27,7 +27,7 @@ namespace sandgate::sandbox {
 namespace {
 
 using testing::collect;
-using testing::park_a_thread;
+using testing::ParkedThread;
 using testing::ProbeResult;
 using testing::report;
 using testing::run_in_child;
@@ -295,14 +295,11 @@ TEST(MountTreePlan, RefusesBadInputBeforeMountingAnything) {
 
 TEST(Namespaces, RefuseAThreadedProcess) {
   ProbeResult result = run_in_child([](int fd) {
-    int block[2];
-    pthread_t thread;
-    if (!park_a_thread(block, &thread)) return 1;
+    ParkedThread parked;
+    if (!parked.started()) return 1;
     Status status = unshare_namespaces(false);
     report(fd, "code", static_cast<int>(status.code));
     report(fd, "names_threads", status.what.find("2 threads") != std::string::npos);
-    close(block[1]);
-    pthread_join(thread, nullptr);
     return 0;
   });
   ASSERT_TRUE(result.exited_with(0)) << result.describe();

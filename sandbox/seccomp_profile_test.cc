@@ -79,6 +79,15 @@ ProbeResult under_default_profile(const std::string& bpf, Body body, Sigsys sigs
   });
 }
 
+// A probe body that makes one forbidden call: "armed" first, "returned" only if the process survives it.
+auto arm_then(long (*call)()) {
+  return [call](int fd) {
+    report(fd, "armed", 1);
+    report(fd, "returned", call());
+    return 0;
+  };
+}
+
 TEST(SeccompProfile, DefaultIsWholeInstructionsWithinTheKernelLimit) {
   std::string bpf = default_profile();
   EXPECT_GT(bpf.size(), 0u);
@@ -217,12 +226,7 @@ class Trapped : public ::testing::TestWithParam<Violation> {};
 TEST_P(Trapped, ReportsTheSyscallToItsHandler) {
   std::string bpf = default_profile();
   Violation violation = GetParam();
-  ProbeResult result = under_default_profile(bpf, [&](int fd) {
-    report(fd, "armed", 1);
-    long rc = violation.call();
-    report(fd, "returned", rc);
-    return 0;
-  }, Sigsys::kReportTrap);
+  ProbeResult result = under_default_profile(bpf, arm_then(violation.call), Sigsys::kReportTrap);
   EXPECT_EQ(result.at("armed"), 1);
   ASSERT_TRUE(result.exited_with(kTrappedExit)) << result.describe();
   EXPECT_EQ(result.at("si_code"), kSeccompSigsysCode);
@@ -233,12 +237,7 @@ TEST_P(Trapped, ReportsTheSyscallToItsHandler) {
 TEST_P(Trapped, KillsWithoutAHandler) {
   std::string bpf = default_profile();
   Violation violation = GetParam();
-  ProbeResult result = under_default_profile(bpf, [&](int fd) {
-    report(fd, "armed", 1);
-    long rc = violation.call();
-    report(fd, "returned", rc);
-    return 0;
-  });
+  ProbeResult result = under_default_profile(bpf, arm_then(violation.call));
   EXPECT_EQ(result.at("armed"), 1);
   EXPECT_TRUE(result.killed_by(SIGSYS)) << result.describe();
 }
@@ -250,12 +249,7 @@ class KilledOutright : public ::testing::TestWithParam<Attempt> {};
 TEST_P(KilledOutright, BySigsysWithoutReachingTheHandler) {
   std::string bpf = default_profile();
   Attempt attempt = GetParam();
-  ProbeResult result = under_default_profile(bpf, [&](int fd) {
-    report(fd, "armed", 1);
-    long rc = attempt.call();
-    report(fd, "returned", rc);
-    return 0;
-  }, Sigsys::kReportTrap);
+  ProbeResult result = under_default_profile(bpf, arm_then(attempt.call), Sigsys::kReportTrap);
   EXPECT_EQ(result.at("armed"), 1);
   EXPECT_TRUE(result.killed_by(SIGSYS)) << result.describe();
   EXPECT_FALSE(result.has("si_code")) << result.describe();

@@ -1,6 +1,7 @@
 #pragma once
 // Test-only: run a probe in a child process, bounded in time, and collect what it reports.
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -101,14 +102,35 @@ ProbeResult run_in_child(Probe probe, int timeout_seconds = kDefaultTimeoutSecon
   return collect(pid, fds[0], timeout_seconds);
 }
 
-// Makes the calling process multi-threaded: a thread parked until `block[1]` is closed.
-inline bool park_a_thread(int block[2], pthread_t* thread) {
-  if (pipe(block) != 0) return false;
-  return pthread_create(thread, nullptr, [](void* arg) -> void* {
-    char byte;
-    (void)read(*static_cast<int*>(arg), &byte, 1);
-    return nullptr;
-  }, &block[0]) == 0;
+// Makes the calling process multi-threaded while it lives: a second thread parked on a pipe.
+class ParkedThread {
+ public:
+  ParkedThread() {
+    started_ = pipe(block_) == 0 && pthread_create(&thread_, nullptr, [](void* arg) -> void* {
+      char byte;
+      (void)read(*static_cast<int*>(arg), &byte, 1);
+      return nullptr;
+    }, &block_[0]) == 0;
+  }
+  ~ParkedThread() {
+    if (!started_) return;
+    close(block_[1]);
+    pthread_join(thread_, nullptr);
+    close(block_[0]);
+  }
+  ParkedThread(const ParkedThread&) = delete;
+  ParkedThread& operator=(const ParkedThread&) = delete;
+  bool started() const { return started_; }
+
+ private:
+  int block_[2] = {-1, -1};
+  pthread_t thread_{};
+  bool started_ = false;
+};
+
+// A new PID namespace needs CAP_SYS_ADMIN: root, or a user namespace of one's own.
+inline bool can_create_pid_namespace() {
+  return run_in_child([](int) { return unshare(CLONE_NEWPID) == 0 ? 0 : 1; }).exited_with(0);
 }
 
 }  // namespace sandgate::sandbox::testing

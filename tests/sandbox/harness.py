@@ -25,22 +25,11 @@ import pytest
 
 from integration.wire import LegacySession, ModernWire
 
+from .attacks import HOST_GIT_CONFIG  # the secret attacks.py's zygote knows the path of
 from .host import children, start_time, status
 
 REPO = Path(__file__).resolve().parents[2]
 ATTACKS = Path(__file__).resolve().parent / "attacks.py"
-
-
-def _git_config(checkout: Path) -> Path:
-    """attacks.py's twin (a tool module cannot import this one): in a git worktree .git is a file."""
-    git_dir = checkout / ".git"
-    if git_dir.is_file():  # "gitdir: <common>/worktrees/<name>", whose commondir leads to <common>
-        admin = Path(git_dir.read_text().removeprefix("gitdir:").strip())
-        git_dir = (admin / (admin / "commondir").read_text().strip()).resolve()
-    return git_dir / "config"
-
-
-HOST_GIT_CONFIG = _git_config(REPO)  # the secret attacks.py's zygote knows the path of
 BANNER = re.compile(r"Sandgate \S+ serving MCP at (?P<url>http://127\.0\.0\.1:(?P<port>\d+)/mcp)")
 SANDBOX_META = "io.sandgate/sandbox"
 ERROR_META = "io.sandgate/error"

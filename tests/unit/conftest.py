@@ -1,9 +1,11 @@
-"""Shared test support: validating produced JSON against the published MCP JSON Schema."""
+"""Shared test support: MCP JSON Schema validation, loaded-module cleanup, a threaded event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
@@ -43,3 +45,15 @@ def restore_imports() -> Iterator[None]:
     sys.path[:] = saved_path
     for name in set(sys.modules) - saved_modules:
         del sys.modules[name]
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop running in its own thread, as the gateway runs coroutine handlers."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="test-loop")
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()

@@ -7,7 +7,6 @@ import concurrent.futures
 import json
 import logging
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -61,17 +60,6 @@ class Completions:
         assert self.done.wait(5), "completion was not called"
         assert len(self.calls) == 1
         return self.calls[0][0], json.loads(self.calls[0][1])
-
-
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="test-loop")
-    thread.start()
-    yield loop
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
-    loop.close()
 
 
 def test_sync_tool_returns_result_tuple():

@@ -7,7 +7,6 @@ import gc
 import json
 import threading
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -56,17 +55,6 @@ def make_server() -> MCPServer:
         return "plain"
 
     return server
-
-
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="test-loop")
-    thread.start()
-    yield loop
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
-    loop.close()
 
 
 # --- Values and params -----------------------------------------------------------------------

@@ -35,29 +35,18 @@ async def steps_async(count: int, ctx: Context, delay_s: float = 0.0) -> str:
     return f"{count} steps"
 
 
-@server.tool(isolation="none")
-def steps_sync(count: int, ctx: Context) -> str:
-    """Report `count` steps from a function in the gateway (no await needed)."""
-    for step in range(1, count + 1):
-        ctx.report_progress(step, count, f"step {step}")
-    return f"{count} steps"
-
-
-@server.tool
-def steps_sandboxed(count: int, ctx: Context, delay_s: float = 0.0) -> str:
-    """Report `count` steps from a sandboxed child."""
+def steps(count: int, ctx: Context, delay_s: float = 0.0) -> str:
+    """Report `count` steps from a function (no await needed)."""
     for step in range(1, count + 1):
         ctx.report_progress(step, count, f"step {step}")
         time.sleep(delay_s)
     return f"{count} steps"
 
 
-@server.tool(isolation="per_session")
-def steps_per_session(count: int, ctx: Context) -> str:
-    """Report `count` steps from the session's sandboxed worker."""
-    for step in range(1, count + 1):
-        ctx.report_progress(step, count, f"step {step}")
-    return f"{count} steps"
+# The same function in the gateway, in a sandboxed child per call, and on a session's worker.
+server.tool(steps, name="steps_sync", isolation="none")
+server.tool(steps, name="steps_sandboxed")
+server.tool(steps, name="steps_per_session", isolation="per_session")
 
 
 @server.tool(isolation="none")

@@ -45,7 +45,7 @@ class ZygoteConfig:
     max_session_workers: int = 64
     prespawned_children: int = 2  # per distinct set of limits
     # A root zygote's calls run as call_uid_base + slot.
-    call_uid_base: int = field(default_factory=lambda: ServerSettings.model_fields["call_uid_base"].default)
+    call_uid_base: int = ServerSettings.model_fields["call_uid_base"].default
     # Root runs the zygote without one and gives each call its own unprivileged uid; anyone else
     # needs a user namespace to build the sandbox at all.
     user_namespace: bool = field(default_factory=lambda: os.geteuid() != 0)

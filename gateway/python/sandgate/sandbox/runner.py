@@ -59,7 +59,7 @@ class SandboxRunner(ZygoteChannel):
         super().__init__(config, loop)
         self._workers: dict[str, _Worker] = {}
         # Children spawned ahead of demand, per distinct set of limits: forking is off the call's path.
-        self._prespawned: dict[tuple[Any, ...], deque[_Child]] = {}
+        self._prespawned: dict[Sandbox, deque[_Child]] = {}  # frozen limits: hashable, equal when alike
         self.session_workers_refused = 0
         self.prespawned_lost = 0  # died while waiting for a call
 
@@ -128,8 +128,7 @@ class SandboxRunner(ZygoteChannel):
 
     def _take_child(self, limits: Sandbox) -> _Child | None:
         """A prespawned child with these limits (or a new one), topping the reserve up again."""
-        key = (tuple(limits.native().items()), limits.scratch)
-        waiting = self._prespawned.setdefault(key, deque())
+        waiting = self._prespawned.setdefault(limits, deque())
         child = None
         while waiting and child is None:
             child = waiting.popleft()
