@@ -2,6 +2,10 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <linux/filter.h>
+#include <signal.h>
+#include <sys/prctl.h>
+
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -49,6 +53,19 @@ py::bytes compile_seccomp(const std::string& profile) {
   std::string bpf;
   check(compile_seccomp_profile(profile, &bpf));
   return py::bytes(bpf);
+}
+
+// no_new_privs, then the filter: for this process and everything it forks, for good.
+void install_seccomp(const py::bytes& seccomp_bpf) {
+  std::string_view bpf = seccomp_bpf;
+  if (bpf.empty() || bpf.size() % sizeof(sock_filter) != 0 || bpf.size() / sizeof(sock_filter) > BPF_MAXINSNS) {
+    throw py::value_error("seccomp_bpf must be a non-empty array of at most 4096 sock_filter instructions");
+  }
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) check(Status::Errno("prctl", "PR_SET_NO_NEW_PRIVS"));
+  if (!install_seccomp_filter(reinterpret_cast<const sock_filter*>(bpf.data()),
+                              static_cast<unsigned short>(bpf.size() / sizeof(sock_filter)))) {
+    check(Status::Errno("seccomp"));
+  }
 }
 
 void setup_filesystem_and_hostname(std::size_t scratch_size_bytes, std::vector<std::string> readonly_paths,
@@ -119,7 +136,13 @@ PYBIND11_MODULE(_sandbox, m) {
   m.def("compile_seccomp", &compile_seccomp, py::arg("profile") = std::string(kProfileDefault));
   m.def("syscall_name", &syscall_name, py::arg("nr"));
   m.attr("NATIVE_AUDIT_ARCH") = native_audit_arch();
-  m.def("unshare_namespaces", [](bool user) { check(unshare_namespaces(user)); }, py::arg("user"));
+  m.def("unshare_namespaces", [](bool user, bool pid) { check(unshare_namespaces(user, pid)); }, py::arg("user"),
+        py::arg("pid") = false);
+  m.def("enter_user_namespace", [] { check(enter_user_namespace()); });
+  m.def("install_seccomp", &install_seccomp, py::arg("seccomp_bpf"));
+  m.def("die_with_parent", [] {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) check(Status::Errno("prctl", "PR_SET_PDEATHSIG"));
+  });
   m.def("setup_filesystem", &setup_filesystem_and_hostname, py::arg("scratch_size_bytes"), py::arg("readonly_paths"),
         py::arg("hostname") = "sandgate");
   m.def("serve_zygote", &serve_zygote, py::arg("control_fd"), py::arg("seccomp_bpf"), py::arg("uid_base"),

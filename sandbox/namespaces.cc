@@ -53,11 +53,21 @@ Status check_single_threaded() {
   return Status::Ok();
 }
 
-Status unshare_namespaces(bool user) {
+Status unshare_namespaces(bool user, bool pid) {
   Status status = check_single_threaded();
   if (!status.ok()) return status;
   if (user) setgroups(0, nullptr);  // EPERM when unprivileged: then there was nothing to drop
-  if (unshare(kZygoteNamespaces | (user ? CLONE_NEWUSER : 0)) != 0) return Status::Errno("unshare");
+  if (unshare(kZygoteNamespaces | (user ? CLONE_NEWUSER : 0) | (pid ? CLONE_NEWPID : 0)) != 0) {
+    return Status::Errno("unshare");
+  }
+  return Status::Ok();
+}
+
+Status enter_user_namespace() {
+  Status status = check_single_threaded();
+  if (!status.ok()) return status;
+  setgroups(0, nullptr);  // supplementary host groups would stay attached, unmapped, inside
+  if (unshare(CLONE_NEWUSER) != 0) return Status::Errno("unshare", "user namespace");
   return Status::Ok();
 }
 

@@ -16,12 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
-from .server_process import REPO, ServerProcess, running_server, server_python
+from .server_process import REPO, TRUSTED, ServerProcess, running_server, server_python
 from .wire import HTTP_TIMEOUT_S, LEGACY_REVISIONS, LegacySession, ModernWire, RawHttp, result_of
 
 EXAMPLE_TOOLS = REPO / "examples" / "tools.py"
 LIMITED_SERVER = Path(__file__).resolve().parent / "servers" / "limited.py"
 SERVER_TARGETS = {"examples": EXAMPLE_TOOLS, "limited": LIMITED_SERVER}
+SERVER_ARGS = {"examples": (), "limited": TRUSTED}
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def server() -> Iterator[ServerProcess]:
 @pytest.fixture(scope="module")
 def limited_server() -> Iterator[ServerProcess]:
     """servers/limited.py: tiny body, header and read-time bounds, and a slow_echo that reports."""
-    with running_server(LIMITED_SERVER) as process:
+    with running_server(LIMITED_SERVER, TRUSTED) as process:
         yield process
 
 
@@ -56,7 +57,7 @@ def fresh_server() -> Iterator[Callable[..., ServerProcess]]:
 
     def start(name: str = "examples", *, wait_ready: bool = True,
               on_line: Callable[[ServerProcess, str], None] | None = None) -> ServerProcess:
-        process = ServerProcess(SERVER_TARGETS[name], on_line=on_line)
+        process = ServerProcess(SERVER_TARGETS[name], on_line=on_line, args=SERVER_ARGS[name])
         started.append(process)
         return process.start() if wait_ready else process
 

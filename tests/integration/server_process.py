@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -19,6 +19,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 READY_LINE = re.compile(r"^Sandgate \S+ serving MCP at (?P<url>http://127\.0\.0\.1:(?P<port>\d+)/mcp)$")
 START_TIMEOUT_S = 20.0
+# Test-owned modules that set server settings and run tools in-process: the operator trusts them.
+TRUSTED = ("--trust",)
 STOP_TIMEOUT_S = 15.0
 
 
@@ -31,9 +33,10 @@ def server_python() -> str:
 class ServerProcess:
     """`python -m sandgate serve <target> --port 0`, with its stderr kept and searchable."""
 
-    def __init__(self, target: Path, on_line: Callable[[ServerProcess, str], None] | None = None) -> None:
+    def __init__(self, target: Path, on_line: Callable[[ServerProcess, str], None] | None = None,
+                 args: Sequence[str] = ()) -> None:
         self.command = [server_python(), "-m", "sandgate", "serve", str(target),
-                        "--host", "127.0.0.1", "--port", "0"]
+                        "--host", "127.0.0.1", "--port", "0", *args]
         self.url = ""
         self.port = 0
         self._lines: list[str] = []
@@ -126,9 +129,9 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def running_server(target: Path) -> Iterator[ServerProcess]:
+def running_server(target: Path, args: Sequence[str] = ()) -> Iterator[ServerProcess]:
     """A started server; on exit it gets SIGTERM and must exit with status 0."""
-    server = ServerProcess(target)
+    server = ServerProcess(target, args=args)
     try:
         server.start()
         yield server

@@ -25,7 +25,7 @@ from fastmcp.client.transports import StdioTransport
 from mcp import Client, StdioServerParameters
 from mcp.types import TextContent
 
-from .server_process import REPO, ServerProcess, running_server, server_python
+from .server_process import REPO, TRUSTED, ServerProcess, running_server, server_python
 from .servers.progress import MAX_PROGRESS
 from .test_schema_conformance import mcp_schema
 from .wire import (
@@ -40,13 +40,14 @@ Update = tuple[float, float | None, str | None]
 
 @pytest.fixture(scope="module")
 def progress_server() -> Iterator[ServerProcess]:
-    with running_server(PROGRESS_SERVER) as process:
+    with running_server(PROGRESS_SERVER, TRUSTED) as process:
         yield process
 
 
 def stdio_params() -> StdioServerParameters:
     return StdioServerParameters(command=server_python(), cwd=str(REPO),
-                                 args=["-m", "sandgate", "serve", str(PROGRESS_SERVER), "--transport", "stdio"])
+                                 args=["-m", "sandgate", "serve", str(PROGRESS_SERVER), "--transport", "stdio",
+                                       *TRUSTED])
 
 
 def expected_steps(count: int, *, with_message: bool = True) -> list[Update]:
@@ -309,7 +310,7 @@ def fresh_progress_server() -> Iterator[Callable[[], ServerProcess]]:
     started: list[ServerProcess] = []
 
     def start() -> ServerProcess:
-        started.append(ServerProcess(PROGRESS_SERVER).start())
+        started.append(ServerProcess(PROGRESS_SERVER, args=TRUSTED).start())
         return started[-1]
 
     yield start

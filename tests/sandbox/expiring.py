@@ -1,5 +1,5 @@
-"""A gateway whose legacy sessions expire after one idle second and that keeps at most one
-per_session worker, for the session-expiry and worker-bound tests."""
+"""Tools for the session-expiry and worker-bound tests, served with legacy sessions that expire
+after one idle second and at most one per_session worker (the operator's `--set` options)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from sandgate import MCPServer
 PR_SET_NAME = 15
 _LIBC = ctypes.CDLL(None, use_errno=True)
 
-server = MCPServer("sandgate-expiring-sessions", version="1.0.0", session_idle_timeout_s=1.0,
-                   max_session_workers=1)
+server = MCPServer("sandgate-expiring-sessions", version="1.0.0")
 
 
 @server.tool

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -26,7 +26,7 @@ import pytest
 from integration.wire import LegacySession, ModernWire
 
 from .attacks import HOST_GIT_CONFIG  # the secret attacks.py's zygote knows the path of
-from .host import children, start_time, status
+from .host import children, namespace, start_time, status
 
 REPO = Path(__file__).resolve().parents[2]
 ATTACKS = Path(__file__).resolve().parent / "attacks.py"
@@ -131,10 +131,10 @@ def expect(outcome: Outcome, allowed: Mapping[str, Collection[str] | None]) -> O
 class Gateway:
     """`python -m sandgate serve attacks.py --port 0` in its own session, with drained output."""
 
-    def __init__(self, target: Path = ATTACKS) -> None:
+    def __init__(self, target: Path = ATTACKS, args: Sequence[str] = ()) -> None:
         python = REPO / ".venv" / "bin" / "python"
         self.command = [str(python if python.exists() else sys.executable), "-m", "sandgate", "serve",
-                        str(target), "--host", "127.0.0.1", "--port", "0"]
+                        str(target), "--host", "127.0.0.1", "--port", "0", *args]
         self.url = ""
         self.base = ""
         self.zygotes: dict[int, int] = {}  # pid -> start time, recorded once the gateway served
@@ -165,9 +165,9 @@ class Gateway:
                 self.fail("/readyz never answered 200")
             time.sleep(0.02)
         self.assert_serving()
-        self.zygotes = {pid: start_time(pid) for pid in children(self.pid)}
+        self.zygotes = {pid: start_time(pid) for pid in self.zygote_pids()}
         if not self.zygotes:
-            self.fail("has no child process after serving a sandboxed call: where is the zygote?")
+            self.fail("has no zygote (a descendant in its own user namespace) after serving a sandboxed call")
         return self
 
     def stop(self) -> int:
@@ -179,6 +179,19 @@ class Gateway:
             os.killpg(self.pid, 9)
             self.proc.wait()
             self.fail(f"did not exit within {STOP_TIMEOUT_S:.0f}s of SIGTERM; killed")
+
+    def zygote_pids(self) -> list[int]:
+        """The zygotes: descendants of the gateway in a user namespace of their own."""
+        own = namespace(self.pid, "user")
+        found, pending = [], list(children(self.pid))
+        while pending:
+            pid = pending.pop()
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                if namespace(pid, "user") != own:
+                    found.append(pid)
+                    continue
+                pending.extend(children(pid))
+        return found
 
     def fail(self, problem: str) -> NoReturn:
         command = " ".join(self.command)

@@ -1,10 +1,10 @@
-"""A gateway that forks each call's child on demand only (`prespawned_children=0`)."""
+"""Tools served with `--set prespawned_children=0`: each call's child is forked on demand only."""
 
 from __future__ import annotations
 
 from sandgate import MCPServer
 
-server = MCPServer("sandgate-no-prespawn", version="1.0.0", prespawned_children=0)
+server = MCPServer("sandgate-no-prespawn", version="1.0.0")
 
 
 @server.tool

@@ -55,7 +55,7 @@ def test_waiting_children_that_die_are_replaced_without_failing_calls() -> None:
 
 
 def test_no_children_wait_when_prespawning_is_off() -> None:
-    gateway = Gateway(NO_PRESPAWN).start()
+    gateway = Gateway(NO_PRESPAWN, ["--set", "prespawned_children=0"]).start()
     try:
         for a in range(3):
             assert gateway.call("add", a=a, b=1).value == a + 1

@@ -10,10 +10,12 @@ from .host import named, wait_until
 
 EXPIRING = Path(__file__).resolve().parent / "expiring.py"
 IDLE_TIMEOUT_S = 1.0
+# Sessions expire after one idle second and at most one per_session worker lives: the operator's word.
+OPERATOR_SETTINGS = ["--set", f"session_idle_timeout_s={IDLE_TIMEOUT_S}", "--set", "max_session_workers=1"]
 
 
 def test_expired_session_worker_is_killed(marker: str) -> None:
-    gateway = Gateway(EXPIRING).start()
+    gateway = Gateway(EXPIRING, OPERATOR_SETTINGS).start()
     try:
         session = gateway.session()
         outcome = gateway.session_call(session, "linger", marker=marker)
@@ -28,7 +30,7 @@ def test_expired_session_worker_is_killed(marker: str) -> None:
 
 
 def test_sessions_beyond_the_worker_bound_run_per_call(marker: str) -> None:
-    gateway = Gateway(EXPIRING).start()
+    gateway = Gateway(EXPIRING, OPERATOR_SETTINGS).start()
     try:
         first, second = gateway.session(), gateway.session()
         held = f"{marker[:-1]}a"

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import sandgate
-from sandgate import ConfigError, MCPServer, cli
+from sandgate import ConfigError, MCPServer, cli, serve
+from sandgate.sandbox.trust import DEFAULT_CEILING
 
 MODULE = """
 from sandgate import MCPServer
@@ -119,12 +120,43 @@ def test_split_target(target, expected):
     assert cli.split_target(target) == expected
 
 
-def test_serve_runs_the_server_with_the_options(tmp_path, monkeypatch):
-    runs = []
-    monkeypatch.setattr(MCPServer, "run", lambda self, **options: runs.append((self.name, options)))
-    path = write(tmp_path, MODULE)
-    assert cli.main(["serve", f"{path}:helper", "--port", "0", "--transport", "stdio", "--banner"]) == 0
-    assert runs == [("helper", {"transport": "stdio", "host": None, "port": 0, "banner": True})]
+@pytest.fixture
+def served(monkeypatch) -> list[tuple]:
+    """What `serve` would serve, instead of serving it: (trusted server | hosted target, settings)."""
+    calls: list[tuple] = []
+    monkeypatch.setattr(serve, "trusted", lambda server, ceiling: ("trusted", server.name, ceiling))
+    monkeypatch.setattr(serve, "hosted", lambda target, ceiling: ("hosted", target, ceiling))
+    monkeypatch.setattr(serve, "serve_http", lambda source, settings, banner=False:
+                        calls.append(("http", source, settings, banner)))
+    monkeypatch.setattr(serve, "serve_stdio", lambda source, settings: calls.append(("stdio", source, settings)))
+    return calls
+
+
+def test_serve_hosts_the_module_unimported_with_the_options(tmp_path, served):
+    path = write(tmp_path, MODULE, "hosted_for_cli_test.py")
+    assert cli.main(["serve", f"{path}:helper", "--port", "0", "--transport", "stdio", "--max-memory", "1Gi",
+                     "--set", "prespawned_children=0", "--set", "response_mode=sse"]) == 0
+    (transport, (kind, target, ceiling), settings), = served
+    assert (transport, kind, target) == ("stdio", "hosted", f"{path}:helper")
+    assert ceiling.memory == 1024**3 and ceiling.wall_time == DEFAULT_CEILING.wall_time
+    assert (settings.port, settings.prespawned_children, settings.response_mode) == (0, 0, "sse")
+    assert "hosted_for_cli_test" not in sys.modules
+
+
+def test_serve_trust_loads_the_server_here(tmp_path, served):
+    path = write(tmp_path, MODULE, "trusted_for_cli_test.py")
+    assert cli.main(["serve", f"{path}:helper", "--trust", "--banner", "--import-timeout", "5"]) == 0
+    (transport, (kind, name, _), settings, banner), = served
+    assert (transport, kind, name, banner, settings.import_timeout_s) == ("http", "trusted", "helper", True, 5.0)
+    assert "trusted_for_cli_test" in sys.modules
+
+
+@pytest.mark.parametrize("argv", [["--set", "no_such_setting=1"], ["--set", "novalue"], ["--max-memory", "lots"],
+                                  ["--import-memory", "1"]])
+def test_serve_refuses_bad_operator_options(tmp_path, served, capsys, argv):
+    assert cli.main(["serve", str(write(tmp_path, MODULE)), *argv]) == 2
+    assert capsys.readouterr().err.startswith("sandgate: error: ")
+    assert served == []
 
 
 def test_serve_reports_config_errors(tmp_path, capsys):

@@ -113,13 +113,18 @@ def test_import_does_not_load_the_native_module():
     assert output[1] == sandgate.__version__
 
 
+def identity_of(server: MCPServer) -> serve.Identity:
+    return serve.Identity(server.name, server.version, server.instructions,
+                          frozenset(tool.name for tool in server.registry.tools))
+
+
 def test_banner_curl_calls_add_in_the_modern_era():
-    banner = serve.banner_text(make_server(), "0.0.0.0", 8000)
+    banner = serve.banner_text(identity_of(make_server()), "0.0.0.0", 8000)
     assert banner.splitlines() == ["MCP endpoint: http://127.0.0.1:8000/mcp", "Try it:", "  " + EXPECTED_CURL]
 
 
 def test_banner_without_add_lists_tools():
-    banner = serve.banner_text(MCPServer("empty"), "127.0.0.1", 8000)
+    banner = serve.banner_text(identity_of(MCPServer("empty")), "127.0.0.1", 8000)
     assert "-H 'Mcp-Method: tools/list' -d '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"" in banner
     assert "Mcp-Name" not in banner
 

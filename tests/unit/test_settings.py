@@ -32,6 +32,9 @@ def test_defaults():
         "max_session_workers": 64,
         "call_uid_base": 200_000,
         "prespawned_children": 2,
+        "prespawn_idle_s": 60.0,
+        "import_timeout_s": 30.0,
+        "import_memory": 1024**3,
     }
 
 

@@ -34,12 +34,24 @@ def compile_seccomp(profile: str = "default") -> bytes:
 def syscall_name(nr: int) -> str:
     """The native architecture's name for a syscall number ("execve" for 59 on x86_64), or ""."""
 
-def unshare_namespaces(user: bool) -> None:
-    """Mount, network, IPC and UTS namespaces (plus a user namespace when `user`).
+def unshare_namespaces(user: bool, pid: bool = False) -> None:
+    """Mount, network, IPC and UTS namespaces (plus a user namespace when `user`, and a PID
+    namespace for the next child when `pid`).
 
     Single-threaded callers only. With `user`, the parent then writes
     /proc/<pid>/{setgroups,uid_map,gid_map} before setup_filesystem.
     """
+
+def enter_user_namespace() -> None:
+    """A user namespace entered after the mount tree was built with host privileges: from here
+    on the caller holds capabilities only inside it, and the mounts made before are locked.
+    Supplementary groups are dropped first. The parent then writes uid_map and gid_map."""
+
+def install_seccomp(seccomp_bpf: bytes) -> None:
+    """no_new_privs, then `seccomp_bpf` (from compile_seccomp) for this process and all it forks."""
+
+def die_with_parent() -> None:
+    """PR_SET_PDEATHSIG = SIGKILL: this process dies when the one that forked it does."""
 
 def setup_filesystem(scratch_size_bytes: int, readonly_paths: list[str],
                      hostname: str = "sandgate") -> None:

@@ -11,6 +11,7 @@ from sandgate.prompts import Prompt
 from sandgate.registry import Registry
 from sandgate.resources import Resource, ResourceTemplate, is_template
 from sandgate.sandbox.limits import DEFAULT_SANDBOX, Isolation, Sandbox, check_isolation
+from sandgate.sandbox.trust import DEFAULT_CEILING, Grant, grant
 from sandgate.settings import ServerSettings, build_settings
 from sandgate.tools import Tool, ToolAnnotations
 
@@ -80,15 +81,22 @@ class MCPServer:
         tool.sandbox = sandbox
         return self.registry.add_tool(tool)
 
-    def sandbox_plan(self) -> dict[str, tuple[Isolation, Sandbox]]:
+    def sandbox_grant(self, ceiling: Sandbox = DEFAULT_CEILING) -> Grant:
+        """Each tool's isolation and limits, and the server-wide ones for resources and prompts:
+        this server's own code is trusted (isolation "none" holds), its limits clamped to `ceiling`."""
+        requests = {tool.name: (tool.isolation, tool.sandbox) for tool in self.registry.tools}
+        return grant((self.isolation, self.sandbox), requests, ceiling, trusted=True)
+
+    def sandbox_plan(self, ceiling: Sandbox = DEFAULT_CEILING) -> dict[str, tuple[Isolation, Sandbox]]:
         """Each tool's effective isolation and limits."""
-        return {tool.name: (tool.isolation or self.isolation,
-                            tool.sandbox.over(self.sandbox) if tool.sandbox else self.sandbox)
-                for tool in self.registry.tools}
+        return self.sandbox_grant(ceiling).tools
 
     @property
     def needs_sandbox(self) -> bool:
-        return any(isolation != "none" for isolation, _ in self.sandbox_plan().values())
+        grant = self.sandbox_grant()
+        handlers = self.registry.resources or self.registry.templates or self.registry.prompts
+        return (any(isolation != "none" for isolation, _ in grant.tools.values())
+                or bool(handlers and grant.server[0] != "none"))
 
     def resource(self, uri: str, *, name: str | None = None, description: str | None = None,
                  mime_type: str | None = None, title: str | None = None) -> Callable[[F], F]:
@@ -131,10 +139,12 @@ class MCPServer:
         return self.registry.add_prompt(prompt)
 
     def dispatcher(self, loop: asyncio.AbstractEventLoop | None = None,
-                   runner: SandboxRunner | None = None) -> Dispatcher:
+                   runner: SandboxRunner | None = None, ceiling: Sandbox = DEFAULT_CEILING) -> Dispatcher:
         """Without a runner every handler runs in-process (as it does inside the sandbox child)."""
-        plan = self.sandbox_plan() if runner is not None else None
-        return Dispatcher(self.registry, loop=loop, runner=runner, plan=plan)
+        if runner is None:
+            return Dispatcher(self.registry, loop=loop)
+        grant = self.sandbox_grant(ceiling)
+        return Dispatcher(self.registry, loop=loop, runner=runner, plan=grant.tools, server_plan=grant.server)
 
     def run(self, transport: Transport = "http", host: str | None = None, port: int | None = None,
             *, banner: bool = False, **overrides: Any) -> None:
@@ -144,9 +154,9 @@ class MCPServer:
         given = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
         settings = build_settings(self.settings, **given, **overrides)
         if transport == "http":
-            serve.serve_http(self, settings, banner=banner)
+            serve.serve_http(serve.trusted(self), settings, banner=banner)
         elif transport == "stdio":
-            serve.serve_stdio(self, settings)
+            serve.serve_stdio(serve.trusted(self), settings)
         else:
             raise ConfigError(f"Unknown transport {transport!r}; use 'http' or 'stdio'")
 

@@ -1,4 +1,8 @@
-"""The `sandgate` command: `sandgate serve tools.py[:variable]` and `sandgate --version`."""
+"""The `sandgate` command: `sandgate serve tools.py[:variable]` and `sandgate --version`.
+
+`serve` never imports the module in this process unless the operator passes `--trust`: a
+confined zygote imports it and sends its catalog.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,20 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
+
+import pydantic_core
+from pydantic import ValidationError
 
 from sandgate.app import MCPServer
-from sandgate.errors import ConfigError, SandgateError
+from sandgate.errors import ConfigError, SandgateError, describe_validation_error
+from sandgate.sandbox.limits import Sandbox
+from sandgate.sandbox.trust import DEFAULT_CEILING
 
 PREFERRED_NAMES = ("mcp", "server", "app")
+# Command-line flag → the Sandbox field of the operator's ceiling it sets.
+CEILING_FLAGS = {"max_wall_time": "wall_time", "max_cpu_time": "cpu_time", "max_memory": "memory",
+                 "max_output": "max_output"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,12 +40,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        server = load_server(args.target)
-        server.run(transport=args.transport, host=args.host, port=args.port, banner=args.banner)
+        serve_command(args)
     except SandgateError as exc:
         print(f"sandgate: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def serve_command(args: argparse.Namespace) -> None:
+    from sandgate import serve
+
+    ceiling = operator_ceiling(args)
+    overrides = operator_settings(args)
+    path_text, variable = split_target(args.target)
+    if args.trust:
+        server = load_server(args.target)  # the operator vouches for this code: it runs here
+        settings = _settings(server.settings, overrides)
+        source = serve.trusted(server, ceiling)
+    else:
+        resolved = Path(path_text).resolve()
+        if not resolved.is_file():
+            raise ConfigError(f"No such file: {path_text}")
+        settings = _settings(None, overrides)
+        source = serve.hosted(f"{resolved}:{variable}" if variable else str(resolved), ceiling)
+    try:
+        if args.transport == "http":
+            serve.serve_http(source, settings, banner=args.banner)
+        else:
+            serve.serve_stdio(source, settings)
+    except RuntimeError as exc:
+        from sandgate.sandbox.channel import ZygoteStartError
+
+        if isinstance(exc, ZygoteStartError):
+            raise ConfigError(str(exc)) from None
+        raise
 
 
 def build_parser(version: str) -> argparse.ArgumentParser:
@@ -41,12 +82,55 @@ def build_parser(version: str) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="serve the MCPServer defined in a Python file")
     serve.add_argument("target", help="path/to/module.py, optionally :variable")
-    serve.add_argument("--host", help="address to bind (default from the server's settings)")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind; 0 picks a free one")
     serve.add_argument("--transport", choices=("http", "stdio"), default="http")
     serve.add_argument("--banner", action="store_true",
                        help="print the endpoint and a curl example")
+    serve.add_argument("--trust", action="store_true",
+                       help="the module is the operator's own code: import it in the gateway too, honour its "
+                            'isolation="none" tools and its server settings')
+    serve.add_argument("--max-wall-time", metavar="SECONDS", help="ceiling on what a module asks for")
+    serve.add_argument("--max-cpu-time", metavar="SECONDS", help="ceiling on what a module asks for")
+    serve.add_argument("--max-memory", metavar="SIZE", help="ceiling on what a module asks for, e.g. 1Gi")
+    serve.add_argument("--max-output", metavar="SIZE", help="ceiling on what a module asks for, e.g. 16Mi")
+    serve.add_argument("--import-timeout", metavar="SECONDS", type=float,
+                       help="how long importing the module may take (default 30)")
+    serve.add_argument("--import-memory", metavar="SIZE", help="address space the import may use (default 1Gi)")
+    serve.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="settings",
+                       help="a server setting, e.g. --set prespawned_children=0 (VALUE as JSON, else text)")
     return parser
+
+
+def operator_ceiling(args: argparse.Namespace) -> Sandbox:
+    given = {field: getattr(args, flag) for flag, field in CEILING_FLAGS.items() if getattr(args, flag) is not None}
+    try:
+        return Sandbox.model_validate({**DEFAULT_CEILING.model_dump(), **given})
+    except ValidationError as exc:
+        raise ConfigError(f"Invalid --max-* value: {describe_validation_error(exc)}") from None
+
+
+def operator_settings(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for item in args.settings:
+        key, separator, text = item.partition("=")
+        if not separator or not key:
+            raise ConfigError(f"--set needs KEY=VALUE, not {item!r}")
+        try:
+            overrides[key] = pydantic_core.from_json(text)
+        except ValueError:
+            overrides[key] = text
+    for key, value in (("host", args.host), ("port", args.port), ("import_timeout_s", args.import_timeout),
+                       ("import_memory", args.import_memory)):
+        if value is not None:
+            overrides[key] = value
+    return overrides
+
+
+def _settings(base: Any, overrides: dict[str, Any]) -> Any:
+    from sandgate.settings import build_settings
+
+    return build_settings(base, **overrides)
 
 
 def load_server(target: str) -> MCPServer:
@@ -61,8 +145,6 @@ def split_target(target: str) -> tuple[str, str | None]:
     if separator and variable.isidentifier() and path_text:
         return path_text, variable
     return target, None
-
-
 def load_module(path: Path) -> ModuleType:
     resolved = path.resolve()
     if not resolved.is_file():

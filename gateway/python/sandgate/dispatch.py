@@ -60,17 +60,20 @@ class Dispatcher:
     reports: in-process directly, from a sandboxed child through the runner.
     """
 
-    __slots__ = ("_registry", "_loop", "_catalog", "_catalog_revision", "_runner", "_plan")
+    __slots__ = ("_registry", "_loop", "_catalog", "_catalog_revision", "_runner", "_plan", "_server_plan")
 
     def __init__(self, registry: Registry, *,
                  loop: asyncio.AbstractEventLoop | None = None,
                  runner: SandboxRunner | None = None,
-                 plan: dict[str, tuple[str, Sandbox]] | None = None) -> None:
+                 plan: dict[str, tuple[str, Sandbox]] | None = None,
+                 server_plan: tuple[str, Sandbox] | None = None) -> None:
         self._registry = registry
         self._loop = loop
         # With a runner, tools whose plan says so run in the sandbox; the rest in-process.
         self._runner = runner
         self._plan = plan or {}
+        # Resources and prompts follow the server-wide choice.
+        self._server_plan = server_plan or ("none", None)
         self._catalog = ""
         self._catalog_revision = -1
 
@@ -88,9 +91,9 @@ class Dispatcher:
             if kind == "tools/call":
                 return self._call_tool(name, args_json, meta_json, completion, session, progress)
             if kind == "resources/read":
-                return self._read_resource(name, meta_json, completion)
+                return self._read_resource(name, meta_json, completion, session)
             if kind == "prompts/get":
-                return self._get_prompt(name, args_json, meta_json, completion)
+                return self._get_prompt(name, args_json, meta_json, completion, session)
             return INTERNAL_ERROR, json_text({"message": f"Unsupported request kind: {kind}"})
         except BaseException as exc:  # noqa: BLE001 - the core must always get a status back
             return failure_outcome(exc, kind, name)
@@ -105,22 +108,14 @@ class Dispatcher:
         tool = self._registry.tool(name)
         isolation, limits = self._plan.get(name, ("none", None))
         if isolation != "none" and self._runner is not None and self._loop is not None:
-            import asyncio
-            kwargs = tool.bind(args_json, meta_json)  # invalid arguments never cost a fork
+            # The operator's own script (trusted): invalid arguments fail here without a fork.
+            kwargs = tool.bind(args_json, meta_json)
             if type(kwargs) is str:
                 return OK, kwargs
-            request: dict[str, Any] = {"kind": "tools/call", "name": name, "args": args_json,
-                                       "meta": meta_json}
-            forward = _child_progress(meta_json, progress) if tool.arguments.context_parameter else None
-            if forward is not None:
-                request["progress"] = True  # the child's Context then writes progress frames
-            # Stateless requests have no session to keep a worker for: they run per call.
-            work = (self._runner.run_in_session(session, request, limits, progress=forward)
-                    if isolation == "per_session" and session
-                    else self._runner.run(request, limits, progress=forward))
-            future = asyncio.run_coroutine_threadsafe(work, self._loop)
-            future.add_done_callback(partial(_deliver, completion, "tools/call", name))
-            return future
+            forward = child_progress(meta_json, progress) if tool.arguments.context_parameter else None
+            request = sandbox_request("tools/call", name, args_json, meta_json, forward)
+            return run_sandboxed(self._runner, self._loop, request, (isolation, limits), session,
+                                 forward, completion)
         if not tool.is_async:
             return OK, tool.call(args_json, meta_json, progress)
         kwargs = tool.bind(args_json, meta_json, progress)
@@ -128,8 +123,12 @@ class Dispatcher:
             return OK, kwargs
         return self._schedule(tool.call_async(kwargs), completion, "tools/call", name)
 
-    def _read_resource(self, uri: str, meta_json: str, completion: Completion) -> Outcome | Pending:
+    def _read_resource(self, uri: str, meta_json: str, completion: Completion,
+                       session: str = "") -> Outcome | Pending:
         resource, params = self._registry.resource(uri)
+        if self._sandboxes_server_handlers():
+            request = sandbox_request("resources/read", uri, "{}", meta_json, None)
+            return run_sandboxed(self._runner, self._loop, request, self._server_plan, session, None, completion)
         kwargs = resource.bind(uri, params, meta_json)
         if resource.is_async:
             reading = resource.read_async(uri, kwargs)
@@ -137,12 +136,18 @@ class Dispatcher:
         return OK, resource.read(uri, kwargs)
 
     def _get_prompt(self, name: str, args_json: str, meta_json: str,
-                    completion: Completion) -> Outcome | Pending:
+                    completion: Completion, session: str = "") -> Outcome | Pending:
         prompt = self._registry.prompt(name)
+        if self._sandboxes_server_handlers():
+            request = sandbox_request("prompts/get", name, args_json, meta_json, None)
+            return run_sandboxed(self._runner, self._loop, request, self._server_plan, session, None, completion)
         kwargs = prompt.bind(args_json, meta_json)
         if prompt.is_async:
             return self._schedule(prompt.get_async(kwargs), completion, "prompts/get", name)
         return OK, prompt.get(kwargs)
+
+    def _sandboxes_server_handlers(self) -> bool:
+        return self._server_plan[0] != "none" and self._runner is not None and self._loop is not None
 
     def _schedule(self, work: Coroutine[Any, Any, str], completion: Completion, kind: str,
                   name: str) -> Outcome | Pending:
@@ -165,7 +170,31 @@ class Dispatcher:
         return future
 
 
-def _child_progress(meta_json: str, notifier: Notifier | None) -> Callable[[Any], bool] | None:
+def sandbox_request(kind: str, name: str, args_json: str, meta_json: str,
+                    forward: Callable[[Any], bool] | None) -> dict[str, Any]:
+    """What a call child reads: the handler to run and the client's JSON, untouched."""
+    request: dict[str, Any] = {"kind": kind, "name": name, "args": args_json, "meta": meta_json}
+    if forward is not None:
+        request["progress"] = True  # the child's Context then writes progress frames
+    return request
+
+
+def run_sandboxed(runner: Any, loop: Any, request: dict[str, Any], plan: tuple[str, Any], session: str,
+                  forward: Callable[[Any], bool] | None, completion: Completion) -> Pending:
+    """Schedules the request in a call child on the runner's loop; the outcome reaches `completion`."""
+    import asyncio
+
+    isolation, limits = plan
+    # Stateless requests have no session to keep a worker for: they run per call.
+    work = (runner.run_in_session(session, request, limits, progress=forward)
+            if isolation == "per_session" and session
+            else runner.run(request, limits, progress=forward))
+    future = asyncio.run_coroutine_threadsafe(work, loop)
+    future.add_done_callback(partial(_deliver, completion, request["kind"], request["name"]))
+    return future
+
+
+def child_progress(meta_json: str, notifier: Notifier | None) -> Callable[[Any], bool] | None:
     """What the runner calls with each progress frame of a sandboxed call; None without a token."""
     if notifier is None:
         return None

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sandgate.sandbox.limits import Sandbox
+from sandgate.sandbox.trust import DEFAULT_CEILING
 from sandgate.settings import ServerSettings
+
+logger = logging.getLogger("sandgate.serve")
 
 if TYPE_CHECKING:
     from sandgate.app import MCPServer
@@ -17,11 +24,27 @@ if TYPE_CHECKING:
 
 MODERN_PROTOCOL = "2026-07-28"
 # Settings the sandbox runner reads; the native core has no field for them.
-SANDBOX_ONLY_SETTINGS = frozenset({"max_session_workers", "prespawned_children", "call_uid_base"})
+SANDBOX_ONLY_SETTINGS = frozenset({"max_session_workers", "prespawned_children", "call_uid_base",
+                                   "prespawn_idle_s", "import_timeout_s", "import_memory"})
 WILDCARD_HOSTS = ("0.0.0.0", "::")
 
 
-def core_settings(core: Any, server: MCPServer, settings: ServerSettings) -> Any:
+@dataclass(frozen=True)
+class Identity:
+    """What the core announces: a trusted server's own fields, or a hosted module's catalog."""
+
+    name: str
+    version: str | None
+    instructions: str | None
+    tool_names: frozenset[str]
+
+
+Served = tuple[Identity, Any, "SandboxRunner | None"]  # identity, dispatcher, runner
+# Builds what is served once the loop runs: the zygote (if any) starts there.
+Source = Callable[[asyncio.AbstractEventLoop, ServerSettings], Coroutine[Any, Any, Served]]
+
+
+def core_settings(core: Any, identity: Identity | MCPServer, settings: ServerSettings) -> Any:
     """The native settings object: every ServerSettings field plus the server's identity."""
     from sandgate import __version__
 
@@ -31,23 +54,63 @@ def core_settings(core: Any, server: MCPServer, settings: ServerSettings) -> Any
             continue
         value = getattr(settings, field)
         setattr(native, field, list(value) if isinstance(value, tuple) else value)
-    native.server_name = server.name
-    native.server_version = server.version or __version__
-    native.instructions = server.instructions or ""
+    native.server_name = identity.name
+    native.server_version = identity.version or __version__
+    native.instructions = identity.instructions or ""
     return native
 
 
-def serve_http(server: MCPServer, settings: ServerSettings, *, banner: bool = False) -> None:
-    asyncio.run(_serve_http(server, settings, banner))
+def trusted(server: MCPServer, ceiling: Sandbox = DEFAULT_CEILING) -> Source:
+    """The operator's own server object (a script, or `serve --trust`): isolation "none" holds."""
+
+    async def build(loop: asyncio.AbstractEventLoop, settings: ServerSettings) -> Served:
+        runner = None
+        if server.needs_sandbox:
+            from sandgate.sandbox.paths import server_target
+
+            runner = await start_sandbox(server_target(server), loop, settings, ceiling)
+        identity = Identity(server.name, server.version, server.instructions,
+                            frozenset(tool.name for tool in server.registry.tools))
+        return identity, server.dispatcher(loop=loop, runner=runner, ceiling=ceiling), runner
+
+    return build
 
 
-async def _serve_http(server: MCPServer, settings: ServerSettings, banner: bool) -> None:
+def hosted(target: str, ceiling: Sandbox = DEFAULT_CEILING) -> Source:
+    """A module this process never imports: the confined zygote imports it and sends its catalog."""
+
+    async def build(loop: asyncio.AbstractEventLoop, settings: ServerSettings) -> Served:
+        from sandgate.hosting import HostedModule
+        from sandgate.sandbox.catalog import load_catalog
+
+        runner = await start_sandbox(target, loop, settings, ceiling)
+        label = target.rpartition(":")[0] or target
+        try:
+            assert runner.catalog is not None
+            module = HostedModule(load_catalog(runner.catalog, label), ceiling, label)
+        except BaseException:
+            await runner.close()
+            raise
+        module.log_refusals()
+        if module.catalog.settings:
+            logger.warning("%s: server settings set by the module are ignored (%s); the operator sets them "
+                           "with sandgate serve --set KEY=VALUE", label, ", ".join(module.catalog.settings))
+        identity = Identity(module.name, module.version, module.instructions, module.tool_names)
+        return identity, module.dispatcher(loop, runner), runner
+
+    return build
+
+
+def serve_http(source: Source, settings: ServerSettings, *, banner: bool = False) -> None:
+    asyncio.run(_serve_http(source, settings, banner))
+
+
+async def _serve_http(source: Source, settings: ServerSettings, banner: bool) -> None:
     from sandgate import __version__, _core
 
     loop = asyncio.get_running_loop()
-    runner = await start_sandbox(server, loop, settings)
-    http = _core.HttpServer(core_settings(_core, server, settings),
-                            server.dispatcher(loop=loop, runner=runner))
+    identity, dispatcher, runner = await source(loop, settings)
+    http = _core.HttpServer(core_settings(_core, identity, settings), dispatcher)
     shutdown: list[asyncio.Future[None]] = []
 
     def request_shutdown() -> None:
@@ -61,7 +124,7 @@ async def _serve_http(server: MCPServer, settings: ServerSettings, banner: bool)
     print(f"Sandgate {__version__} serving MCP at {endpoint_url(settings.host, port)}",
           file=sys.stderr, flush=True)
     if banner:
-        print(banner_text(server, settings.host, port), file=sys.stderr, flush=True)
+        print(banner_text(identity, settings.host, port), file=sys.stderr, flush=True)
     stopped = False
     try:
         await loop.run_in_executor(None, http.wait)
@@ -77,26 +140,24 @@ async def _serve_http(server: MCPServer, settings: ServerSettings, banner: bool)
             loop.remove_signal_handler(signum)
 
 
-async def start_sandbox(server: MCPServer, loop: asyncio.AbstractEventLoop,
-                        settings: ServerSettings) -> SandboxRunner | None:
-    """The zygote for the server's sandboxed tools, started before any request; None if all are trusted."""
-    if not server.needs_sandbox:
-        return None
-    from sandgate.sandbox.paths import readonly_paths, server_target
+async def start_sandbox(target: str, loop: asyncio.AbstractEventLoop, settings: ServerSettings,
+                        ceiling: Sandbox = DEFAULT_CEILING) -> SandboxRunner:
+    """The zygote for `path/module.py:variable`, started (confined, imported) before any request."""
+    from sandgate.sandbox.paths import readonly_paths
     from sandgate.sandbox.runner import SandboxRunner, ZygoteConfig
 
-    target = server_target(server)
-    scratch = max(limits.scratch for _, limits in server.sandbox_plan().values())
-    config = ZygoteConfig(target=target, readonly_paths=readonly_paths(target.rpartition(":")[0]),
-                          scratch_bytes=scratch, max_session_workers=settings.max_session_workers,
+    config = ZygoteConfig(target=target, readonly_paths=readonly_paths(target.rpartition(":")[0] or target),
+                          max_session_workers=settings.max_session_workers,
                           prespawned_children=settings.prespawned_children,
-                          call_uid_base=settings.call_uid_base)
+                          prespawn_idle_s=settings.prespawn_idle_s, call_uid_base=settings.call_uid_base,
+                          import_timeout_s=settings.import_timeout_s, import_memory=settings.import_memory,
+                          max_call_memory=ceiling.memory)
     runner = SandboxRunner(config, loop)
     await runner.start()
     return runner
 
 
-def serve_stdio(server: MCPServer, settings: ServerSettings) -> None:
+def serve_stdio(source: Source, settings: ServerSettings) -> None:
     """Serve on stdin/stdout; coroutine handlers run on a loop in a background thread."""
     from sandgate import __version__, _core
 
@@ -104,12 +165,15 @@ def serve_stdio(server: MCPServer, settings: ServerSettings) -> None:
     thread = threading.Thread(target=loop.run_forever, name="sandgate-asyncio", daemon=True)
     thread.start()
     print(f"Sandgate {__version__} serving MCP over stdio", file=sys.stderr, flush=True)
-    runner = asyncio.run_coroutine_threadsafe(start_sandbox(server, loop, settings), loop).result()
+    try:
+        identity, dispatcher, runner = asyncio.run_coroutine_threadsafe(source(loop, settings), loop).result()
+    except BaseException:
+        _stop_loop(loop, thread, settings.shutdown_grace_s)
+        raise
     try:
         # stdout carries the protocol, so stray prints from handlers must not reach it.
         with contextlib.redirect_stdout(sys.stderr):
-            _core.serve_stdio(core_settings(_core, server, settings),
-                              server.dispatcher(loop=loop, runner=runner))
+            _core.serve_stdio(core_settings(_core, identity, settings), dispatcher)
     finally:
         if runner is not None:
             asyncio.run_coroutine_threadsafe(runner.close(), loop).result()
@@ -120,13 +184,13 @@ def endpoint_url(host: str, port: int) -> str:
     return f"http://{_url_host(host)}:{port}/mcp"
 
 
-def banner_text(server: MCPServer, host: str, port: int) -> str:
+def banner_text(identity: Identity, host: str, port: int) -> str:
     """The endpoint and a curl command that exercises it in the modern (stateless) protocol."""
     local = "127.0.0.1" if host in WILDCARD_HOSTS else host
     url = endpoint_url(local, port)
     meta = (f'"_meta":{{"io.modelcontextprotocol/protocolVersion":"{MODERN_PROTOCOL}",'
             '"io.modelcontextprotocol/clientCapabilities":{}}')
-    if any(tool.name == "add" for tool in server.registry.tools):
+    if "add" in identity.tool_names:
         method, name_header = "tools/call", " -H 'Mcp-Name: add'"
         params = f'{{"name":"add","arguments":{{"a":2,"b":3}},{meta}}}'
     else:

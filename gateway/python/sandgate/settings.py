@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from sandgate.errors import ConfigError, describe_validation_error
+from sandgate.sandbox.limits import parse_size
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -54,6 +55,16 @@ class ServerSettings(BaseModel):
         200_000, ge=1_000, le=2**31 - 1 - 1_024,
         description="a root gateway's calls run as call_uid_base + slot, one uid per concurrent call "
                     "(1,024 slots): give each gateway on a machine its own range",
+    )
+    prespawn_idle_s: PositiveSeconds = Field(
+        60.0, le=86_400, description="a child forked ahead of demand that waits longer is killed and replaced",
+    )
+    import_timeout_s: PositiveSeconds = Field(
+        30.0, le=3_600, description="how long the sandboxed import of a served module may take",
+    )
+    import_memory: Annotated[int, BeforeValidator(parse_size)] = Field(
+        1024 * MIB, ge=64 * MIB, le=1024 * 1024 * MIB,
+        description="address space the sandboxed import of a served module may use",
     )
     prespawned_children: int = Field(
         2, ge=0, le=64,

@@ -9,6 +9,7 @@ import asyncio
 import itertools
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -23,9 +24,11 @@ from sandgate.settings import ServerSettings
 logger = logging.getLogger("sandgate.sandbox")
 
 CONTROL_MESSAGE_BYTES = 64 * 1024
-ZYGOTE_START_TIMEOUT_S = 30.0
+ZYGOTE_SCRATCH_BYTES = 16 * 1024 * 1024
+CATALOG_READ_BYTES = 1 << 16
 RESPAWN_BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 UNPRIVILEGED_ID = 65534
+CALL_UID_SLOTS = 1024  # sandbox/zygote_loop.h kCallUidSlots; checked against _sandbox by a test
 # Everything else in the gateway's environment stays out of the sandbox.
 ENVIRONMENT_ALLOWLIST = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONHASHSEED")
 SINGLE_THREADED_ENVIRONMENT = {
@@ -37,18 +40,25 @@ SINGLE_THREADED_ENVIRONMENT = {
 }
 
 
+def _setting(name: str) -> Any:
+    return ServerSettings.model_fields[name].default
+
+
 @dataclass
 class ZygoteConfig:
     target: str  # path/to/module.py:variable
     readonly_paths: list[str]
-    scratch_bytes: int
+    scratch_bytes: int = ZYGOTE_SCRATCH_BYTES  # the zygote's own /tmp; calls get one each
     max_session_workers: int = 64
     prespawned_children: int = 2  # per distinct set of limits
-    # A root zygote's calls run as call_uid_base + slot.
-    call_uid_base: int = ServerSettings.model_fields["call_uid_base"].default
-    # Root runs the zygote without one and gives each call its own unprivileged uid; anyone else
-    # needs a user namespace to build the sandbox at all.
-    user_namespace: bool = field(default_factory=lambda: os.geteuid() != 0)
+    prespawn_idle_s: float = _setting("prespawn_idle_s")
+    # A root gateway maps the zygote's user namespace so that call slot k is host uid call_uid_base + k
+    # and the zygote itself call_uid_base + CALL_UID_SLOTS; anyone else can map only its own uid.
+    call_uid_base: int = _setting("call_uid_base")
+    import_timeout_s: float = _setting("import_timeout_s")
+    import_memory: int = _setting("import_memory")
+    max_call_memory: int = 4 * 1024**3  # the ceiling's memory: the zygote's hard address-space limit adds it
+    user_namespace: str = field(default_factory=lambda: "range" if os.geteuid() == 0 else "self")
 
 
 @dataclass
@@ -76,39 +86,81 @@ class ZygoteChannel:
         self._restarts = 0
         self._closing = False
         self.zygote_pid: int | None = None
+        self.catalog: bytes | None = None  # the first zygote's; a respawned one's is not believed anew
 
     @property
     def ready(self) -> bool:
         return self._control is not None and self.zygote_pid is not None
 
     async def start(self) -> None:
-        """Starts the zygote and waits until it has entered its sandbox."""
+        """Starts the zygote; returns once it is confined, has imported the module and sent its catalog."""
         gateway_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        catalog_end, zygote_catalog_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        config = self.config
         command = [sys.executable, "-m", "sandgate.sandbox.zygote", "--control-fd",
-                   str(zygote_end.fileno()), "--target", self.config.target,
-                   "--scratch", str(self.config.scratch_bytes),
-                   "--call-uid-base", str(self.config.call_uid_base),
-                   "--user-namespace" if self.config.user_namespace else "--no-user-namespace"]
-        for path in self.config.readonly_paths:
+                   str(zygote_end.fileno()), "--catalog-fd", str(zygote_catalog_end.fileno()),
+                   "--target", config.target, "--scratch", str(config.scratch_bytes),
+                   "--import-memory", str(config.import_memory),
+                   "--max-call-memory", str(config.max_call_memory),
+                   "--user-namespace", config.user_namespace]
+        for path in config.readonly_paths:
             command += ["--readonly", path]
         environment = {k: os.environ[k] for k in ENVIRONMENT_ALLOWLIST if k in os.environ}
         environment.update(SINGLE_THREADED_ENVIRONMENT)
         # fork+exec happens in C (_posixsubprocess): no Python runs in the forked gateway.
-        self._process = subprocess.Popen(command, pass_fds=[zygote_end.fileno()], env=environment,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        self._process = subprocess.Popen(command, pass_fds=[zygote_end.fileno(), zygote_catalog_end.fileno()],
+                                         env=environment, stdin=subprocess.DEVNULL, start_new_session=True)
         zygote_end.close()
+        zygote_catalog_end.close()
         gateway_end.setblocking(False)
+        catalog_end.setblocking(False)
         self._control = gateway_end
         self._handshake = self.loop.create_future()
         self.loop.add_reader(gateway_end.fileno(), self._on_control)
         try:
-            ready = await asyncio.wait_for(self._handshake, ZYGOTE_START_TIMEOUT_S)
-        except BaseException:
+            async with asyncio.timeout(config.import_timeout_s):
+                catalog = await self._read_catalog(catalog_end)
+                ready = await self._handshake
+        except BaseException as exc:
             self._drop_zygote("the zygote did not start")
-            raise
-        self.zygote_pid = ready["pid"]
+            if self._handshake.done() and not self._handshake.cancelled():
+                self._handshake.exception()  # retrieved: `exc` says it, or says more
+            raise self._start_error(exc) from None
+        finally:
+            catalog_end.close()
+        if self.catalog is None:
+            self.catalog = catalog
+        self.zygote_pid = ready["host_pid"]
         self._restarts = 0
         logger.info("sandbox zygote %d ready", self.zygote_pid)
+
+    async def _read_catalog(self, sock: socket.socket) -> bytes:
+        """Everything up to the zygote's EOF, refused past MAX_CATALOG_BYTES."""
+        from sandgate.sandbox.catalog import MAX_CATALOG_BYTES
+
+        data = bytearray()
+        while chunk := await self.loop.sock_recv(sock, CATALOG_READ_BYTES):
+            data += chunk
+            if len(data) > MAX_CATALOG_BYTES:
+                raise ZygoteStartError(f"{self.module} sent a catalog of more than {MAX_CATALOG_BYTES} bytes")
+        if not data:
+            # No catalog: the import failed (the handshake says why) or the zygote died.
+            await self._handshake  # type: ignore[misc]
+        return bytes(data)
+
+    def _start_error(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, ZygoteStartError):
+            return exc
+        if isinstance(exc, TimeoutError):
+            return ZygoteStartError(f"importing {self.module} did not finish within "
+                                    f"{self.config.import_timeout_s:g} s (--import-timeout)")
+        if isinstance(exc, RuntimeError | _Unavailable):
+            return ZygoteStartError(str(exc))
+        return exc
+
+    @property
+    def module(self) -> str:
+        return self.config.target.rpartition(":")[0] or self.config.target
 
     def _on_zygote_lost(self) -> None:
         """Hook: what else dies with the zygote."""
@@ -145,14 +197,26 @@ class ZygoteChannel:
 
     def _handle(self, message: dict[str, Any], fds: list[int]) -> None:
         op = message.get("op")
-        if op == "need_maps":
-            self._write_id_maps(message["pid"])
+        starting = self._handshake is not None and not self._handshake.done()
+        if op == "need_maps" and starting and len(fds) == 1:
+            try:
+                self._write_id_maps(_pid_of(fds[0]))
+            finally:
+                os.close(fds[0])
             self._send({"op": "maps_written"})
-        elif op in ("ready", "failed") and self._handshake is not None and not self._handshake.done():
-            if op == "ready":
-                self._handshake.set_result(message)
-            else:
-                self._handshake.set_exception(RuntimeError(message.get("message", "zygote failed")))
+        elif op == "ready" and starting and len(fds) == 1:
+            assert self._handshake is not None
+            try:
+                self._handshake.set_result({"host_pid": _pid_of(fds[0])})
+            except (OSError, ValueError) as exc:
+                self._handshake.set_exception(RuntimeError(f"the zygote's pidfd is unusable: {exc}"))
+            finally:
+                os.close(fds[0])
+        elif op == "failed" and starting:
+            assert self._handshake is not None
+            text = message.get("message")
+            text = text if isinstance(text, str) else "the zygote failed"
+            self._handshake.set_exception(ZygoteStartError(_printable(text)))
         elif op == "spawned" and (call := self._calls.get(message["id"])) is not None and fds:
             if call.spawned.done():
                 os.close(fds[0])
@@ -170,15 +234,20 @@ class ZygoteChannel:
                 os.close(fd)
 
     def _write_id_maps(self, pid: int) -> None:
-        # Root maps the zygote's root to nobody; anyone else can map only itself.
-        outside_uid = UNPRIVILEGED_ID if os.geteuid() == 0 else os.geteuid()
-        outside_gid = UNPRIVILEGED_ID if os.getegid() == 0 else os.getegid()
-        with open(f"/proc/{pid}/setgroups", "w") as f:
-            f.write("deny")
+        """Root: inside 0 is the zygote's own host id and 1.. the call slots' (each unprivileged);
+        anyone else can map only itself, and must deny setgroups to do so."""
+        if self.config.user_namespace == "range":
+            base = self.config.call_uid_base
+            id_map = f"0 {base + CALL_UID_SLOTS} 1\n1 {base} {CALL_UID_SLOTS}\n"
+            uid_map = gid_map = id_map
+        else:
+            uid_map, gid_map = f"0 {os.geteuid()} 1", f"0 {os.getegid()} 1"
+            with open(f"/proc/{pid}/setgroups", "w") as f:
+                f.write("deny")
         with open(f"/proc/{pid}/uid_map", "w") as f:
-            f.write(f"0 {outside_uid} 1")
+            f.write(uid_map)
         with open(f"/proc/{pid}/gid_map", "w") as f:
-            f.write(f"0 {outside_gid} 1")
+            f.write(gid_map)
 
     def _drop_zygote(self, why: str) -> None:
         if self._control is not None:
@@ -189,7 +258,7 @@ class ZygoteChannel:
         if self._process is not None:
             if self._process.poll() is None:
                 self._process.kill()
-            self._process.wait()
+            why = f"{why} ({_exit_status(self._process.wait())})"
             self._process = None
         self._on_zygote_lost()
         for call in self._calls.values():
@@ -200,8 +269,8 @@ class ZygoteChannel:
                     future.exception()  # retrieved: a call may never await both
         self._calls.clear()
         if self._handshake is not None and not self._handshake.done():
-            self._handshake.set_exception(RuntimeError(why))
-        if not self._closing:
+            self._handshake.set_exception(ZygoteStartError(f"the sandbox zygote for {self.module}: {why}"))
+        if not self._closing and self.catalog is not None:  # restarted only once it has served
             logger.error("sandbox zygote lost (%s); restarting", why)
             self.loop.create_task(self._respawn())
 
@@ -221,3 +290,32 @@ class ZygoteChannel:
 
 class _Unavailable(Exception):
     pass
+
+
+class ZygoteStartError(RuntimeError):
+    """The zygote could not confine itself, import the module or send its catalog."""
+
+
+def _pid_of(pidfd: int) -> int:
+    """The host pid behind a pidfd the zygote sent (inside its own PID namespace it may be 1)."""
+    with open(f"/proc/self/fdinfo/{pidfd}") as info:
+        for line in info:
+            if line.startswith("Pid:"):
+                pid = int(line.split()[1])
+                if pid > 0:
+                    return pid
+    raise ValueError("not a pidfd of a live process")
+
+
+def _exit_status(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+def _printable(text: str, limit: int = 2000) -> str:
+    """The zygote's words, on one line: it may be the module talking."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])

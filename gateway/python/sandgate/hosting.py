@@ -1,0 +1,102 @@
+"""Serving a module the gateway never imports: everything it knows comes from the zygote's
+catalog, and every tool call, resource read and prompt runs in a call child."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sandgate.dispatch import (
+    INVALID_PARAMS, OK, RESOURCE_NOT_FOUND, Completion, Outcome, Pending, child_progress, failure_outcome,
+    run_sandboxed, sandbox_request,
+)
+from sandgate.progress import Notifier
+from sandgate.results import json_text
+from sandgate.sandbox.catalog import Catalog
+from sandgate.sandbox.limits import Sandbox
+from sandgate.sandbox.trust import Grant, grant
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from sandgate.sandbox.runner import SandboxRunner
+
+
+class HostedModule:
+    """An untrusted module as the gateway sees it: its checked catalog and what the operator granted."""
+
+    def __init__(self, catalog: Catalog, ceiling: Sandbox, label: str) -> None:
+        self.catalog = catalog
+        self.name = catalog.name
+        self.version = catalog.version
+        self.instructions = catalog.instructions
+        self.label = label
+        # Tools without requests of their own follow the server-wide ones.
+        requests = {tool: catalog.requests.tools.get(tool, (None, None)) for tool in catalog.tool_names}
+        self.grant: Grant = grant((catalog.requests.isolation, catalog.requests.sandbox), requests, ceiling,
+                                  trusted=False)
+
+    @property
+    def tool_names(self) -> frozenset[str]:
+        return self.catalog.tool_names
+
+    def log_refusals(self) -> None:
+        self.grant.log_refusals(self.label)
+
+    def dispatcher(self, loop: asyncio.AbstractEventLoop, runner: SandboxRunner) -> HostedDispatcher:
+        return HostedDispatcher(self, loop, runner)
+
+
+class HostedDispatcher:
+    """The Dispatcher contract (catalog_json, call, session_closed) with no module code in reach."""
+
+    __slots__ = ("_module", "_loop", "_runner", "_catalog_json")
+
+    def __init__(self, module: HostedModule, loop: asyncio.AbstractEventLoop, runner: SandboxRunner) -> None:
+        self._module = module
+        self._loop = loop
+        self._runner = runner
+        self._catalog_json = json_text(module.catalog.listing)
+
+    def catalog_json(self) -> str:
+        return self._catalog_json
+
+    def call(self, kind: str, name: str, args_json: str, meta_json: str, completion: Completion,
+             session: str = "", progress: Notifier | None = None) -> Outcome | Pending:
+        try:
+            catalog, granted = self._module.catalog, self._module.grant
+            if kind == "tools/call":
+                if name not in granted.tools:
+                    return INVALID_PARAMS, _error(f"Unknown tool: {name}", {"name": name})
+                forward = child_progress(meta_json, progress)
+                return self._run(sandbox_request(kind, name, args_json, meta_json, forward),
+                                 granted.tools[name], session, forward, completion)
+            if kind == "resources/read":
+                # Templates are matched in the child: their patterns are the module's.
+                if name not in catalog.resource_uris and not catalog.listing["resourceTemplates"]:
+                    return RESOURCE_NOT_FOUND, _error("Resource not found", {"uri": name})
+                return self._run(sandbox_request(kind, name, "{}", meta_json, None), granted.server, session,
+                                 None, completion)
+            if kind == "prompts/get":
+                if name not in catalog.prompt_names:
+                    return INVALID_PARAMS, _error(f"Unknown prompt: {name}", {"name": name})
+                return self._run(sandbox_request(kind, name, args_json, meta_json, None), granted.server,
+                                 session, None, completion)
+            return 3, _error(f"Unsupported request kind: {kind}")
+        except BaseException as exc:  # noqa: BLE001 - the core must always get a status back
+            return failure_outcome(exc, kind, name)
+
+    def session_closed(self, session: str) -> None:
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._runner.end_session, session)
+
+    def _run(self, request: dict[str, Any], plan: tuple[str, Sandbox], session: str,
+             forward: Callable[[Any], bool] | None, completion: Completion) -> Pending:
+        return run_sandboxed(self._runner, self._loop, request, plan, session, forward, completion)
+
+
+def _error(message: str, data: dict[str, Any] | None = None) -> str:
+    return json_text({"message": message} if data is None else {"message": message, "data": data})
+
+
+__all__ = ["HostedDispatcher", "HostedModule", "OK"]
