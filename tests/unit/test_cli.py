@@ -124,8 +124,8 @@ def test_split_target(target, expected):
 def served(monkeypatch) -> list[tuple]:
     """What `serve` would serve, instead of serving it: (trusted server | hosted target, settings)."""
     calls: list[tuple] = []
-    monkeypatch.setattr(serve, "trusted", lambda server, ceiling: ("trusted", server.name, ceiling))
-    monkeypatch.setattr(serve, "hosted", lambda target, ceiling: ("hosted", target, ceiling))
+    monkeypatch.setattr(serve, "trusted", lambda server, ceiling, data: ("trusted", server.name, ceiling))
+    monkeypatch.setattr(serve, "hosted", lambda target, ceiling, data: ("hosted", target, (ceiling, data)))
     monkeypatch.setattr(serve, "serve_http", lambda source, settings, banner=False:
                         calls.append(("http", source, settings, banner)))
     monkeypatch.setattr(serve, "serve_stdio", lambda source, settings: calls.append(("stdio", source, settings)))
@@ -135,8 +135,9 @@ def served(monkeypatch) -> list[tuple]:
 def test_serve_hosts_the_module_unimported_with_the_options(tmp_path, served):
     path = write(tmp_path, MODULE, "hosted_for_cli_test.py")
     assert cli.main(["serve", f"{path}:helper", "--port", "0", "--transport", "stdio", "--max-memory", "1Gi",
-                     "--set", "prespawned_children=0", "--set", "response_mode=sse"]) == 0
-    (transport, (kind, target, ceiling), settings), = served
+                     "--set", "prespawned_children=0", "--set", "response_mode=sse", "--data", str(tmp_path)]) == 0
+    (transport, (kind, target, (ceiling, data)), settings), = served
+    assert data == [str(tmp_path)]
     assert (transport, kind, target) == ("stdio", "hosted", f"{path}:helper")
     assert ceiling.memory == 1024**3 and ceiling.wall_time == DEFAULT_CEILING.wall_time
     assert (settings.port, settings.prespawned_children, settings.response_mode) == (0, 0, "sse")

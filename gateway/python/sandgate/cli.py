@@ -56,13 +56,13 @@ def serve_command(args: argparse.Namespace) -> None:
     if args.trust:
         server = load_server(args.target)  # the operator vouches for this code: it runs here
         settings = _settings(server.settings, overrides)
-        source = serve.trusted(server, ceiling)
+        source = serve.trusted(server, ceiling, args.data)
     else:
         resolved = Path(path_text).resolve()
         if not resolved.is_file():
             raise ConfigError(f"No such file: {path_text}")
         settings = _settings(None, overrides)
-        source = serve.hosted(f"{resolved}:{variable}" if variable else str(resolved), ceiling)
+        source = serve.hosted(f"{resolved}:{variable}" if variable else str(resolved), ceiling, args.data)
     try:
         if args.transport == "http":
             serve.serve_http(source, settings, banner=args.banner)
@@ -97,6 +97,8 @@ def build_parser(version: str) -> argparse.ArgumentParser:
     serve.add_argument("--import-timeout", metavar="SECONDS", type=float,
                        help="how long importing the module may take (default 30)")
     serve.add_argument("--import-memory", metavar="SIZE", help="address space the import may use (default 1Gi)")
+    serve.add_argument("--data", metavar="PATH", action="append", default=[],
+                       help="a file or directory the sandbox may read (besides the module's Python files)")
     serve.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="settings",
                        help="a server setting, e.g. --set prespawned_children=0 (VALUE as JSON, else text)")
     return parser

@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -60,7 +60,7 @@ def core_settings(core: Any, identity: Identity | MCPServer, settings: ServerSet
     return native
 
 
-def trusted(server: MCPServer, ceiling: Sandbox = DEFAULT_CEILING) -> Source:
+def trusted(server: MCPServer, ceiling: Sandbox = DEFAULT_CEILING, data_paths: Sequence[str] = ()) -> Source:
     """The operator's own server object (a script, or `serve --trust`): isolation "none" holds."""
 
     async def build(loop: asyncio.AbstractEventLoop, settings: ServerSettings) -> Served:
@@ -68,7 +68,7 @@ def trusted(server: MCPServer, ceiling: Sandbox = DEFAULT_CEILING) -> Source:
         if server.needs_sandbox:
             from sandgate.sandbox.paths import server_target
 
-            runner = await start_sandbox(server_target(server), loop, settings, ceiling)
+            runner = await start_sandbox(server_target(server), loop, settings, ceiling, data_paths)
         identity = Identity(server.name, server.version, server.instructions,
                             frozenset(tool.name for tool in server.registry.tools))
         return identity, server.dispatcher(loop=loop, runner=runner, ceiling=ceiling), runner
@@ -76,14 +76,14 @@ def trusted(server: MCPServer, ceiling: Sandbox = DEFAULT_CEILING) -> Source:
     return build
 
 
-def hosted(target: str, ceiling: Sandbox = DEFAULT_CEILING) -> Source:
+def hosted(target: str, ceiling: Sandbox = DEFAULT_CEILING, data_paths: Sequence[str] = ()) -> Source:
     """A module this process never imports: the confined zygote imports it and sends its catalog."""
 
     async def build(loop: asyncio.AbstractEventLoop, settings: ServerSettings) -> Served:
         from sandgate.hosting import HostedModule
         from sandgate.sandbox.catalog import load_catalog
 
-        runner = await start_sandbox(target, loop, settings, ceiling)
+        runner = await start_sandbox(target, loop, settings, ceiling, data_paths)
         label = target.rpartition(":")[0] or target
         try:
             assert runner.catalog is not None
@@ -141,12 +141,13 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool) ->
 
 
 async def start_sandbox(target: str, loop: asyncio.AbstractEventLoop, settings: ServerSettings,
-                        ceiling: Sandbox = DEFAULT_CEILING) -> SandboxRunner:
+                        ceiling: Sandbox = DEFAULT_CEILING, data_paths: Sequence[str] = ()) -> SandboxRunner:
     """The zygote for `path/module.py:variable`, started (confined, imported) before any request."""
     from sandgate.sandbox.paths import readonly_paths
     from sandgate.sandbox.runner import SandboxRunner, ZygoteConfig
 
-    config = ZygoteConfig(target=target, readonly_paths=readonly_paths(target.rpartition(":")[0] or target),
+    module = target.rpartition(":")[0] or target
+    config = ZygoteConfig(target=target, readonly_paths=readonly_paths(module, data_paths),
                           max_session_workers=settings.max_session_workers,
                           prespawned_children=settings.prespawned_children,
                           prespawn_idle_s=settings.prespawn_idle_s, call_uid_base=settings.call_uid_base,

@@ -26,6 +26,7 @@ logger = logging.getLogger("sandgate.sandbox")
 CONTROL_MESSAGE_BYTES = 64 * 1024
 ZYGOTE_SCRATCH_BYTES = 16 * 1024 * 1024
 CATALOG_READ_BYTES = 1 << 16
+ZYGOTE_EXIT_GRACE_S = 0.5
 RESPAWN_BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 UNPRIVILEGED_ID = 65534
 CALL_UID_SLOTS = 1024  # sandbox/zygote_loop.h kCallUidSlots; checked against _sandbox by a test
@@ -108,8 +109,11 @@ class ZygoteChannel:
         environment = {k: os.environ[k] for k in ENVIRONMENT_ALLOWLIST if k in os.environ}
         environment.update(SINGLE_THREADED_ENVIRONMENT)
         # fork+exec happens in C (_posixsubprocess): no Python runs in the forked gateway.
+        # No stdio: what the module prints must not reach (or forge) the gateway's log; failures come
+        # back as a message, deaths as an exit status.
         self._process = subprocess.Popen(command, pass_fds=[zygote_end.fileno(), zygote_catalog_end.fileno()],
-                                         env=environment, stdin=subprocess.DEVNULL, start_new_session=True)
+                                         env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL, start_new_session=True)
         zygote_end.close()
         zygote_catalog_end.close()
         gateway_end.setblocking(False)
@@ -184,7 +188,7 @@ class ZygoteChannel:
         except OSError:
             data, fds = b"", []
         if not data:
-            self._drop_zygote("the zygote exited")
+            self._drop_zygote("the zygote exited", exited=True)
             return
         try:
             message = control.decode_report(data) if control.is_report(data) else pydantic_core.from_json(data)
@@ -249,14 +253,17 @@ class ZygoteChannel:
         with open(f"/proc/{pid}/gid_map", "w") as f:
             f.write(gid_map)
 
-    def _drop_zygote(self, why: str) -> None:
+    def _drop_zygote(self, why: str, exited: bool = False) -> None:
         if self._control is not None:
             self.loop.remove_reader(self._control.fileno())
             self._control.close()
             self._control = None
         self.zygote_pid = None
         if self._process is not None:
-            if self._process.poll() is None:
+            try:
+                # A zygote that closed its socket is exiting: its status says why.
+                self._process.wait(ZYGOTE_EXIT_GRACE_S if exited else 0)
+            except subprocess.TimeoutExpired:
                 self._process.kill()
             why = f"{why} ({_exit_status(self._process.wait())})"
             self._process = None
@@ -269,7 +276,8 @@ class ZygoteChannel:
                     future.exception()  # retrieved: a call may never await both
         self._calls.clear()
         if self._handshake is not None and not self._handshake.done():
-            self._handshake.set_exception(ZygoteStartError(f"the sandbox zygote for {self.module}: {why}"))
+            self._handshake.set_exception(ZygoteStartError(
+                f"the sandbox zygote for {self.module} died before it was ready: {why}"))
         if not self._closing and self.catalog is not None:  # restarted only once it has served
             logger.error("sandbox zygote lost (%s); restarting", why)
             self.loop.create_task(self._respawn())
@@ -308,11 +316,13 @@ def _pid_of(pidfd: int) -> int:
 
 
 def _exit_status(code: int) -> str:
-    if code < 0:
+    """The waiter passes the zygote's death by signal N on as exit status 128 + N."""
+    number = -code if code < 0 else code - 128 if code > 128 else 0
+    if number:
         try:
-            return f"killed by {signal.Signals(-code).name}"
+            return f"exit status {code}, killed by {signal.Signals(number).name}"
         except ValueError:
-            return f"killed by signal {-code}"
+            return f"exit status {code}, killed by signal {number}"
     return f"exit status {code}"
 
 

@@ -51,9 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         zygote_bpf = b""
     serve_zygote = _sandbox.serve_zygote
-    # Read after the import, when /proc is gone; a status file cannot lead anywhere else.
-    own_status = os.open("/proc/self/status", os.O_RDONLY | os.O_CLOEXEC)
-    confine(args, control, _sandbox, zygote_bpf)
+    own_status = confine(args, control, _sandbox, zygote_bpf)
 
     from sandgate.sandbox import child
     from sandgate.sandbox.catalog import export_catalog
@@ -99,16 +97,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def confine(args: argparse.Namespace, control: socket.socket, sandbox: Any, zygote_bpf: bytes) -> None:
+def confine(args: argparse.Namespace, control: socket.socket, sandbox: Any, zygote_bpf: bytes) -> int:
     """Namespaces, PID 1 of its own PID namespace, read-only view, no host capability, seccomp.
 
     A root gateway's zygote builds its mount tree with host privileges (it can reach a 0700
     /root) and only then enters a user namespace whose ids map to unprivileged host uids; anyone
-    else enters the user namespace first, as nothing else can be done without it.
+    else enters the user namespace first, as nothing else can be done without it. Returns a
+    descriptor of our /proc/self/status, for reading after the import, when /proc is gone (a
+    status file leads nowhere else).
     """
     if args.user_namespace == "range":
         sandbox.unshare_namespaces(user=False, pid=True)
         become_pid_one(args)
+        own_status = os.open("/proc/self/status", os.O_RDONLY | os.O_CLOEXEC)
         sandbox.setup_filesystem(args.scratch, args.readonly, ZYGOTE_HOSTNAME)
         sandbox.enter_user_namespace()
         request_id_maps(control)
@@ -116,15 +117,19 @@ def confine(args: argparse.Namespace, control: socket.socket, sandbox: Any, zygo
         sandbox.unshare_namespaces(user=True, pid=True)
         request_id_maps(control)
         become_pid_one(args)
+        own_status = os.open("/proc/self/status", os.O_RDONLY | os.O_CLOEXEC)
         sandbox.setup_filesystem(args.scratch, args.readonly, ZYGOTE_HOSTNAME)
     # Root inside the user namespace is an unprivileged host uid, with capabilities only there.
     os.setresgid(0, 0, 0)
     os.setresuid(0, 0, 0)
+    # After the id change, which clears it: the zygote and its PID namespace die with the waiter.
+    sandbox.die_with_parent()
     # The import's memory; calls later get up to the hard limit, which the module cannot raise.
     resource.setrlimit(resource.RLIMIT_AS, (args.import_memory, args.import_memory + args.max_call_memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if zygote_bpf:  # TEMPORARY-UNTIL-ZYGOTE-PROFILE
         sandbox.install_seccomp(zygote_bpf)
+    return own_status
 
 
 def become_pid_one(args: argparse.Namespace) -> None:
@@ -132,9 +137,6 @@ def become_pid_one(args: argparse.Namespace) -> None:
     starts dies with the zygote; the parent only waits and passes the exit status on."""
     pid = os.fork()
     if pid == 0:
-        from sandgate import _sandbox
-
-        _sandbox.die_with_parent()
         return
     for fd in (args.control_fd, args.catalog_fd):
         os.close(fd)
