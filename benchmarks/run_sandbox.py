@@ -99,8 +99,11 @@ def sequential_http(port: int, era: str, sid: str | None, args) -> Row:
 
 
 def bench_sandgate(isolation: str, args) -> list[Row]:
+    # per_call is hosted as any module is (the gateway never imports it); the other modes are the
+    # operator's choice, read from the environment by a gateway that imports the module (--trust).
+    trust = [] if isolation == "per_call" else ["--trust"]
     server = common.Server(f"sandgate-{isolation}", [PY, "-m", "sandgate", "serve",
-                           str(SERVERS / "sandgate_isolation.py"), "--port", "{port}"], [],
+                           str(SERVERS / "sandgate_isolation.py"), "--port", "{port}", *trust], [],
                            ready_text="serving MCP at", env={"SANDGATE_BENCH_ISOLATION": isolation})
     port = common.free_port()
     url = f"http://127.0.0.1:{port}/mcp"

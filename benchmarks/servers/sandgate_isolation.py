@@ -4,9 +4,10 @@ Usage:
     SANDGATE_BENCH_ISOLATION=none|per_call|per_session \
         python -m sandgate serve benchmarks/servers/sandgate_isolation.py --port PORT
 
-`per_call` (the default, as for a bare `@server.tool`) leaves `isolation` unset.
-The sandbox's zygote imports this file too, without the gateway's environment; it
-runs `add` in-process for whichever call it is handed, so its default does not matter.
+`per_call` (the default, as for a bare `@server.tool`) leaves `isolation` unset, and is
+served as any module is: the gateway never imports it. `none` and `per_session` need
+`--trust`: the gateway imports this file to read the environment (the sandbox's zygote
+imports it without the gateway's environment and runs `add` for whichever call it is handed).
 """
 
 import os

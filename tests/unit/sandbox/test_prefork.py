@@ -1,4 +1,4 @@
-"""The zygote's one-time preparations: detached after-fork hooks and the request path warm-up."""
+"""The zygote's one-time preparations: detached at-fork hooks and the request path warm-up."""
 
 from __future__ import annotations
 
@@ -33,18 +33,30 @@ FORK_PROBE = textwrap.dedent("""
         os.waitpid(pid, 0)
         return sorted(os.read(PIPE[0], 8).decode())
 
-    assert hooks_run_in_child() == ["L", "T"], "the hooks did not run to begin with"
-    removed = prefork.detach_thread_fork_hooks()
-    assert {hook.__module__ for hook in removed} == {"threading", "logging"}, removed
-    assert len(removed) == 2, removed
+    MODULE_HOOKS = []
+    os.register_at_fork(before=lambda: MODULE_HOOKS.append("before"),
+                        after_in_parent=lambda: MODULE_HOOKS.append("parent"),
+                        after_in_child=lambda: os.write(PIPE[1], b"M"))
+    assert hooks_run_in_child() == ["L", "M", "T"], "the hooks did not run to begin with"
+    assert MODULE_HOOKS == ["before", "parent"]
+    hooks = prefork.detach_fork_hooks()
+    assert {hook.__module__ for hook in hooks.thread_after_in_child} == {"threading", "logging"}, hooks
+    assert len(hooks.thread_after_in_child) == 2, hooks
+    # Beside the module's lambdas: logging's lock pair, and random's reseed of each child.
+    assert [hook.__name__ for hook in hooks.after_in_child] == ["seed", "<lambda>"], hooks
+    assert [hook.__name__ for hook in hooks.before] == ["_acquireLock", "<lambda>"], hooks
     assert hooks_run_in_child() == ["-"], "a detached hook still ran"
-    prefork.reattach(removed)
-    assert hooks_run_in_child() == ["L", "T"], "a reattached hook did not run"
+    assert MODULE_HOOKS == ["before", "parent"], "a detached hook ran in the parent"
+    hooks.start_call()
+    assert os.read(PIPE[0], 8) == b"M", "the module's after-fork hook did not run at the call's start"
+    hooks.reattach()
+    assert hooks_run_in_child() == ["L", "M", "T"], "a reattached hook did not run"
+    assert MODULE_HOOKS == ["before", "parent"] * 2
     print("ok")
 """)
 
 
-def test_thread_fork_hooks_detach_and_reattach() -> None:
+def test_fork_hooks_detach_run_at_call_start_and_reattach() -> None:
     done = subprocess.run([sys.executable, "-c", FORK_PROBE], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
@@ -69,6 +81,20 @@ def test_warm_up_runs_the_request_path_without_running_a_tool() -> None:
     prefork.warm_up(run, server.dispatcher(loop=None))
     assert not ran
     assert len(seen) == 1 and seen[0]["status"] == 1, seen  # unknown tool: invalid params
+
+
+def test_start_call_dispatcher_runs_the_hooks_once_before_the_first_request() -> None:
+    events: list[str] = []
+    hooks = prefork.ForkHooks(after_in_child=[lambda: events.append("hook")])
+
+    class Recording:
+        def call(self, *args: object) -> str:
+            events.append(f"call {args[0]}")
+            return "done"
+
+    dispatcher = prefork.StartCallDispatcher(Recording(), hooks)
+    assert dispatcher.call("first") == "done" and dispatcher.call("second") == "done"
+    assert events == ["hook", "call first", "call second"]
 
 
 HEAVY_FOR_ZYGOTE = textwrap.dedent("""

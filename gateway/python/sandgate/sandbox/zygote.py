@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         import asyncio  # noqa: F401 - children run coroutine tools with asyncio.run: load it once, here
     install_call_log()
     dispatcher = server.dispatcher(loop=None)
-    fork_hooks = prefork.detach_thread_fork_hooks()  # single-threaded, checked above
+    fork_hooks = prefork.detach_fork_hooks()  # single-threaded, checked above
     # The request path once, here: JSON caches, specialized bytecode and allocator pools that every
     # child would otherwise build in pages of its own.
     prefork.warm_up(child._run, dispatcher)
@@ -90,10 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     if call is None:
         return 0  # the gateway is gone; our children die with us (PDEATHSIG, PID namespace)
     control.detach()  # a call child: the steps closed it already, and its number may be reused
-    prefork.reattach(fork_hooks)
+    fork_hooks.reattach()
     call_fd, persistent = call
     serve = serve_session if persistent else serve_call
-    serve(call_fd, dispatcher)  # never returns
+    serve(call_fd, prefork.StartCallDispatcher(dispatcher, fork_hooks))  # never returns
     return 0
 
 
