@@ -1,3 +1,4 @@
+// Over 600 lines: every step is checked in a real call child, each probe with its own setup.
 #include "sandbox/child_steps.h"
 
 #include <fcntl.h>
@@ -253,6 +254,43 @@ TEST(SpawnPrepare, TooManyKeptDescriptorsAreRefused) {
   PreparedSpawn spawn;
   EXPECT_EQ(spawn.prepare(request).code, Code::kInvalidArgument);
   for (std::size_t i = 3; i < many.size(); ++i) close(many[i]);
+}
+
+// Enough for a few small files; a private tmpfs of its own, never the host's /tmp.
+constexpr unsigned long long kScratchBytes = 1 << 20;
+constexpr const char kRelativeFile[] = "sandgate-relative-write";
+
+TEST_F(ChildSteps, PrivateScratchIsAlsoTheWorkingDirectory) {
+  // Stands in for the zygote's shared scratch, its working directory while it forks calls.
+  char shared[] = "/tmp/sandgate-shared-XXXXXX";
+  ASSERT_NE(mkdtemp(shared), nullptr);
+  const std::string leaked = std::string(shared) + "/" + kRelativeFile;
+  ProbeResult outer = run_in_child([&](int fd) {
+    if (chdir(shared) != 0) return 1;
+    SpawnRequest request;
+    request.private_scratch_bytes = kScratchBytes;
+    ProbeResult inner = spawn_probe(request, {}, [](int inner_fd) {
+      int file = open(kRelativeFile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      report(inner_fd, "created", file >= 0);
+      struct stat info {};
+      report(inner_fd, "in_private_tmp", stat((std::string("/tmp/") + kRelativeFile).c_str(), &info) == 0);
+      char cwd[64] = {};
+      report(inner_fd, "cwd_is_tmp", getcwd(cwd, sizeof cwd) != nullptr && std::string(cwd) == "/tmp");
+      return 0;
+    });
+    report(fd, "inner_exited_0", inner.exited_with(0));
+    for (const char* key : {"created", "in_private_tmp", "cwd_is_tmp"}) report(fd, key, inner.at(key));
+    return 0;
+  });
+  const bool reached_shared = access(leaked.c_str(), F_OK) == 0;
+  unlink(leaked.c_str());
+  rmdir(shared);
+  ASSERT_TRUE(outer.exited_with(0)) << outer.describe();
+  EXPECT_EQ(outer.at("inner_exited_0"), 1) << outer.describe();
+  EXPECT_EQ(outer.at("created"), 1);
+  EXPECT_EQ(outer.at("in_private_tmp"), 1);
+  EXPECT_EQ(outer.at("cwd_is_tmp"), 1);
+  EXPECT_FALSE(reached_shared) << "a relative path of the call landed in the zygote's shared scratch";
 }
 
 TEST_F(ChildSteps, ChildIsContainedBeforeItRuns) {
@@ -686,6 +724,88 @@ TEST_F(AsRoot, ProcessLimitBoundsForksOfAnUnprivilegedUid) {
   ASSERT_TRUE(result.exited_with(0)) << result.describe();
   EXPECT_LE(result.at("forks"), 3);  // the call itself is the fourth process of the uid
   EXPECT_EQ(result.at("errno"), EAGAIN);
+}
+
+// As the zygote runs it: no_new_privs and the "zygote" profile, inherited by every call it forks.
+bool confine_like_the_zygote() {
+  std::string bpf;
+  if (!compile_seccomp_profile(kProfileZygote, &bpf).ok()) return false;
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return false;
+  // Deliberately leaked: the process lives only as long as the probe, and the kernel copied the program.
+  return install_seccomp_filter(reinterpret_cast<const sock_filter*>(bpf.data()),
+                                static_cast<unsigned short>(bpf.size() / sizeof(sock_filter)));
+}
+
+TEST_F(AsRoot, EveryStepPassesUnderTheZygoteProfile) {
+  ProbeResult outer = run_in_child([](int fd) {
+    if (!confine_like_the_zygote()) return 1;
+    std::string bpf;
+    if (!compile_seccomp_profile(kProfileDefault, &bpf).ok()) return 2;
+    SpawnRequest request;  // everything the zygote loop asks for
+    request.seccomp_bpf = bpf;
+    request.uid = kNobody;
+    request.gid = kNobody;
+    request.private_scratch_bytes = kScratchBytes;
+    request.limits.open_files = 64;
+    ProbeResult inner = spawn_probe(request, {}, [](int inner_fd) {
+      report(inner_fd, "pid", getpid());
+      report(inner_fd, "uid", getuid());
+      report(inner_fd, "seccomp_mode", prctl(PR_GET_SECCOMP, 0, 0, 0, 0));
+      report(inner_fd, "scratch_writable", access("/tmp", W_OK) == 0);
+      return 0;
+    });
+    report(fd, "inner_exited_0", inner.exited_with(0));
+    report(fd, "inner_status", inner.status);
+    for (const char* key : {"pid", "uid", "seccomp_mode", "scratch_writable"}) report(fd, key, inner.at(key));
+    return 0;
+  });
+  ASSERT_TRUE(outer.exited_with(0)) << outer.describe();
+  EXPECT_EQ(outer.at("inner_exited_0"), 1) << outer.describe();  // exit 120+n: step n was refused
+  EXPECT_EQ(outer.at("pid"), 1);
+  EXPECT_EQ(outer.at("uid"), kNobody);
+  EXPECT_EQ(outer.at("seccomp_mode"), SECCOMP_MODE_FILTER);
+  EXPECT_EQ(outer.at("scratch_writable"), 1);
+}
+
+// Stacked filters: the zygote's TRAP equals the call's, so the call's handler still names the syscall.
+TEST_F(AsRoot, ViolationUnderBothProfilesIsReported) {
+  int call[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, call), 0);
+  ProbeResult outer = run_in_child([&](int fd) {
+    close(call[0]);
+    if (!confine_like_the_zygote()) return 1;
+    std::string bpf;
+    if (!compile_seccomp_profile(kProfileDefault, &bpf).ok()) return 2;
+    SpawnRequest request;
+    request.seccomp_bpf = bpf;
+    request.private_scratch_bytes = kScratchBytes;
+    ProbeResult inner = spawn_probe(request, {call[1]}, [](int inner_fd) {
+      report(inner_fd, "armed", 1);
+      syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0);
+      report(inner_fd, "survived", 1);
+      return 0;
+    });
+    report(fd, "killed_by_sigsys", inner.killed_by(SIGSYS));
+    report(fd, "armed", inner.at("armed"));
+    report(fd, "survived", inner.has("survived"));
+    return 0;
+  });
+  close(call[1]);
+  std::string frames;
+  for (;;) {
+    pollfd readable{call[0], POLLIN, 0};
+    if (poll(&readable, 1, 5000) != 1) break;
+    char buffer[256];
+    ssize_t n = read(call[0], buffer, sizeof buffer);
+    if (n <= 0) break;
+    frames.append(buffer, static_cast<std::size_t>(n));
+  }
+  close(call[0]);
+  ASSERT_TRUE(outer.exited_with(0)) << outer.describe();
+  EXPECT_EQ(outer.at("armed"), 1);
+  EXPECT_EQ(outer.at("killed_by_sigsys"), 1) << outer.describe();
+  EXPECT_EQ(outer.at("survived"), 0);
+  EXPECT_EQ(frames, violation_frame(SYS_ptrace));
 }
 
 }  // namespace

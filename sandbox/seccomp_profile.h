@@ -8,8 +8,11 @@
 
 namespace sandgate::sandbox {
 
-// "default": the allow-list below; "none": no filter (empty program), for tests and trusted tools.
+// "default": a call child's allow-list; "none": no filter (empty program), for tests and trusted tools.
 inline constexpr std::string_view kProfileDefault = "default";
+// The zygote's own filter, installed before the module's import and inherited (stacked) by every
+// call child: "default" plus what the zygote loop and the child steps do before the call's filter.
+inline constexpr std::string_view kProfileZygote = "zygote";
 inline constexpr std::string_view kProfileNone = "none";
 
 // A struct sock_filter array for the native architecture; unknown names are kInvalidArgument.
