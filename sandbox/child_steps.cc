@@ -13,6 +13,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "sandbox/scratch_rebind.h"
+
 namespace sandgate::sandbox {
 namespace {
 
@@ -41,7 +43,14 @@ bool parent_death_signal(const ChildPlan& plan) noexcept {
 // The clone already gave a new mount namespace when it made a PID namespace; fork needs its own.
 bool private_scratch(const ChildPlan& plan) noexcept {
   if (!plan.new_pid_namespace && unshare(CLONE_NEWNS) != 0) return false;
-  return mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, plan.scratch_options) == 0;
+  // What the zygote sees under /tmp (a module checked out there) is taken before the tmpfs hides it.
+  int trees[kMaxScratchRebinds];
+  if (!take_scratch_trees(plan.scratch_rebinds, plan.scratch_rebind_count, trees)) return false;
+  if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, plan.scratch_options) != 0) return false;
+  if (!attach_scratch_trees(plan.scratch_rebinds, plan.scratch_rebind_count, trees)) return false;
+  // The inherited cwd is the zygote's shared /tmp, now hidden below the mount: relative paths must
+  // land in the call's own scratch, not where the next call of another session would find them.
+  return chdir("/tmp") == 0;
 }
 
 bool not_dumpable() noexcept { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0; }

@@ -25,6 +25,7 @@ enum class ChildStep : int {
   kViolationReport = 10,  // runs between kNoNewPrivs and kSeccomp
 };
 inline constexpr int kStepExitBase = 120;
+inline constexpr std::size_t kMaxScratchRebinds = 16;
 inline constexpr int kStepCount = 10;
 
 // "close_fds" for ChildStep::kCloseFds; nullptr outside 1..kStepCount.
@@ -41,6 +42,9 @@ struct ChildPlan {
   // A fresh tmpfs on /tmp for this call alone: nothing one call leaves there reaches the next.
   bool private_scratch = false;
   char scratch_options[64] = {};
+  // Directories under /tmp bound again, read-only, on top of the private /tmp (owned by the caller).
+  const char* const* scratch_rebinds = nullptr;
+  int scratch_rebind_count = 0;
   const sock_filter* filter = nullptr;  // points into the caller's buffer, alive across fork
   unsigned short filter_len = 0;        // instructions; 0 installs nothing
   // The call socket (the first kept descriptor): a trapped syscall is reported there as one frame.

@@ -83,8 +83,18 @@ class PythonForkHooks final : public ForkHooks {
 };
 
 // The zygote's loop, holding the GIL throughout: no other thread exists to want it.
+// "/tmp/<name>": one directory level under /tmp, nothing to normalize.
+bool is_scratch_rebind(const std::string& path) {
+  constexpr std::string_view kTmp = "/tmp/";
+  if (path.size() <= kTmp.size() || path.size() >= 4096 || path.rfind(kTmp, 0) != 0) return false;
+  std::string_view name = std::string_view(path).substr(kTmp.size());
+  return name != "." && name != ".." && name.find('/') == std::string_view::npos &&
+         name.find('\0') == std::string_view::npos;
+}
+
 std::optional<std::tuple<int, bool>> serve_zygote(int control_fd, const py::bytes& seccomp_bpf, long long uid_base,
-                                                  unsigned long long baseline_address_space) {
+                                                  unsigned long long baseline_address_space,
+                                                  std::vector<std::string> scratch_rebinds) {
   if (PyInterpreterState_Get() != PyInterpreterState_Main()) {
     throw std::runtime_error("serve_zygote is not supported in subinterpreters");
   }
@@ -97,6 +107,11 @@ std::optional<std::tuple<int, bool>> serve_zygote(int control_fd, const py::byte
   config.seccomp_bpf = std::string_view(bpf_data, static_cast<std::size_t>(bpf_size));
   config.uid_base = uid_base;
   config.baseline_address_space = baseline_address_space;
+  if (scratch_rebinds.size() > kMaxScratchRebinds) throw py::value_error("at most 16 scratch_rebinds");
+  for (const std::string& path : scratch_rebinds) {
+    if (!is_scratch_rebind(path)) throw py::value_error("scratch_rebinds must be directories /tmp/<name>: " + path);
+  }
+  config.scratch_rebinds = std::move(scratch_rebinds);
   PythonForkHooks hooks;
   ZygoteLoop loop(config, hooks);
   LoopExit exit;
@@ -146,7 +161,7 @@ PYBIND11_MODULE(_sandbox, m) {
   m.def("setup_filesystem", &setup_filesystem_and_hostname, py::arg("scratch_size_bytes"), py::arg("readonly_paths"),
         py::arg("hostname") = "sandgate");
   m.def("serve_zygote", &serve_zygote, py::arg("control_fd"), py::arg("seccomp_bpf"), py::arg("uid_base"),
-        py::arg("baseline_address_space"));
+        py::arg("baseline_address_space"), py::arg("scratch_rebinds") = std::vector<std::string>{});
 
   m.attr("CALL_UID_SLOTS") = kCallUidSlots;
   m.attr("CONTROL_PROTOCOL") = control_protocol();

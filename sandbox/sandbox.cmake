@@ -24,6 +24,7 @@ add_library(sandgate_sandbox STATIC
   ${CMAKE_CURRENT_LIST_DIR}/namespaces.cc
   ${CMAKE_CURRENT_LIST_DIR}/privileges.cc
   ${CMAKE_CURRENT_LIST_DIR}/rlimits.cc
+  ${CMAKE_CURRENT_LIST_DIR}/scratch_rebind.cc
   ${CMAKE_CURRENT_LIST_DIR}/seccomp_profile.cc
   ${CMAKE_CURRENT_LIST_DIR}/spawn.cc
   ${CMAKE_CURRENT_LIST_DIR}/zygote_loop.cc

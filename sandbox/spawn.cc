@@ -63,6 +63,11 @@ Status PreparedSpawn::prepare(const SpawnRequest& request) {
     const unsigned long long inodes = std::max(64ULL, request.private_scratch_bytes / 4096);
     std::snprintf(plan_.scratch_options, sizeof plan_.scratch_options, "size=%llu,nr_inodes=%llu,mode=1777",
                   request.private_scratch_bytes, inodes);
+    if (request.scratch_rebinds.size() > kMaxScratchRebinds) {
+      return Status::Invalid("more directories under /tmp to bind again than kMaxScratchRebinds");
+    }
+    plan_.scratch_rebinds = request.scratch_rebinds.data();
+    plan_.scratch_rebind_count = static_cast<int>(request.scratch_rebinds.size());
   }
   plan_.parent_pid = getpid();
   // A pidfd tells the child whether the parent is still alive, across PID namespaces (Linux 5.3).

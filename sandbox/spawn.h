@@ -19,6 +19,7 @@ struct SpawnRequest {
   long long uid = -1;  // -1 keeps the zygote's
   long long gid = -1;
   unsigned long long private_scratch_bytes = 0;  // 0: the call shares the zygote's /tmp
+  std::span<const char* const> scratch_rebinds;  // absolute directories under /tmp, alive across fork
 };
 
 // One call child. A new PID namespace means a raw clone: C pthread_atfork handlers do not run.

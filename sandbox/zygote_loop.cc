@@ -118,6 +118,7 @@ ZygoteLoop::ZygoteLoop(const ZygoteLoopConfig& config, ForkHooks& hooks) : confi
   children_.resize(static_cast<std::size_t>(slots));
   free_slots_.reserve(static_cast<std::size_t>(slots));
   for (int slot = slots - 1; slot >= 0; --slot) free_slots_.push_back(slot);
+  for (const std::string& path : config_.scratch_rebinds) scratch_rebinds_.push_back(path.c_str());
 }
 
 ZygoteLoop::~ZygoteLoop() {
@@ -213,6 +214,7 @@ Status ZygoteLoop::on_call(const CallMessage& call, int call_fd, LoopExit* exit)
   request.uid = uid;
   request.gid = uid;
   request.private_scratch_bytes = call.private_scratch_bytes;
+  request.scratch_rebinds = scratch_rebinds_;
   PreparedSpawn spawn;
   status = spawn.prepare(request);
   if (!status.ok()) {

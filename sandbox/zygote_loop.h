@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct ZygoteLoopConfig {
   long long uid_base = -1;        // < 0: children keep the zygote's uid
   std::uint64_t baseline_address_space = 0;  // the zygote's own mappings, which every child starts with
   int call_slots = kCallUidSlots;  // live calls at most; one uid each when uid_base >= 0
+  // Directories under /tmp holding read-only paths (a module checked out under /tmp): the call's
+  // private /tmp would hide them, so each child binds them again, read-only (at most kMaxScratchRebinds).
+  std::vector<std::string> scratch_rebinds;
 };
 
 // Bookkeeping the embedding runtime needs around fork (the module: PyOS_BeforeFork and friends).
@@ -80,6 +84,7 @@ class ZygoteLoop {
   bool control_closed_ = false;
   std::vector<Child> children_;  // by slot
   std::vector<int> free_slots_;  // the next slot to use at the back
+  std::vector<const char*> scratch_rebinds_;  // into config_.scratch_rebinds, for the child's plan
   LoopCounters counters_;
 };
 

@@ -22,13 +22,23 @@ CONTROL_PROTOCOL: dict[str, Any]
 def compile_seccomp(profile: str = "default") -> bytes:
     """Raw BPF (struct sock_filter array) for the native architecture; b"" for "none".
 
-    "default": an allow-list. Unlisted calls fail with ENOSYS; set*id, setgroups, capset,
-    seccomp, non-AF_UNIX socket/socketpair and prctl options outside a small list fail with
-    EPERM; exec, ptrace, namespaces, mounts, bpf, perf, io_uring, userfaultfd, keyrings,
-    modules, kexec, reboot, swap, acct, quotactl, ioctl TIOCSTI/TIOCLINUX and clone with a
-    CLONE_NEW* flag trap (SIGSYS to the call child's violation report, which then dies);
-    rt_sigaction on SIGSYS and any foreign-ABI call kill the process outright (SIGSYS).
-    clone3 is ENOSYS.
+    "default", a call's filter: an allow-list. Unlisted calls fail with ENOSYS; set*id,
+    setgroups, capset, seccomp and prctl options outside a small list fail with EPERM; so do
+    socket() of any family, bind/connect/listen/accept/accept4, setsockopt SO_PASSCRED and
+    SO_PASSPIDFD, SysV IPC and POSIX message queue calls and non-AF_UNIX socketpair (calls are
+    islands: nothing can name a rendezvous point); exec, ptrace, namespaces, mounts, bpf, perf,
+    io_uring, userfaultfd, keyrings, modules, kexec, reboot, swap, acct, quotactl, ioctl
+    TIOCSTI/TIOCLINUX and clone with a CLONE_NEW* flag trap (SIGSYS to the call child's violation
+    report, which then dies); rt_sigaction on SIGSYS and any foreign-ABI call kill the process
+    outright (SIGSYS). clone3 is ENOSYS.
+
+    "zygote", the zygote's own filter, installed before it imports the module and inherited by
+    every call: everything "default" allows and refuses alike (the same traps, so a call's
+    violation is still reported with both stacked), plus mount/umount2/mount_setattr/open_tree/
+    move_mount, setres*id/setgroups/capset, unshare of exactly CLONE_NEWNS or CLONE_VM, clone
+    with CLONE_NEWPID|CLONE_NEWNS, seccomp(SET_MODE_FILTER, 0), rt_sigaction(SIGSYS),
+    get_robust_list(0) and prctl CAPBSET_DROP/SET_SECUREBITS/GET_TID_ADDRESS/SET_DUMPABLE 0/
+    CAP_AMBIENT clear-all; any other namespace flag traps.
     """
 
 def syscall_name(nr: int) -> str:
@@ -60,7 +70,7 @@ def setup_filesystem(scratch_size_bytes: int, readonly_paths: list[str],
     full,random,urandom}; no /proc. Then sethostname and chdir("/tmp")."""
 
 def serve_zygote(control_fd: int, seccomp_bpf: bytes, uid_base: int,
-                 baseline_address_space: int) -> tuple[int, bool] | None:
+                 baseline_address_space: int, scratch_rebinds: list[str] = ...) -> tuple[int, bool] | None:
     """The zygote's per-call loop, in native code: after it starts, no Python runs per message.
 
     Reads call messages (sandgate.sandbox.control) from the SOCK_SEQPACKET `control_fd` and
@@ -70,7 +80,9 @@ def serve_zygote(control_fd: int, seccomp_bpf: bytes, uid_base: int,
     live at once; more get spawn_failed EAGAIN.
 
     Before it returns, the child has, in order: a new session, PDEATHSIG=SIGKILL, only the call
-    socket open (0-2 on /dev/null), its own tmpfs /tmp of the message's scratch size, the
+    socket open (0-2 on /dev/null), its own tmpfs /tmp of the message's scratch size (its working
+    directory; each of `scratch_rebinds`, at most 16 directories /tmp/<name>, bound again on top
+    of it read-only as the zygote sees them), the
     message's rlimits (absent: inherited; `baseline_address_space` added to an address_space;
     RLIMIT_CPU hard = soft + 1: SIGXCPU, which PID 1 ignores unless it has a handler, then
     SIGKILL; RLIMIT_CORE 0), uid and gid `uid_base + slot` (the zygote's own when uid_base < 0)

@@ -46,10 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Taken before the module exists, so that nothing it patches can reach them.
     call_bpf = _sandbox.compile_seccomp(args.profile)
-    try:  # TEMPORARY-UNTIL-ZYGOTE-PROFILE
-        zygote_bpf = _sandbox.compile_seccomp("zygote")
-    except ValueError:
-        zygote_bpf = b""
+    zygote_bpf = _sandbox.compile_seccomp("zygote")
     serve_zygote = _sandbox.serve_zygote
     own_status = confine(args, control, _sandbox, zygote_bpf)
 
@@ -57,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     from sandgate.sandbox.catalog import export_catalog
     from sandgate.sandbox.child import install_call_log, serve_call, serve_session
 
+    # Bound before the import too: a module that replaces these attributes changes nothing we run.
+    detach_fork_hooks, warm_up, run_request = prefork.detach_fork_hooks, prefork.warm_up, child._run
+    start_call_dispatcher, rebinds = prefork.StartCallDispatcher, scratch_rebinds(args.readonly)
     try:
         server = import_server(args.target)
         catalog = export_catalog(server)
@@ -72,10 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         import asyncio  # noqa: F401 - children run coroutine tools with asyncio.run: load it once, here
     install_call_log()
     dispatcher = server.dispatcher(loop=None)
-    fork_hooks = prefork.detach_fork_hooks()  # single-threaded, checked above
+    fork_hooks = detach_fork_hooks()  # single-threaded, checked above
     # The request path once, here: JSON caches, specialized bytecode and allocator pools that every
     # child would otherwise build in pages of its own.
-    prefork.warm_up(child._run, dispatcher)
+    warm_up(run_request, dispatcher)
     gc.collect()
     gc.freeze()  # keep the imported heap shared copy-on-write with every child
     baseline = status_field(own_status, "VmSize") * 1024
@@ -83,17 +83,19 @@ def main(argv: list[str] | None = None) -> int:
     # Import is over: calls may now use up to the hard limit set in `confine`.
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
-    send(control, {"op": "ready"}, [os.pidfd_open(os.getpid())])
+    own_pidfd = os.pidfd_open(os.getpid())  # the gateway learns our host pid from it
+    send(control, {"op": "ready"}, [own_pidfd])
+    os.close(own_pidfd)
     # From here on no Python runs per call in the zygote: the native loop forks, reaps and reports.
     uid_base = CALL_UID_BASE_INSIDE if args.user_namespace == "range" else -1
-    call = serve_zygote(control.fileno(), call_bpf, uid_base, baseline)
+    call = serve_zygote(control.fileno(), call_bpf, uid_base, baseline, rebinds)
     if call is None:
         return 0  # the gateway is gone; our children die with us (PDEATHSIG, PID namespace)
     control.detach()  # a call child: the steps closed it already, and its number may be reused
     fork_hooks.reattach()
     call_fd, persistent = call
     serve = serve_session if persistent else serve_call
-    serve(call_fd, prefork.StartCallDispatcher(dispatcher, fork_hooks))  # never returns
+    serve(call_fd, start_call_dispatcher(dispatcher, fork_hooks))  # never returns
     return 0
 
 
@@ -127,8 +129,7 @@ def confine(args: argparse.Namespace, control: socket.socket, sandbox: Any, zygo
     # The import's memory; calls later get up to the hard limit, which the module cannot raise.
     resource.setrlimit(resource.RLIMIT_AS, (args.import_memory, args.import_memory + args.max_call_memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if zygote_bpf:  # TEMPORARY-UNTIL-ZYGOTE-PROFILE
-        sandbox.install_seccomp(zygote_bpf)
+    sandbox.install_seccomp(zygote_bpf)
     return own_status
 
 
@@ -160,6 +161,11 @@ def request_id_maps(control: socket.socket) -> None:
         os.close(pidfd)
     if receive(control).get("op") != "maps_written":
         raise SystemExit(1)
+
+
+def scratch_rebinds(readonly: list[str]) -> list[str]:
+    """The directories right under /tmp that hold read-only paths: a call's own /tmp would hide them."""
+    return sorted({"/tmp/" + path.split("/")[2] for path in readonly if path.startswith("/tmp/")})
 
 
 def import_server(target: str) -> Any:
