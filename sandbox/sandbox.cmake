@@ -46,7 +46,7 @@ if(SANDGATE_BUILD_TESTS)
   enable_testing()
   find_package(GTest REQUIRED)
   include(GoogleTest)
-  foreach(name seccomp_profile_test child_steps_test mount_tree_test zygote_loop_test)
+  foreach(name seccomp_profile_test child_steps_test mount_tree_test zygote_loop_test scratch_rebind_test)
     add_executable(sandbox_${name} ${CMAKE_CURRENT_LIST_DIR}/${name}.cc)
     target_link_libraries(sandbox_${name} PRIVATE sandgate_sandbox GTest::gtest_main)
     # Every case forks its own bounded child; the prefix lets `ctest -R sandbox` select them.
