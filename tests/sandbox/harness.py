@@ -34,7 +34,7 @@ BANNER = re.compile(r"Sandgate \S+ serving MCP at (?P<url>http://127\.0\.0\.1:(?
 SANDBOX_META = "io.sandgate/sandbox"
 ERROR_META = "io.sandgate/error"
 REASONS = frozenset({"timeout", "cpu_time", "memory", "output_too_large", "crashed", "seccomp",
-                     "tool_error", "sandbox_unavailable", "cancelled"})
+                     "tool_error", "sandbox_unavailable", "cancelled", "protocol_error"})
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 CALL_TIMEOUT_S = 20.0

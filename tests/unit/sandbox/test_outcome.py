@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import typing
 
 import pytest
 
 from sandgate.sandbox import framing
-from sandgate.sandbox.child import _mark_tool_error
-from sandgate.sandbox.outcome import reason_for_signal, signal_name, stopped_result
+from sandgate.sandbox.outcome import _EXPLANATIONS, Reason, reason_for_signal, signal_name, stopped_result
 
 
 def test_stopped_result_carries_reason_and_detail():
@@ -36,15 +36,20 @@ def test_signal_names():
     assert signal_name(200) == "signal 200"
 
 
-def test_tool_exceptions_are_marked_tool_error_and_memory_errors_memory():
-    raised = json.dumps({"content": [{"type": "text", "text": "ValueError: x"}], "isError": True,
-                         "_meta": {"io.sandgate/error": {"type": "ValueError"}}})
-    marked = json.loads(_mark_tool_error(raised))
-    assert marked["_meta"]["io.sandgate/sandbox"] == {"reason": "tool_error", "type": "ValueError"}
-    memory = raised.replace("ValueError", "MemoryError")
-    assert json.loads(_mark_tool_error(memory))["_meta"]["io.sandgate/sandbox"]["reason"] == "memory"
-    plain = json.dumps({"content": [{"type": "text", "text": "5"}]})
-    assert _mark_tool_error(plain) == plain
+def test_every_reason_has_a_human_text():
+    reasons = set(typing.get_args(Reason))
+    assert "protocol_error" in reasons
+    assert set(_EXPLANATIONS) == reasons
+    assert all(_EXPLANATIONS[reason].strip() for reason in reasons)
+
+
+def test_protocol_error_is_a_stop_with_its_problem():
+    result = json.loads(stopped_result("protocol_error", problem="a frame is not valid JSON"))
+    assert result["isError"] is True
+    assert result["_meta"]["io.sandgate/sandbox"] == {"reason": "protocol_error", "problem": "a frame is not valid JSON"}
+    text = result["content"][0]["text"]
+    assert text.startswith("Sandbox stopped the call (protocol_error): ")
+    assert "killed" in text and "a frame is not valid JSON" in text
 
 
 def _pipe_with(data: bytes, close_writer: bool) -> int:

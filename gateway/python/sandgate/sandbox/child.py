@@ -9,12 +9,12 @@ from typing import Any, NoReturn
 
 import pydantic_core
 
-from sandgate.results import ERROR_META_KEY
+from sandgate.results import error_result
 from sandgate.sandbox import framing
-from sandgate.sandbox.outcome import SANDBOX_META_KEY, stopped_result
 
-# Encoded before the tool runs: when memory is exhausted, nothing new can be built.
-_MEMORY_REPLY = framing.encode({"status": 0, "body": stopped_result("memory")})
+# Encoded before the tool runs: when memory is exhausted, nothing new can be built. It names the
+# exception only: the gateway decides what that means (the `memory` stop).
+_MEMORY_REPLY = framing.encode({"status": 0, "body": error_result("MemoryError", "MemoryError")})
 # What handlers log (tracebacks included) travels back in the reply, bounded, for the gateway's log.
 MAX_LOG_BYTES = 64 * 1024
 
@@ -87,8 +87,6 @@ def _run(call_fd: int, dispatcher: Any) -> dict[str, Any]:
     notifier = partial(_send_progress, call_fd) if request.get("progress") else None
     status, body = dispatcher.call(request["kind"], request["name"], request["args"],
                                    request["meta"], None, progress=notifier)
-    if status == 0 and request["kind"] == "tools/call":
-        body = _mark_tool_error(body)
     reply: dict[str, Any] = {"status": status, "body": body}
     if CALL_LOG.parts:
         reply["log"] = CALL_LOG.text()
@@ -100,16 +98,3 @@ def _send_progress(call_fd: int, params_json: str) -> bool:
     framing.write_all(call_fd, framing.encode_json(b'{"progress":' + params_json.encode() + b"}"))
     return True
 
-
-def _mark_tool_error(body: str) -> str:
-    """An exception inside the tool becomes reason `tool_error` (or `memory` for MemoryError)."""
-    if '"io.sandgate/error"' not in body:
-        return body
-    result = pydantic_core.from_json(body)
-    error = result.get("_meta", {}).get(ERROR_META_KEY)
-    if not isinstance(error, dict):
-        return body
-    if error.get("type") == "MemoryError":
-        return stopped_result("memory")
-    result["_meta"][SANDBOX_META_KEY] = {"reason": "tool_error", "type": error.get("type")}
-    return pydantic_core.to_json(result).decode()

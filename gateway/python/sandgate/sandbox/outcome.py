@@ -11,7 +11,7 @@ SANDBOX_META_KEY = "io.sandgate/sandbox"
 
 Reason = Literal[
     "timeout", "cpu_time", "memory", "output_too_large", "crashed", "seccomp",
-    "tool_error", "sandbox_unavailable", "cancelled",
+    "tool_error", "sandbox_unavailable", "cancelled", "protocol_error",
 ]
 
 _EXPLANATIONS: dict[str, str] = {
@@ -24,6 +24,7 @@ _EXPLANATIONS: dict[str, str] = {
     "tool_error": "the tool raised an exception",
     "sandbox_unavailable": "no sandbox was available to run the call",
     "cancelled": "the call was cancelled",
+    "protocol_error": "the call sent the gateway something it could not accept and was killed",
 }
 
 

@@ -16,26 +16,27 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import pydantic_core
-
-from sandgate.sandbox import framing
+from sandgate.sandbox import framing, replies
 from sandgate.sandbox.channel import ZygoteChannel, ZygoteConfig, _Call, _Unavailable
 from sandgate.sandbox.limits import Sandbox
 from sandgate.sandbox.outcome import reason_for_signal, reported_syscall, signal_name, stopped_result
+from sandgate.sandbox.replies import ProtocolError
 
 logger = logging.getLogger("sandgate.sandbox")
 
-EXIT_REPORT_TIMEOUT_S = 5.0
+# A call that closed its socket without a reply gets its remaining wall time to exit, and at
+# least this: its exit report may come a little after a death close to the deadline.
+EXIT_REPORT_GRACE_S = 1.0
 # Waiting children found dead when handed a call (killed, or their spawn failed) before giving up.
 DEAD_CHILDREN_SKIPPED_PER_CALL = 2
-MAX_STATUS = 4  # the Dispatcher's statuses, 0 (ok) to 4
+PRESPAWN_IDLE_S = 60.0  # a child forked ahead of demand that waits longer is killed and replaced
 
 
 class OutputTooLarge(Exception):
     pass
 
 
-@dataclass
+@dataclass(eq=False)
 class _Worker:
     """A per_session child: spawned on the session's first call, serving its calls one at a time."""
 
@@ -44,31 +45,41 @@ class _Worker:
     lock: asyncio.Lock
 
 
-@dataclass
+@dataclass(eq=False)
 class _Child:
     """A call child the zygote forks and contains ahead of the call; it waits reading its socket."""
 
     call: _Call
     sock: socket.socket
+    recycle: asyncio.TimerHandle | None = None  # while it waits: replaced once idle too long
 
 
 class SandboxRunner(ZygoteChannel):
-    """Runs calls in the zygote's children: per call, or on a per-session worker."""
+    """Runs calls in the zygote's children: per call, or on a per-session worker.
+
+    A call ends when its reply is complete and its process is gone: a per_call child is killed
+    after its reply, a per_session worker on any protocol error; the gateway, not the child,
+    decides how a call ended (replies.settle).
+    """
 
     def __init__(self, config: ZygoteConfig, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(config, loop)
         self._workers: dict[str, _Worker] = {}
         # Children spawned ahead of demand, per distinct set of limits: forking is off the call's path.
         self._prespawned: dict[Sandbox, deque[_Child]] = {}  # frozen limits: hashable, equal when alike
+        self._prespawn_idle_s: float = getattr(config, "prespawn_idle_s", PRESPAWN_IDLE_S)
         self.session_workers_refused = 0
         self.prespawned_lost = 0  # died while waiting for a call
+        self.prespawned_recycled = 0  # waited longer than prespawn_idle_s: killed and replaced
+        self.protocol_errors = 0  # calls killed for a frame the gateway could not accept
 
     def _on_zygote_lost(self) -> None:
-        children: list[_Worker | _Child] = [*self._workers.values(),
-                                            *(c for waiting in self._prespawned.values() for c in waiting)]
-        for child in children:
-            child.sock.close()
-            self._release(child.call, kill=False)  # they die with the zygote
+        for worker in self._workers.values():
+            worker.sock.close()
+            self._release(worker.call, kill=False)  # they die with the zygote
+        for waiting in self._prespawned.values():
+            for child in waiting:
+                self._discard(child, kill=False)
         self._workers.clear()
         self._prespawned.clear()
 
@@ -87,27 +98,30 @@ class SandboxRunner(ZygoteChannel):
         if taken is None:
             return 0, stopped_result("sandbox_unavailable")
         (call, sock), sent = taken
+        deadline = self.loop.time() + limits.wall_time
         try:
-            async with asyncio.timeout(limits.wall_time):
+            async with asyncio.timeout_at(deadline):
                 if sent < len(payload):
                     await self.loop.sock_sendall(sock, memoryview(payload)[sent:])
-                reply = await self._read_frame(sock, limits.max_output, call, progress)
+                frame = await self._read_frame(sock, limits.max_output, call, progress)
+                outcome = None if frame is None else self._settle(frame, request)
         except (BrokenPipeError, ConnectionResetError):  # died with the call read in part: its exit says why
-            reply = None
+            outcome = None
         except TimeoutError:
             return self._kill(call, "timeout", wall_time=limits.wall_time)
         except OutputTooLarge:
             return self._kill(call, "output_too_large", max_output=limits.max_output)
-        except asyncio.CancelledError:
-            self._kill(call, "cancelled")
+        except ProtocolError as error:
+            return self._broke_protocol(call, request, error)
+        except BaseException:  # cancelled, or the gateway failed: the call's process goes either way
+            self._release(call, kill=True)
             raise
         finally:
             sock.close()
-        if reply is not None:
-            # Answer now: the child exits by itself, and its exit report only matters when it sent nothing.
-            self._release(call, kill=False)
-            return self._reply(reply, request)
-        return await self._outcome(call, limits)
+        if outcome is None:
+            return await self._outcome(call, limits, deadline)
+        self._release(call, kill=True)  # the reply is complete: nothing of the call may run on
+        return outcome
 
     def _take_live_child(self, limits: Sandbox, payload: bytes) -> tuple[tuple[_Call, socket.socket], int] | None:
         """A child that accepted the request's first bytes, and how many; one found dead is replaced.
@@ -121,8 +135,7 @@ class SandboxRunner(ZygoteChannel):
             try:
                 return (child.call, child.sock), child.sock.send(payload)
             except (BrokenPipeError, ConnectionResetError):  # died waiting, its exit not yet reported
-                child.sock.close()
-                self._release(child.call, kill=False)
+                self._discard(child, kill=False)
                 self.prespawned_lost += 1
         return None
 
@@ -132,19 +145,45 @@ class SandboxRunner(ZygoteChannel):
         child = None
         while waiting and child is None:
             child = waiting.popleft()
+            if child.recycle is not None:
+                child.recycle.cancel()
+                child.recycle = None
             if child.call.done or _failed(child.call.spawned):
-                child.sock.close()
-                self._release(child.call, kill=False)
+                self._discard(child, kill=False)
                 self.prespawned_lost += 1
                 child = None
         if child is None:
             child = self._spawn(limits)
-        while child is not None and len(waiting) < self.config.prespawned_children:
+        if child is not None:
+            self._top_up(limits, waiting)
+        return child
+
+    def _top_up(self, limits: Sandbox, waiting: deque[_Child]) -> None:
+        while len(waiting) < self.config.prespawned_children:
             spare = self._spawn(limits)
             if spare is None:
                 break
+            spare.recycle = self.loop.call_later(self._prespawn_idle_s, self._recycle, limits, spare)
             waiting.append(spare)
-        return child
+
+    def _recycle(self, limits: Sandbox, child: _Child) -> None:
+        """A child that waited prespawn_idle_s for a call: killed, and another takes its place."""
+        child.recycle = None
+        waiting = self._prespawned.get(limits)
+        if waiting is None or child not in waiting:
+            return
+        waiting.remove(child)
+        self._discard(child, kill=True)
+        self.prespawned_recycled += 1
+        if self.ready:
+            self._top_up(limits, waiting)
+
+    def _discard(self, child: _Child, kill: bool) -> None:
+        if child.recycle is not None:
+            child.recycle.cancel()
+            child.recycle = None
+        child.sock.close()
+        self._release(child.call, kill=kill)
 
     def _spawn(self, limits: Sandbox, persistent: bool = False) -> _Child | None:
         """Asks the zygote for a child; its pid and pidfd arrive later (`_on_spawned`)."""
@@ -180,8 +219,7 @@ class SandboxRunner(ZygoteChannel):
         """A call on the session's own worker: state persists across the session's calls only."""
         worker = self._workers.get(session)
         if worker is not None and worker.call.done:  # it died between calls: start afresh
-            del self._workers[session]
-            worker.sock.close()
+            self._release(self._drop_worker(session, worker), kill=False)
             worker = None
         if worker is None:
             if len(self._workers) >= self.config.max_session_workers:
@@ -193,31 +231,35 @@ class SandboxRunner(ZygoteChannel):
                 return 0, stopped_result("sandbox_unavailable")
         async with worker.lock:
             if worker.call.done:  # died while this call waited its turn
-                self.end_session(session)
+                self._release(self._drop_worker(session, worker), kill=False)
                 return 0, stopped_result("crashed", detail="the session's worker exited")
+            deadline = self.loop.time() + limits.wall_time
             try:
-                async with asyncio.timeout(limits.wall_time):
+                async with asyncio.timeout_at(deadline):
                     await self.loop.sock_sendall(worker.sock, framing.encode(request))
-                    reply = await self._read_frame(worker.sock, limits.max_output, worker.call, progress)
+                    frame = await self._read_frame(worker.sock, limits.max_output, worker.call, progress)
+                    outcome = None if frame is None else self._settle(frame, request)
             except (BrokenPipeError, ConnectionResetError):
-                reply = None
+                outcome = None
             except TimeoutError:
-                return self._end_worker(session, "timeout", wall_time=limits.wall_time)
+                return self._kill(self._drop_worker(session, worker), "timeout", wall_time=limits.wall_time)
             except OutputTooLarge:
-                return self._end_worker(session, "output_too_large", max_output=limits.max_output)
-            except asyncio.CancelledError:
-                self._end_worker(session, "cancelled")
+                return self._kill(self._drop_worker(session, worker), "output_too_large",
+                                  max_output=limits.max_output)
+            except ProtocolError as error:
+                return self._broke_protocol(self._drop_worker(session, worker), request, error)
+            except BaseException:
+                self._release(self._drop_worker(session, worker), kill=True)
                 raise
-            if reply is None:  # the worker died mid-call: what killed it is the outcome
-                self._workers.pop(session, None)
-                worker.sock.close()
-                return await self._outcome(worker.call, limits)
-        return self._reply(reply, request)
+            if outcome is None:  # the worker died mid-call: what killed it is the outcome
+                return await self._outcome(self._drop_worker(session, worker), limits, deadline)
+        return outcome
 
     def end_session(self, session: str) -> None:
         """Kills the session's worker, if it has one."""
-        if session in self._workers:
-            self._end_worker(session, "cancelled")
+        worker = self._workers.get(session)
+        if worker is not None:
+            self._release(self._drop_worker(session, worker), kill=True)
 
     async def _spawn_worker(self, session: str, limits: Sandbox) -> _Worker | None:
         child = self._spawn(limits, persistent=True) if self.ready else None
@@ -226,25 +268,29 @@ class SandboxRunner(ZygoteChannel):
         try:
             await asyncio.wait_for(asyncio.shield(child.call.spawned), limits.wall_time)
         except (TimeoutError, _Unavailable):
-            child.sock.close()
-            self._release(child.call, kill=True)
+            self._discard(child, kill=True)
             return None
+        except BaseException:
+            self._discard(child, kill=True)
+            raise
         worker = _Worker(child.call, child.sock, asyncio.Lock())
         self._workers[session] = worker
         return worker
 
-    def _end_worker(self, session: str, reason: Any, **detail: Any) -> tuple[int, str]:
-        worker = self._workers.pop(session)
+    def _drop_worker(self, session: str, worker: _Worker) -> _Call:
+        """Forgets the session's worker (unless another replaced it) and closes its socket."""
+        if self._workers.get(session) is worker:
+            del self._workers[session]
         worker.sock.close()
-        return self._kill(worker.call, reason, **detail)
+        return worker.call
 
     async def _read_frame(self, sock: socket.socket, limit: int, call: _Call,
                           progress: Callable[[Any], object] | None = None) -> dict[str, Any] | None:
-        """The reply frame (the one with "status") from a worker, or None when it closed the socket first.
+        """The reply frame from a child, or None when it closed the socket first.
 
         Progress frames before it go to `progress`; a violation report (from the child's SIGSYS
         handler) is kept on `call`, and reading goes on to the EOF that follows. Every frame's bytes
-        count against `limit`.
+        count against `limit`; a frame that is not one of these is a ProtocolError.
         """
         call.violation = None
         while True:
@@ -258,14 +304,12 @@ class SandboxRunner(ZygoteChannel):
             body = await self._read_exactly(sock, size)
             if body is None:
                 return None
-            frame = pydantic_core.from_json(body)
-            if not isinstance(frame, dict):
-                continue  # not ours to interpret; it still counted against the limit
-            if "status" in frame:
+            frame = replies.parse_frame(body)
+            if replies.is_reply(frame):
                 return frame
             if "violation" in frame:
                 call.violation = frame["violation"]
-            elif progress is not None and "progress" in frame:
+            elif progress is not None:
                 progress(frame["progress"])
 
     async def _read_exactly(self, sock: socket.socket, size: int) -> bytes | None:
@@ -277,19 +321,23 @@ class SandboxRunner(ZygoteChannel):
             data += chunk
         return bytes(data)
 
-    async def _outcome(self, call: _Call, limits: Sandbox) -> tuple[int, str]:
-        """Why a call ended without a reply, from the zygote's report of its exit."""
-        zygote_lost = False
+    async def _outcome(self, call: _Call, limits: Sandbox, deadline: float | None = None) -> tuple[int, str]:
+        """Why a call ended without a reply, from the zygote's report of its exit.
+
+        One that closed its socket and lives on past its wall time (and the grace) is killed.
+        """
+        remaining = deadline - self.loop.time() if deadline is not None else 0.0
         try:
-            exited = await asyncio.wait_for(asyncio.shield(call.exited), EXIT_REPORT_TIMEOUT_S)
+            exited = await asyncio.wait_for(asyncio.shield(call.exited), max(remaining, EXIT_REPORT_GRACE_S))
         except TimeoutError:
-            exited = {}
+            return self._kill(call, "timeout", wall_time=limits.wall_time)
         except _Unavailable:  # the zygote died, and its children with it
-            exited, zygote_lost = {}, True
-        finally:
             self._release(call, kill=False)
-        if zygote_lost:
             return 0, stopped_result("sandbox_unavailable")
+        except BaseException:
+            self._release(call, kill=True)
+            raise
+        self._release(call, kill=False)
         number = exited.get("signal")
         if number:
             reason = reason_for_signal(number, exited.get("cpu", 0.0), limits.cpu_time)
@@ -299,13 +347,17 @@ class SandboxRunner(ZygoteChannel):
         return 0, stopped_result("crashed", exit_code=exited.get("code"))
 
     @staticmethod
-    def _reply(reply: dict[str, Any], request: dict[str, Any]) -> tuple[int, str]:
-        if reply.get("log"):
-            logger.warning("sandboxed %s %r logged:\n%s", request["kind"], request["name"], reply["log"])
-        status, body = reply.get("status"), reply.get("body")
-        if type(status) is not int or not 0 <= status <= MAX_STATUS or type(body) is not str:
-            return 0, stopped_result("crashed", detail="the call's reply was malformed")  # the child is untrusted
-        return status, body
+    def _settle(frame: dict[str, Any], request: dict[str, Any]) -> tuple[int, str]:
+        """The gateway's verdict on a reply frame; its log goes to the gateway's log, escaped and tagged."""
+        log = replies.child_log(frame)
+        if log:
+            logger.warning("sandboxed %s %r logged: %s", request["kind"], request["name"], log)
+        return replies.settle(frame, request["kind"])
+
+    def _broke_protocol(self, call: _Call, request: dict[str, Any], error: ProtocolError) -> tuple[int, str]:
+        self.protocol_errors += 1
+        logger.warning("sandboxed %s %r broke the call protocol (%s): killed", request["kind"], request["name"], error)
+        return self._kill(call, "protocol_error", problem=str(error))
 
     def _kill(self, call: _Call, reason: Any, **detail: Any) -> tuple[int, str]:
         self._release(call, kill=True)
@@ -313,6 +365,9 @@ class SandboxRunner(ZygoteChannel):
 
     def _release(self, call: _Call, kill: bool) -> None:
         """Done with this child: SIGKILL it if asked (its pidfd may still be on its way), drop the pidfd."""
+        if call.released and call.pidfd is None:  # released already; a later kill still reaches it
+            call.kill_on_spawn = call.kill_on_spawn or kill
+            return
         call.released = True
         if call.pidfd is None:
             call.kill_on_spawn = kill
