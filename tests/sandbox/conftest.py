@@ -18,14 +18,8 @@ from .harness import Gateway
 
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[Gateway]:
-    served = Gateway()
-    try:
-        served.start()
+    with Gateway().serving() as served:
         yield served
-        served.assert_survived()
-    finally:
-        status = served.stop()
-    assert status == 0, f"the gateway exited with {status} after SIGTERM\n{served.log_tail()}"
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -169,6 +169,17 @@ class Gateway:
         if not self.zygotes:
             self.fail("has no zygote (a descendant in its own user namespace) after serving a sandboxed call")
         return self
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[Gateway]:
+        """Started; afterwards it must still serve (`assert_survived`) and exit 0 on SIGTERM."""
+        try:
+            self.start()
+            yield self
+            self.assert_survived()
+        finally:
+            status = self.stop()
+        assert status == 0, f"the gateway exited with {status} after SIGTERM\n{self.log_tail()}"
 
     def stop(self) -> int:
         if self.proc.poll() is None:

@@ -41,14 +41,8 @@ sys.stdout.write(open("/proc/sysvipc/shm").read())
 
 @pytest.fixture(scope="module")
 def islands() -> Iterator[Gateway]:
-    served = Gateway(ISLANDS)
-    try:
-        served.start()
+    with Gateway(ISLANDS).serving() as served:
         yield served
-        served.assert_survived()
-    finally:
-        code = served.stop()
-    assert code == 0, f"the gateway exited with {code} after SIGTERM\n{served.log_tail()}"
 
 
 def abstract_names(pids: list[int]) -> list[str]:

@@ -42,14 +42,8 @@ PRESPAWNED = 2  # the default prespawned_children, for frames.py's one set of li
 
 @pytest.fixture(scope="module")
 def frames() -> Iterator[Gateway]:
-    served = Gateway(FRAMES)
-    try:
-        served.start()
+    with Gateway(FRAMES).serving() as served:
         yield served
-        served.assert_survived()
-    finally:
-        code = served.stop()
-    assert code == 0, f"the gateway exited with {code} after SIGTERM\n{served.log_tail()}"
 
 
 def payload(value: Any) -> str:

@@ -53,14 +53,11 @@ def tmp_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gate
     module = directory / "tmp_module_tools.py"
     module.write_text(textwrap.dedent(MODULE))
     (directory / "tmp_module_sibling.py").write_text(SIBLING)
-    gateway = Gateway(module).start()
     try:
-        yield gateway, module
-        gateway.assert_survived()
+        with Gateway(module).serving() as gateway:
+            yield gateway, module
     finally:
-        status = gateway.stop()
         shutil.rmtree(directory, ignore_errors=True)
-    assert status == 0, gateway.log_tail()
 
 
 def test_the_module_under_tmp_stays_visible_to_calls(tmp_gateway: tuple[Gateway, Path]) -> None:

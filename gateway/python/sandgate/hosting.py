@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sandgate.dispatch import (
-    INVALID_PARAMS, OK, RESOURCE_NOT_FOUND, Completion, Outcome, Pending, child_progress, failure_outcome,
-    run_sandboxed, sandbox_request,
+    INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND, Completion, Outcome, Pending, child_progress,
+    failure_outcome, run_sandboxed, sandbox_request,
 )
 from sandgate.progress import Notifier
 from sandgate.results import json_text
@@ -82,7 +82,7 @@ class HostedDispatcher:
                     return INVALID_PARAMS, _error(f"Unknown prompt: {name}", {"name": name})
                 return self._run(sandbox_request(kind, name, args_json, meta_json, None), granted.server,
                                  session, None, completion)
-            return 3, _error(f"Unsupported request kind: {kind}")
+            return INTERNAL_ERROR, _error(f"Unsupported request kind: {kind}")
         except BaseException as exc:  # noqa: BLE001 - the core must always get a status back
             return failure_outcome(exc, kind, name)
 
@@ -98,5 +98,3 @@ class HostedDispatcher:
 def _error(message: str, data: dict[str, Any] | None = None) -> str:
     return json_text({"message": message} if data is None else {"message": message, "data": data})
 
-
-__all__ = ["HostedDispatcher", "HostedModule", "OK"]

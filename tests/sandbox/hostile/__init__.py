@@ -187,19 +187,16 @@ def served(template: str, test_name: str, files: Mapping[str, str] | None = None
     for relative, content in (files or {}).items():
         (directory / relative).parent.mkdir(parents=True, exist_ok=True)
         (directory / relative).write_text(content)
-    gateway = HostileGateway(module, args, {SECRET_NAME: escape.secret})
     try:
-        gateway.start()
-        environ = Path(f"/proc/{gateway.pid}/environ").read_bytes()
-        assert f"{SECRET_NAME}={escape.secret}".encode() in environ.split(b"\0"), "the secret is not there to steal"
-        yield gateway, escape
-        gateway.assert_survived()
+        with HostileGateway(module, args, {SECRET_NAME: escape.secret}).serving() as gateway:
+            environ = Path(f"/proc/{gateway.pid}/environ").read_bytes()
+            assert f"{SECRET_NAME}={escape.secret}".encode() in environ.split(b"\0"), \
+                "the secret is not there to steal"
+            yield gateway, escape
     finally:
-        status = gateway.stop()
         listener.close()
         escape.remove_markers()
         shutil.rmtree(directory, ignore_errors=True)
-    assert status == 0, f"the gateway exited with {status} after SIGTERM\n{gateway.log_tail()}"
 
 
 def rpc(gateway: Gateway, method: str, params: dict[str, Any]) -> tuple[dict[str, Any], str]:

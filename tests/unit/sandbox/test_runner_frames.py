@@ -235,16 +235,23 @@ def test_a_child_that_closed_its_socket_and_lives_on_is_killed_at_wall_time(fake
     assert killed(child)
 
 
+async def answered_session_call(runner: FakeChildren, workers_before: int = 0) -> FakeChild:
+    """A call on session "s", answered by the worker it spawned (the runner's next fake child)."""
+    call = asyncio.create_task(runner.run_in_session("s", REQUEST, LIMITS))
+    while len(runner.children) <= workers_before:
+        await asyncio.sleep(0.01)
+    worker = runner.children[workers_before]
+    worker.sock.sendall(framing.encode(REPLY))
+    assert await call == (0, REPLY["body"])
+    return worker
+
+
 def test_a_session_worker_lives_between_calls_and_dies_on_a_protocol_error():
     async def main() -> None:
         runner = FakeChildren(asyncio.get_running_loop())
         try:
-            first = asyncio.create_task(runner.run_in_session("s", REQUEST, LIMITS))
-            while not runner.children:
-                await asyncio.sleep(0.01)
-            (worker,) = runner.children
-            worker.sock.sendall(framing.encode(REPLY))
-            assert await first == (0, REPLY["body"])
+            worker = await answered_session_call(runner)
+            assert len(runner.children) == 1
             assert worker.process.poll() is None, "a session's worker must outlive its calls"
             assert runner._workers["s"].call is worker.call
 
@@ -264,20 +271,11 @@ def test_a_session_worker_that_died_between_calls_is_replaced_and_its_pidfd_clos
     async def main() -> None:
         runner = FakeChildren(asyncio.get_running_loop())
         try:
-            first = asyncio.create_task(runner.run_in_session("s", REQUEST, LIMITS))
-            while not runner.children:
-                await asyncio.sleep(0.01)
-            runner.children[0].sock.sendall(framing.encode(REPLY))
-            assert await first == (0, REPLY["body"])
-            dead = runner.children[0]
+            dead = await answered_session_call(runner)
             dead.process.kill()
             dead.call.done = True  # as the zygote's exit report would have it
 
-            second = asyncio.create_task(runner.run_in_session("s", REQUEST, LIMITS))
-            while len(runner.children) < 2:
-                await asyncio.sleep(0.01)
-            runner.children[1].sock.sendall(framing.encode(REPLY))
-            assert await second == (0, REPLY["body"])
+            await answered_session_call(runner, workers_before=1)
             assert dead.call.pidfd is None, "the dead worker's pidfd was kept"
             assert runner._workers["s"].call is runner.children[1].call
         finally:

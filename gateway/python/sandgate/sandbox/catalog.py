@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import pydantic_core
@@ -55,15 +56,16 @@ class Catalog:
     requests: Requests
     settings: tuple[str, ...] = ()  # server settings the module set, which hosting ignores
 
-    @property
+    # Computed once: the hosted dispatcher looks names up on every request.
+    @cached_property
     def tool_names(self) -> frozenset[str]:
         return frozenset(tool["name"] for tool in self.listing["tools"])
 
-    @property
+    @cached_property
     def prompt_names(self) -> frozenset[str]:
         return frozenset(prompt["name"] for prompt in self.listing["prompts"])
 
-    @property
+    @cached_property
     def resource_uris(self) -> frozenset[str]:
         return frozenset(resource["uri"] for resource in self.listing["resources"])
 
@@ -146,20 +148,17 @@ def _check_tool(entry: Any, where: str) -> dict[str, Any]:
     return entry
 
 
-def _check_resource(entry: Any, where: str) -> dict[str, Any]:
-    _object(entry, RESOURCE_KEYS, where)
-    _uri(entry.get("uri"), f"{where}.uri")
+def _check_resource(entry: Any, where: str, uri_key: str = "uri") -> dict[str, Any]:
+    """A resource, or with uri_key "uriTemplate" a resource template: the same fields otherwise."""
+    _object(entry, RESOURCE_KEYS if uri_key == "uri" else TEMPLATE_KEYS, where)
+    _uri(entry.get(uri_key), f"{where}.{uri_key}")
     _name(entry.get("name"), where)
     _common_texts(entry, where)
     return entry
 
 
 def _check_template(entry: Any, where: str) -> dict[str, Any]:
-    _object(entry, TEMPLATE_KEYS, where)
-    _uri(entry.get("uriTemplate"), f"{where}.uriTemplate")
-    _name(entry.get("name"), where)
-    _common_texts(entry, where)
-    return entry
+    return _check_resource(entry, where, "uriTemplate")
 
 
 def _check_prompt(entry: Any, where: str) -> dict[str, Any]:

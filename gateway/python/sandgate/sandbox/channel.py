@@ -28,8 +28,6 @@ ZYGOTE_SCRATCH_BYTES = 16 * 1024 * 1024
 CATALOG_READ_BYTES = 1 << 16
 ZYGOTE_EXIT_GRACE_S = 0.5
 RESPAWN_BACKOFF_S = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
-UNPRIVILEGED_ID = 65534
-CALL_UID_SLOTS = 1024  # sandbox/zygote_loop.h kCallUidSlots; checked against _sandbox by a test
 # Everything else in the gateway's environment stays out of the sandbox.
 ENVIRONMENT_ALLOWLIST = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONHASHSEED")
 SINGLE_THREADED_ENVIRONMENT = {
@@ -54,7 +52,7 @@ class ZygoteConfig:
     prespawned_children: int = 2  # per distinct set of limits
     prespawn_idle_s: float = _setting("prespawn_idle_s")
     # A root gateway maps the zygote's user namespace so that call slot k is host uid call_uid_base + k
-    # and the zygote itself call_uid_base + CALL_UID_SLOTS; anyone else can map only its own uid.
+    # and the zygote itself call_uid_base + _sandbox.CALL_UID_SLOTS; anyone else can map only its own uid.
     call_uid_base: int = _setting("call_uid_base")
     import_timeout_s: float = _setting("import_timeout_s")
     import_memory: int = _setting("import_memory")
@@ -241,8 +239,10 @@ class ZygoteChannel:
         """Root: inside 0 is the zygote's own host id and 1.. the call slots' (each unprivileged);
         anyone else can map only itself, and must deny setgroups to do so."""
         if self.config.user_namespace == "range":
-            base = self.config.call_uid_base
-            id_map = f"0 {base + CALL_UID_SLOTS} 1\n1 {base} {CALL_UID_SLOTS}\n"
+            from sandgate import _sandbox  # the zygote loop's slot count, from the same build
+
+            base, slots = self.config.call_uid_base, _sandbox.CALL_UID_SLOTS
+            id_map = f"0 {base + slots} 1\n1 {base} {slots}\n"
             uid_map = gid_map = id_map
         else:
             uid_map, gid_map = f"0 {os.geteuid()} 1", f"0 {os.getegid()} 1"
