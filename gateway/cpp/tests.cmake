@@ -4,6 +4,7 @@ find_package(GTest REQUIRED)
 include(GoogleTest)
 
 set(SANDGATE_UNIT_TESTS
+  ${CMAKE_CURRENT_LIST_DIR}/common/json_text_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/jsonrpc_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/errors_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/protocol_test.cc

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from .wire import MODERN
+from .wire import MODERN, modern_meta
 ADD = {"name": "add", "arguments": {"a": 2, "b": 3}}
 
 
@@ -35,6 +35,33 @@ def test_invalid_json_is_a_parse_error(server, modern, add_still_works, content:
     body = error_of(modern(server.url).post_raw(content), 400, -32700)
     assert body["id"] is None
     add_still_works(server.url)
+
+
+def call_body(arguments: bytes) -> bytes:
+    return (b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":' + arguments
+            + b',"_meta":' + json.dumps(modern_meta()).encode() + b"}}")
+
+
+@pytest.mark.parametrize(("arguments", "named"), [
+    (b'{"a":"\\ud800","b":1}', "lone UTF-16 surrogate"),
+    (b'{"a":"\\udc00x","b":1}', "lone UTF-16 surrogate"),
+    (b'{"a":"\xff","b":1}', "invalid UTF-8"),
+    (b'{"a":"\xed\xa0\x80","b":1}', "invalid UTF-8"),  # a surrogate spelled in UTF-8
+    (b'{"a":' + b"[" * 158 + b"]" * 158 + b',"b":1}', "max_json_depth (160)"),
+], ids=["lone-high-surrogate", "lone-low-surrogate", "invalid-byte", "utf8-surrogate", "too-deep"])
+def test_values_json_cannot_carry_are_parse_errors_that_say_why(server, modern, add_still_works, arguments: bytes,
+                                                                named: str) -> None:
+    body = error_of(modern(server.url).post_raw(call_body(arguments)), 400, -32700)
+    assert named in body["error"]["message"], body
+    add_still_works(server.url)
+
+
+def test_nesting_at_the_depth_limit_reaches_the_tool(server, modern) -> None:
+    reply = modern(server.url).post_raw(call_body(b'{"a":' + b"[" * 157 + b"]" * 157 + b',"b":1}'),
+                                        modern(server.url).headers("tools/call", ADD))
+    # Parsed, and refused only by the tool's own schema: `a` is an integer.
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["result"]["isError"] is True
 
 
 @pytest.mark.parametrize("content", [b"42", b'"tools/list"', b"null", b"true", b"[]"],

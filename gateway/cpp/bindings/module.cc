@@ -41,6 +41,9 @@ struct CoreSettings {
   std::size_t max_sessions = 10'000;
   std::size_t max_progress_notifications = 1000;
   std::size_t max_progress_bytes = 16 * 1024;
+  std::size_t max_json_depth = JsonLimits{}.max_depth;
+  std::size_t max_json_string_bytes = JsonLimits{}.max_string_bytes;
+  std::size_t max_json_members = JsonLimits{}.max_members;
   std::string server_name = "sandgate";
   std::string server_version = "0.0.0";
   std::string instructions;
@@ -55,6 +58,7 @@ mcp::EngineSettings engine_settings(const CoreSettings& s) {
   e.identity = {s.server_name, s.server_version, s.instructions};
   e.page_size = s.page_size;
   e.progress = mcp::ProgressLimits{s.max_progress_notifications, s.max_progress_bytes};
+  e.json_limits = JsonLimits{s.max_json_depth, s.max_json_string_bytes, s.max_json_members};
   return e;
 }
 
@@ -210,6 +214,9 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("max_sessions", &CoreSettings::max_sessions)
       .def_readwrite("max_progress_notifications", &CoreSettings::max_progress_notifications)
       .def_readwrite("max_progress_bytes", &CoreSettings::max_progress_bytes)
+      .def_readwrite("max_json_depth", &CoreSettings::max_json_depth)
+      .def_readwrite("max_json_string_bytes", &CoreSettings::max_json_string_bytes)
+      .def_readwrite("max_json_members", &CoreSettings::max_json_members)
       .def_readwrite("server_name", &CoreSettings::server_name)
       .def_readwrite("server_version", &CoreSettings::server_version)
       .def_readwrite("instructions", &CoreSettings::instructions);

@@ -1,7 +1,10 @@
-// JSON-RPC codec fuzz target: any body decodes without crashing, and every reply decodes back to a response with the same id.
+// JSON-RPC codec fuzz target: any body decodes without crashing; every reply decodes back to a response with
+// the same id; what decodes, encodes and decodes again to the same values (decode -> encode -> decode), the
+// raw member views agreeing with the tree on every key, duplicates included.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,19 +30,44 @@ void check_reply(const std::string& encoded, const json::value& id) {
   require(json::serialize(reply->id) == json::serialize(id));
 }
 
+// The raw views of an accepted text name the same members, with the same values, as its tree.
+void check_raw_views(std::string_view text, const json::value& tree) {
+  if (const json::object* object = tree.if_object()) {
+    const std::vector<RawMember> members = raw_members(text);
+    require(members.size() >= object->size());
+    for (const auto& [key, value] : *object) {
+      const std::optional<std::string_view> raw = raw_member(text, std::string_view(key.data(), key.size()));
+      require(raw.has_value());
+      auto reparsed = parse_json(*raw, JsonLimits{});
+      require(std::holds_alternative<json::value>(reparsed) && std::get<json::value>(reparsed) == value);
+      check_raw_views(*raw, value);
+    }
+  } else if (const json::array* array = tree.if_array()) {
+    const std::vector<std::string_view> elements = raw_elements(text);
+    require(elements.size() == array->size());
+    for (std::size_t i = 0; i < array->size(); ++i) check_raw_views(elements[i], (*array)[i]);
+  }
+}
+
 void answer(const Message& message) {
-  const json::object* meta = request_meta(message);
-  json::object result;
-  result.emplace("method", message.method);
-  result.emplace("hasMeta", meta != nullptr);
-  check_reply(encode_result(message.id, std::move(result)), message.id);
-  check_reply(encode_error(message.id, -32601, "Method not found: " + message.method, json::object{{"method", message.method}}),
+  const std::string params = message.has_params ? message.params_json : "{}";
+  // decode -> encode -> decode: the params text, sent back as a result, decodes to the same values.
+  const std::string encoded = encode_result(message.id, params);
+  check_reply(encoded, message.id);
+  auto again = parse_json(encoded, JsonLimits{});
+  require(std::holds_alternative<json::value>(again));
+  const json::value& result = std::get<json::value>(again).at("result");
+  require(result == json::value(message.params));
+  require(raw_member(encoded, "result") == std::optional<std::string_view>(params));
+  check_raw_views(params, json::value(message.params));
+  check_reply(encode_error(message.id, -32601, "Method not found: " + message.method,
+                           json::serialize(json::object{{"method", message.method}})),
               message.id);
 }
 
 void answer(const Fault& fault) {
   for (Era era : {Era::kModern, Era::kLegacy}) {
-    check_reply(encode_error(nullptr, to_wire(fault.kind, era).jsonrpc_code, fault.message, fault.data), nullptr);
+    check_reply(encode_error(nullptr, to_wire(fault.kind, era).jsonrpc_code, fault.message, fault.data_json), nullptr);
   }
 }
 

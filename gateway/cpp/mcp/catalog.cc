@@ -13,12 +13,18 @@ namespace sandgate::mcp {
 namespace {
 
 constexpr std::string_view kCursorPrefix = "sg1:";
+// The catalog comes from the facade (checked there when a sandbox sent it); these only keep the parse bounded.
+constexpr JsonLimits kCatalogLimits{256, std::size_t(-1), std::size_t(-1)};
 
-json::array take_array(const json::object& root, std::string_view key) {
+std::vector<std::string> take_items(std::string_view root_text, const json::object& root, std::string_view key) {
   const json::value* v = root.if_contains(key);
   if (v == nullptr) return {};
   if (!v->is_array()) throw std::invalid_argument("catalog field '" + std::string(key) + "' must be an array");
-  return v->get_array();
+  std::vector<std::string> items;
+  const std::optional<std::string_view> raw = raw_member(root_text, key);
+  for (std::string_view item : raw_elements(raw.value_or("[]"))) items.emplace_back(item);
+  if (items.size() != v->get_array().size()) throw std::invalid_argument("catalog field '" + std::string(key) + "' is unreadable");
+  return items;
 }
 
 std::optional<std::size_t> decode_cursor(std::string_view cursor) {
@@ -58,17 +64,17 @@ std::string encode_cursor(std::size_t offset) {
 }
 
 Catalog::Catalog(std::string_view catalog_json, std::size_t page_size) : page_size_(page_size == 0 ? 1 : page_size) {
-  auto parsed = parse_json(catalog_json);
-  if (std::holds_alternative<Fault>(parsed)) throw std::invalid_argument("catalog is not valid JSON");
+  auto parsed = parse_json(catalog_json, kCatalogLimits);
+  if (auto* fault = std::get_if<Fault>(&parsed)) throw std::invalid_argument("catalog is not valid JSON: " + fault->message);
   const json::object* root = std::get<json::value>(parsed).if_object();
   if (root == nullptr) throw std::invalid_argument("catalog must be a JSON object");
-  tools_ = take_array(*root, "tools");
-  resources_ = take_array(*root, "resources");
-  templates_ = take_array(*root, "resourceTemplates");
-  prompts_ = take_array(*root, "prompts");
+  tools_ = take_items(catalog_json, *root, "tools");
+  resources_ = take_items(catalog_json, *root, "resources");
+  templates_ = take_items(catalog_json, *root, "resourceTemplates");
+  prompts_ = take_items(catalog_json, *root, "prompts");
 }
 
-const json::array& Catalog::items(ListKind kind) const {
+const Catalog::Items& Catalog::items(ListKind kind) const {
   switch (kind) {
     case ListKind::kTools: return tools_;
     case ListKind::kResources: return resources_;
@@ -80,8 +86,8 @@ const json::array& Catalog::items(ListKind kind) const {
 
 std::size_t Catalog::count(ListKind kind) const { return items(kind).size(); }
 
-std::variant<json::object, Fault> Catalog::page(ListKind kind, const json::value* cursor) const {
-  const json::array& all = items(kind);
+std::variant<std::string, Fault> Catalog::page(ListKind kind, const json::value* cursor) const {
+  const Items& all = items(kind);
   std::size_t offset = 0;
   if (cursor != nullptr && !cursor->is_null()) {
     std::optional<std::size_t> decoded;
@@ -90,10 +96,12 @@ std::variant<json::object, Fault> Catalog::page(ListKind kind, const json::value
     offset = *decoded;
   }
   const std::size_t end = std::min(all.size(), offset + page_size_);
-  json::array slice(all.begin() + static_cast<std::ptrdiff_t>(offset), all.begin() + static_cast<std::ptrdiff_t>(end));
-  json::object result;
-  result.emplace(list_field(kind), std::move(slice));
-  if (end < all.size()) result.emplace("nextCursor", encode_cursor(end));
+  std::string result = "{\"";
+  result.append(list_field(kind)).append("\":[");
+  for (std::size_t i = offset; i < end; ++i) result.append(i == offset ? "" : ",").append(all[i]);
+  result.push_back(']');
+  if (end < all.size()) result.append(R"(,"nextCursor":")").append(encode_cursor(end)).push_back('"');
+  result.push_back('}');
   return result;
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "common/json.h"
 #include "mcp/errors.h"
@@ -17,14 +18,16 @@ class Catalog {
   // Throws std::invalid_argument when the text is not the expected shape.
   Catalog(std::string_view catalog_json, std::size_t page_size);
 
-  // {"<items>": [...], "nextCursor"?: "..."}; kInvalidParams for a cursor we did not issue.
-  std::variant<json::object, Fault> page(ListKind kind, const json::value* cursor) const;
+  // {"<items>": [...], "nextCursor"?: "..."} as text; kInvalidParams for a cursor we did not issue.
+  std::variant<std::string, Fault> page(ListKind kind, const json::value* cursor) const;
   std::size_t count(ListKind kind) const;
   json::object capabilities() const;
 
  private:
-  const json::array& items(ListKind kind) const;
-  json::array tools_, resources_, templates_, prompts_;
+  // Each item as the catalog's text has it: schemas and their defaults go out as the module wrote them.
+  using Items = std::vector<std::string>;
+  const Items& items(ListKind kind) const;
+  Items tools_, resources_, templates_, prompts_;
   std::size_t page_size_;
 };
 

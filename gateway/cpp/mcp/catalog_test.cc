@@ -23,7 +23,7 @@ json::object expect_page(const Catalog& catalog, ListKind kind, const json::valu
     ADD_FAILURE() << "unexpected fault: " << fault->message;
     return {};
   }
-  return std::get<json::object>(page);
+  return json::parse(std::get<std::string>(page)).as_object();
 }
 
 std::vector<std::string> names(const json::object& page, std::string_view field = "tools") {

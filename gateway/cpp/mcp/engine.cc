@@ -1,6 +1,7 @@
 #include "mcp/engine.h"
 
 #include <array>
+#include <optional>
 #include <utility>
 
 namespace sandgate::mcp {
@@ -23,32 +24,41 @@ constexpr std::array<ListMethod, 4> kListMethods = {{
 
 Fault invalid_params(std::string message) { return Fault{Failure::kInvalidParams, std::move(message)}; }
 
-json::object supported_versions_data(std::string_view requested) {
+std::string supported_versions_data(std::string_view requested) {
   json::array supported;
   for (auto v : kModernVersions) supported.emplace_back(v);
   for (auto v : kLegacyVersions) supported.emplace_back(v);
-  return json::object{{"supported", std::move(supported)}, {"requested", requested}};
+  return json::serialize(json::object{{"supported", std::move(supported)}, {"requested", requested}});
 }
+
+std::string quoted(std::string_view key) { return json::serialize(json::string_view(key.data(), key.size())); }
 
 }  // namespace
 
-Reply outcome_to_reply(const Outcome& outcome) {
-  auto parsed = parse_json(outcome.json);
-  const json::object* object = nullptr;
-  if (auto* value = std::get_if<json::value>(&parsed)) object = value->if_object();
-  if (object == nullptr) return Fault{Failure::kInternalError, "Internal error: the tool runner returned malformed JSON"};
-  if (outcome.status == OutcomeStatus::kOk) return *object;
-  std::string message = "Internal error";
-  if (const json::value* m = object->if_contains("message"); m != nullptr && m->is_string()) {
-    message = std::string(m->get_string());
+Reply outcome_to_reply(Outcome outcome, const JsonLimits& limits) {
+  // A result's strings and lists are bounded by the runner's output limit, its depth by the client's.
+  const JsonLimits result_limits{limits.max_depth, std::size_t(-1), std::size_t(-1)};
+  if (auto error = validate_json_text(outcome.json, result_limits)) {
+    return Fault{Failure::kInternalError, "Internal error: the tool runner returned malformed JSON (" + error->message + ")"};
   }
-  json::value data = nullptr;
-  if (const json::value* d = object->if_contains("data")) data = *d;
+  const std::string_view text = trim_json(outcome.json);
+  if (text.empty() || text.front() != '{') {
+    return Fault{Failure::kInternalError, "Internal error: the tool runner returned malformed JSON (not an object)"};
+  }
+  if (outcome.status == OutcomeStatus::kOk) return std::move(outcome.json);
+  std::string message = "Internal error";
+  if (auto m = raw_member(text, "message")) {
+    auto parsed = parse_json_text(*m, result_limits);
+    if (auto* value = std::get_if<json::value>(&parsed); value != nullptr && value->is_string()) {
+      message = std::string(value->get_string());
+    }
+  }
+  std::string data(raw_member(text, "data").value_or(""));
   switch (outcome.status) {
-    case OutcomeStatus::kInvalidParams: return Fault{Failure::kInvalidParams, message, data};
-    case OutcomeStatus::kResourceNotFound: return Fault{Failure::kResourceNotFound, message, data};
-    case OutcomeStatus::kMissingClientCapability: return Fault{Failure::kMissingClientCapability, message, data};
-    default: return Fault{Failure::kInternalError, message, data};
+    case OutcomeStatus::kInvalidParams: return Fault{Failure::kInvalidParams, message, std::move(data)};
+    case OutcomeStatus::kResourceNotFound: return Fault{Failure::kResourceNotFound, message, std::move(data)};
+    case OutcomeStatus::kMissingClientCapability: return Fault{Failure::kMissingClientCapability, message, std::move(data)};
+    default: return Fault{Failure::kInternalError, message, std::move(data)};
   }
 }
 
@@ -58,6 +68,7 @@ Engine::Engine(EngineSettings settings, std::shared_ptr<Dispatcher> dispatcher)
       catalog_(dispatcher_->catalog_json(), settings_.page_size) {
   server_info_.emplace("name", settings_.identity.name);
   server_info_.emplace("version", settings_.identity.version);
+  server_info_json_ = json::serialize(server_info_);
 }
 
 std::variant<std::string, Fault> Engine::check_modern_envelope(const Message& request) const {
@@ -78,7 +89,7 @@ std::variant<std::string, Fault> Engine::check_modern_envelope(const Message& re
   return requested;
 }
 
-json::object Engine::initialize_result(std::string_view negotiated_version) const {
+std::string Engine::initialize_result(std::string_view negotiated_version) const {
   json::object caps = catalog_.capabilities();
   caps.emplace("logging", json::object{});
   json::object result;
@@ -86,10 +97,10 @@ json::object Engine::initialize_result(std::string_view negotiated_version) cons
   result.emplace("capabilities", std::move(caps));
   result.emplace("serverInfo", server_info_);
   if (!settings_.identity.instructions.empty()) result.emplace("instructions", settings_.identity.instructions);
-  return result;
+  return json::serialize(result);
 }
 
-json::object Engine::discover_result() const {
+std::string Engine::discover_result() const {
   json::array versions;
   for (auto v : kModernVersions) versions.emplace_back(v);
   for (auto v : kLegacyVersions) versions.emplace_back(v);
@@ -97,21 +108,41 @@ json::object Engine::discover_result() const {
   result.emplace("supportedVersions", std::move(versions));
   result.emplace("capabilities", catalog_.capabilities());
   if (!settings_.identity.instructions.empty()) result.emplace("instructions", settings_.identity.instructions);
-  return result;
+  return json::serialize(result);
 }
 
-json::object Engine::finish(json::object result, const RequestContext& context, std::int64_t ttl_ms) const {
+std::string Engine::finish(std::string result, const RequestContext& context, std::int64_t ttl_ms) const {
   if (context.era != Era::kModern) return result;
-  result["resultType"] = "complete";
-  json::value& meta = result["_meta"];
-  if (!meta.is_object()) meta = json::object{};
-  meta.get_object()[kMetaServerInfo] = server_info_;
-  if (ttl_ms != kNotCacheable) {
-    result["ttlMs"] = ttl_ms;
-    // Nothing served here depends on who asks yet; per-principal filtering will make lists private.
-    result["cacheScope"] = "public";
+  // Rewritten member by member on the text: what the tool wrote passes as it wrote it.
+  const bool cacheable = ttl_ms != kNotCacheable;
+  std::string out = "{";
+  std::optional<std::string_view> tool_meta;
+  for (const RawMember& member : raw_members(result)) {
+    if (raw_key_equals(member.key, "_meta")) {
+      tool_meta = member.value;
+      continue;
+    }
+    if (raw_key_equals(member.key, "resultType")) continue;
+    if (cacheable && (raw_key_equals(member.key, "ttlMs") || raw_key_equals(member.key, "cacheScope"))) continue;
+    append_raw_member(out, member.key, member.value);
   }
-  return result;
+  append_raw_member(out, R"("resultType")", R"("complete")");
+  std::string meta = "{";
+  if (tool_meta) {
+    for (const RawMember& member : raw_members(*tool_meta)) {
+      if (!raw_key_equals(member.key, kMetaServerInfo)) append_raw_member(meta, member.key, member.value);
+    }
+  }
+  append_raw_member(meta, quoted(kMetaServerInfo), server_info_json_);
+  meta.push_back('}');
+  append_raw_member(out, R"("_meta")", meta);
+  if (cacheable) {
+    append_raw_member(out, R"("ttlMs")", std::to_string(ttl_ms));
+    // Nothing served here depends on who asks yet; per-principal filtering will make lists private.
+    append_raw_member(out, R"("cacheScope")", R"("public")");
+  }
+  out.push_back('}');
+  return out;
 }
 
 void Engine::handle(const Message& request, const RequestContext& context, std::shared_ptr<CancelToken> cancel,
@@ -122,7 +153,7 @@ void Engine::handle(const Message& request, const RequestContext& context, std::
     if (method != list.method) continue;
     auto page = catalog_.page(list.kind, request.params.if_contains("cursor"));
     if (auto* fault = std::get_if<Fault>(&page)) return done(std::move(*fault));
-    return done(finish(std::move(std::get<json::object>(page)), context, settings_.list_ttl_ms));
+    return done(finish(std::move(std::get<std::string>(page)), context, settings_.list_ttl_ms));
   }
   if (method == "tools/call") return invoke(InvocationKind::kToolCall, request, context, std::move(cancel), std::move(done));
   if (method == "resources/read") {
@@ -132,11 +163,11 @@ void Engine::handle(const Message& request, const RequestContext& context, std::
   if (modern && method == "server/discover") return done(finish(discover_result(), context, settings_.list_ttl_ms));
   if (!modern) {
     if (method == "initialize") return done(initialize_result(negotiate_legacy_version(context.protocol_version)));
-    if (method == "ping") return done(json::object{});
+    if (method == "ping") return done(std::string("{}"));
     if (method == "logging/setLevel") {
       const json::value* level = request.params.if_contains("level");
       if (level == nullptr || !level->is_string()) return done(invalid_params("Invalid params: 'level' must be a string"));
-      return done(json::object{});
+      return done(std::string("{}"));
     }
   }
   done(Fault{Failure::kMethodNotFound, "Method not found: " + method});
@@ -150,11 +181,14 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
     return done(invalid_params(std::string("Invalid params: '") + key + "' must be a string"));
   }
   Invocation invocation{kind, std::string(name->get_string()), "{}", "{}", context.session, nullptr};
+  // The tool gets the client's own text of its arguments and _meta, so it reads every value as sent.
   if (const json::value* args = request.params.if_contains("arguments"); args != nullptr && !args->is_null()) {
     if (!args->is_object()) return done(invalid_params("Invalid params: 'arguments' must be an object"));
-    invocation.arguments_json = json::serialize(*args);
+    invocation.arguments_json = std::string(raw_member(request.params_json, "arguments").value_or("{}"));
   }
-  if (const json::object* meta = request_meta(request)) invocation.meta_json = json::serialize(*meta);
+  if (request_meta(request) != nullptr) {
+    invocation.meta_json = std::string(raw_member(request.params_json, "_meta").value_or("{}"));
+  }
   if (progress_token(request) != nullptr) {
     invocation.progress = std::make_shared<ProgressReporter>(context.notifications, settings_.progress,
                                                              notification_counters_,
@@ -163,8 +197,8 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
   const std::int64_t ttl = kind == InvocationKind::kResourceRead ? settings_.read_ttl_ms : kNotCacheable;
   dispatcher_->invoke(std::move(invocation), std::move(cancel),
                       [this, context, ttl, done = std::move(done)](Outcome outcome) {
-                        Reply reply = outcome_to_reply(outcome);
-                        if (auto* result = std::get_if<json::object>(&reply)) {
+                        Reply reply = outcome_to_reply(std::move(outcome), settings_.json_limits);
+                        if (auto* result = std::get_if<std::string>(&reply)) {
                           return done(finish(std::move(*result), context, ttl));
                         }
                         done(std::move(reply));

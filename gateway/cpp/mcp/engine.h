@@ -24,6 +24,7 @@ struct ServerIdentity {
 
 struct EngineSettings {
   ServerIdentity identity;
+  JsonLimits json_limits;  // what a client may send; a tool's result is held to the same depth
   std::size_t page_size = 100;
   // Freshness hints of 2026-07-28 cacheable results.
   std::int64_t list_ttl_ms = 60'000;
@@ -39,7 +40,8 @@ struct RequestContext {
   std::shared_ptr<NotificationSink> notifications;
 };
 
-using Reply = std::variant<json::object, Fault>;
+// A result is a JSON object's text: values a tool returned go out as it wrote them.
+using Reply = std::variant<std::string, Fault>;
 using ReplyCallback = std::function<void(Reply)>;
 
 class Engine {
@@ -55,7 +57,7 @@ class Engine {
   void handle(const Message& request, const RequestContext& context, std::shared_ptr<CancelToken> cancel,
               ReplyCallback done) const;
 
-  json::object initialize_result(std::string_view negotiated_version) const;
+  std::string initialize_result(std::string_view negotiated_version) const;
   const Catalog& catalog() const { return catalog_; }
   const EngineSettings& settings() const { return settings_; }
   Dispatcher& dispatcher() const { return *dispatcher_; }
@@ -64,18 +66,20 @@ class Engine {
  private:
   void invoke(InvocationKind kind, const Message& request, const RequestContext& context,
               std::shared_ptr<CancelToken> cancel, ReplyCallback done) const;
-  json::object finish(json::object result, const RequestContext& context, std::int64_t ttl_ms) const;
-  json::object discover_result() const;
+  std::string finish(std::string result, const RequestContext& context, std::int64_t ttl_ms) const;
+  std::string discover_result() const;
 
   EngineSettings settings_;
   std::shared_ptr<Dispatcher> dispatcher_;
   Catalog catalog_;
   json::object server_info_;
+  std::string server_info_json_;
   // Shared with every ProgressReporter, which Python may hold past the engine's life.
   std::shared_ptr<NotificationCounters> notification_counters_ = std::make_shared<NotificationCounters>();
 };
 
-// Maps a runner's outcome to a result object or a protocol failure.
-Reply outcome_to_reply(const Outcome& outcome);
+// Maps a runner's outcome to a result object or a protocol failure; a result must be a JSON object within
+// `limits`' depth.
+Reply outcome_to_reply(Outcome outcome, const JsonLimits& limits);
 
 }  // namespace sandgate::mcp

@@ -31,7 +31,7 @@ enum class Failure {
 struct Fault {
   Failure kind;
   std::string message;
-  json::value data = nullptr;  // null: no `data` member on the wire
+  std::string data_json{};  // the `data` member's JSON text, as it goes out; empty: none
 };
 
 struct WireError {

@@ -11,16 +11,13 @@ Fault invalid(std::string message) { return Fault{Failure::kInvalidRequest, std:
 
 }  // namespace
 
-std::variant<json::value, Fault> parse_json(std::string_view text) {
-  json::parse_options options;
-  options.max_depth = kMaxJsonDepth;
-  boost::system::error_code ec;
-  json::value value = json::parse(text, ec, {}, options);
-  if (ec) return Fault{Failure::kParseError, "Parse error: " + ec.message()};
-  return value;
+std::variant<json::value, Fault> parse_json(std::string_view text, const JsonLimits& limits) {
+  auto parsed = parse_json_text(text, limits);
+  if (auto* error = std::get_if<JsonParseError>(&parsed)) return Fault{Failure::kParseError, std::move(error->message)};
+  return std::move(std::get<json::value>(parsed));
 }
 
-std::variant<Message, Fault> decode_message(const json::value& value) {
+std::variant<Message, Fault> decode_message(const json::value& value, std::string_view text) {
   const json::object* object = value.if_object();
   if (object == nullptr) return invalid("Invalid Request: a JSON-RPC message must be an object");
   const json::value* version = object->if_contains("jsonrpc");
@@ -52,12 +49,16 @@ std::variant<Message, Fault> decode_message(const json::value& value) {
     if (!params->is_object()) return invalid("Invalid Request: \"params\" must be an object");
     message.params = params->get_object();
     message.has_params = true;
+    const std::optional<std::string_view> raw = raw_member(text, "params");
+    // The tree and the text come from one parse: they cannot disagree unless the scanner is wrong.
+    if (!raw) return Fault{Failure::kInternalError, "Internal error: params not found in the request text"};
+    message.params_json = std::string(*raw);
   }
   return message;
 }
 
-std::variant<Body, Fault> decode_body(std::string_view text) {
-  auto parsed = parse_json(text);
+std::variant<Body, Fault> decode_body(std::string_view text, const JsonLimits& limits) {
+  auto parsed = parse_json(text, limits);
   if (auto* fault = std::get_if<Fault>(&parsed)) return *fault;
   const json::value& value = std::get<json::value>(parsed);
   Body body;
@@ -65,40 +66,29 @@ std::variant<Body, Fault> decode_body(std::string_view text) {
     if (batch->empty()) return invalid("Invalid Request: empty batch");
     body.is_batch = true;
     body.messages.reserve(batch->size());
-    for (const json::value& item : *batch) body.messages.push_back(decode_message(item));
+    const std::vector<std::string_view> items = raw_elements(text);
+    for (std::size_t i = 0; i < batch->size(); ++i) {
+      body.messages.push_back(decode_message((*batch)[i], i < items.size() ? items[i] : std::string_view{}));
+    }
     return body;
   }
-  body.messages.push_back(decode_message(value));
+  body.messages.push_back(decode_message(value, text));
   return body;
 }
 
-std::string encode_result(const json::value& id, json::object result) {
-  json::object envelope;
-  envelope.reserve(3);
-  envelope.emplace("jsonrpc", "2.0");
-  envelope.emplace("id", id);
-  envelope.emplace("result", std::move(result));
-  return json::serialize(envelope);
+std::string encode_result(const json::value& id, std::string_view result_json) {
+  std::string out = R"({"jsonrpc":"2.0","id":)";
+  out.append(json::serialize(id)).append(R"(,"result":)").append(result_json).push_back('}');
+  return out;
 }
 
-std::string encode_error(const json::value& id, int code, std::string_view message, const json::value& data) {
-  json::object error;
-  error.emplace("code", code);
-  error.emplace("message", message);
-  if (!data.is_null()) error.emplace("data", data);
-  json::object envelope;
-  envelope.emplace("jsonrpc", "2.0");
-  envelope.emplace("id", id);
-  envelope.emplace("error", std::move(error));
-  return json::serialize(envelope);
-}
-
-std::string encode_notification(std::string_view method, json::object params) {
-  json::object envelope;
-  envelope.emplace("jsonrpc", "2.0");
-  envelope.emplace("method", method);
-  envelope.emplace("params", std::move(params));
-  return json::serialize(envelope);
+std::string encode_error(const json::value& id, int code, std::string_view message, std::string_view data_json) {
+  std::string out = R"({"jsonrpc":"2.0","id":)";
+  out.append(json::serialize(id)).append(R"(,"error":{"code":)").append(std::to_string(code));
+  out.append(R"(,"message":)").append(json::serialize(json::string_view(message.data(), message.size())));
+  if (!data_json.empty()) out.append(R"(,"data":)").append(data_json);
+  out.append("}}");
+  return out;
 }
 
 const json::object* request_meta(const Message& message) {

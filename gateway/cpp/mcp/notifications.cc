@@ -29,14 +29,17 @@ bool ProgressReporter::report(std::string_view params_json) {
     message.append(params_json);
   } else {
     // Only 2024-11-05 sessions pay for a parse: their revision's params have no `message`.
-    auto parsed = parse_json(params_json);
-    json::value* params = std::get_if<json::value>(&parsed);
-    if (params == nullptr || !params->is_object()) {
+    const JsonLimits limits;
+    if (validate_json_text(params_json, limits) || trim_json(params_json).substr(0, 1) != "{") {
       ++counters_->progress_dropped_undeliverable;
       return false;
     }
-    params->get_object().erase("message");
-    message.append(json::serialize(*params));
+    std::string params = "{";
+    for (const RawMember& member : raw_members(params_json)) {
+      if (!raw_key_equals(member.key, "message")) append_raw_member(params, member.key, member.value);
+    }
+    params.push_back('}');
+    message.append(params);
   }
   message.push_back('}');
   if (sink_ == nullptr || !sink_->deliver(std::move(message))) {

@@ -110,9 +110,9 @@ TEST(ProgressReporter, RevisionWithoutMessageLosesOnlyTheMessage) {
 }
 
 Message request_with_meta(std::string_view meta) {
-  auto parsed = json::parse(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","_meta":)" +
-                            std::string(meta) + "}}");
-  return std::get<Message>(decode_message(parsed));
+  const std::string text =
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","_meta":)" + std::string(meta) + "}}";
+  return std::get<Message>(decode_message(json::parse(text), text));
 }
 
 TEST(ProgressToken, OnlyStringsAndIntegersAreTokens) {

@@ -152,7 +152,7 @@ McpHttpReply StreamableHttp::fault_reply(const Fault& fault, Era era, const json
   McpHttpReply reply;
   reply.status = wire.http_status;
   reply.content_type = std::string(kJsonType);
-  reply.body = encode_error(id, wire.jsonrpc_code, fault.message, fault.data);
+  reply.body = encode_error(id, wire.jsonrpc_code, fault.message, fault.data_json);
   if (fault.kind == Failure::kHttpMethodNotAllowed) reply.headers.emplace_back("Allow", "GET, POST, DELETE");
   return reply;
 }
@@ -196,7 +196,7 @@ void StreamableHttp::handle_post(McpHttpRequest& request, std::shared_ptr<Cancel
     return done(fault_reply({Failure::kUnsupportedMediaType, "Unsupported Media Type: Content-Type must be application/json"},
                             Era::kLegacy));
   }
-  auto decoded = decode_body(request.body);
+  auto decoded = decode_body(request.body, engine_.settings().json_limits);
   if (auto* fault = std::get_if<Fault>(&decoded)) return done(fault_reply(*fault, Era::kLegacy));
   Body& body = std::get<Body>(decoded);
 
@@ -257,7 +257,7 @@ void StreamableHttp::handle_modern(McpHttpRequest& request, const Message& messa
       json::array supported;
       for (auto v : kModernVersions) supported.emplace_back(v);
       return done(fault_reply({Failure::kUnsupportedProtocolVersion, "Unsupported protocol version",
-                               json::object{{"supported", std::move(supported)}, {"requested", *request.protocol_version}}},
+                               json::serialize(json::object{{"supported", std::move(supported)}, {"requested", *request.protocol_version}})},
                               Era::kModern));
     }
     return done(empty_reply(202));
@@ -274,7 +274,7 @@ void StreamableHttp::handle_modern(McpHttpRequest& request, const Message& messa
   context.notifications = notifications;
   engine_.handle(message, context, std::move(cancel), [id = message.id, mode, done, notifications](Reply reply) {
     if (auto* fault = std::get_if<Fault>(&reply)) return done(finish(notifications, fault_reply(*fault, Era::kModern, id)));
-    done(finish(notifications, message_reply(encode_result(id, std::move(std::get<json::object>(reply))), mode)));
+    done(finish(notifications, message_reply(encode_result(id, std::move(std::get<std::string>(reply))), mode)));
   });
 }
 
@@ -284,16 +284,16 @@ McpHttpReply legacy_reply(const json::value& id, Reply reply, ResponseMode mode)
   if (auto* fault = std::get_if<Fault>(&reply)) {
     const WireError wire = to_wire(fault->kind, Era::kLegacy);
     if (wire.http_status != 200) return StreamableHttp::fault_reply(*fault, Era::kLegacy, id);
-    return message_reply(encode_error(id, wire.jsonrpc_code, fault->message, fault->data), mode);
+    return message_reply(encode_error(id, wire.jsonrpc_code, fault->message, fault->data_json), mode);
   }
-  return message_reply(encode_result(id, std::move(std::get<json::object>(reply))), mode);
+  return message_reply(encode_result(id, std::move(std::get<std::string>(reply))), mode);
 }
 
 std::string encode_reply(const json::value& id, Reply reply) {
   if (auto* fault = std::get_if<Fault>(&reply)) {
-    return encode_error(id, to_wire(fault->kind, Era::kLegacy).jsonrpc_code, fault->message, fault->data);
+    return encode_error(id, to_wire(fault->kind, Era::kLegacy).jsonrpc_code, fault->message, fault->data_json);
   }
-  return encode_result(id, std::move(std::get<json::object>(reply)));
+  return encode_result(id, std::move(std::get<std::string>(reply)));
 }
 
 // Collects the answers of a 2025-03-26 batch; the last one to arrive sends the reply.
@@ -342,7 +342,7 @@ void StreamableHttp::handle_legacy(McpHttpRequest& request, Body& body, Response
       const std::string negotiated(negotiate_legacy_version(requested->get_string()));
       SessionRecord record{negotiated, "{}", "", false};
       if (const json::value* caps = message.params.if_contains("capabilities"); caps != nullptr && caps->is_object()) {
-        record.client_capabilities_json = json::serialize(*caps);
+        record.client_capabilities_json = std::string(raw_member(message.params_json, "capabilities").value_or("{}"));
       }
       auto id = sessions_.open(std::move(record));
       if (!id) return done(fault_reply({Failure::kServerBusy, "Service Unavailable: session limit reached"}, Era::kLegacy, message.id));
@@ -367,7 +367,7 @@ void StreamableHttp::handle_legacy(McpHttpRequest& request, Body& body, Response
   for (auto& item : body.messages) {
     if (auto* fault = std::get_if<Fault>(&item)) {
       if (!body.is_batch) return done(fault_reply(*fault, Era::kLegacy));
-      batch->answers.push_back(encode_error(nullptr, to_wire(fault->kind, Era::kLegacy).jsonrpc_code, fault->message, fault->data));
+      batch->answers.push_back(encode_error(nullptr, to_wire(fault->kind, Era::kLegacy).jsonrpc_code, fault->message, fault->data_json));
       continue;
     }
     const Message& message = std::get<Message>(item);

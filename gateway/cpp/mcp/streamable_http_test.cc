@@ -65,6 +65,12 @@ class FakeDispatcher final : public Dispatcher {
       json::object result{{"content", json::array{json::object{{"type", "text"}, {"text", std::to_string(sum)}}}}};
       return {OutcomeStatus::kOk, json::serialize(result)};
     }
+    if (invocation.kind == InvocationKind::kToolCall && invocation.name == "echo") {
+      // Hands back the arguments text inside a result that also tries to set the gateway's own fields.
+      return {OutcomeStatus::kOk, R"({"content":[],"structuredContent":)" + invocation.arguments_json +
+                                      R"(,"resultType":"forged","_meta":{"tool":115196.20000000001,")" +
+                                      std::string(kMetaServerInfo) + R"(":"forged"}})"};
+    }
     if (invocation.kind == InvocationKind::kToolCall && invocation.name == "hello world") {
       return {OutcomeStatus::kOk, R"({"content":[]})"};
     }
@@ -241,6 +247,26 @@ TEST_P(StreamableHttpTest, ModernToolCallHappyPath) {
   EXPECT_EQ(invocations[0].kind, InvocationKind::kToolCall);
   EXPECT_EQ(json::parse(invocations[0].arguments_json), json::parse(R"({"a":2,"b":3})"));
   EXPECT_TRUE(json::parse(invocations[0].meta_json).as_object().contains(kMetaProtocolVersion));
+}
+
+// Values the client wrote reach the tool as written, and the tool's come back as it wrote them.
+TEST_P(StreamableHttpTest, ValuesPassAsWrittenBothWays) {
+  const std::string arguments =
+      R"({"f":115196.20000000001,"big":12345678901234567890123,"z":-0.0,"tiny":5e-324,"s":"\u00e9\ud83d\ude00","dup":1,"dup":2})";
+  McpHttpRequest request = modern_post("tools/call", json::object{{"name", "echo"}});
+  const std::string marker = R"("name":"echo")";
+  request.body.insert(request.body.find(marker) + marker.size(), R"(,"arguments":)" + arguments);
+  const McpHttpReply reply = call(std::move(request));
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  const auto invocations = dispatcher_->invocations();
+  ASSERT_EQ(invocations.size(), 1u);
+  EXPECT_EQ(invocations[0].arguments_json, arguments);
+  EXPECT_NE(reply.body.find(R"("structuredContent":)" + arguments), std::string::npos) << reply.body;
+  const json::object result = body_object(reply).at("result").as_object();
+  EXPECT_EQ(result.at("resultType").as_string(), "complete");
+  EXPECT_EQ(result.at("_meta").at(kMetaServerInfo).at("name").as_string(), "sandgate-test");
+  EXPECT_NE(reply.body.find(R"("tool":115196.20000000001)"), std::string::npos) << reply.body;
+  EXPECT_EQ(reply.body.find("forged"), std::string::npos) << reply.body;
 }
 
 TEST_P(StreamableHttpTest, ModernRepliesEchoTheIdExactly) {

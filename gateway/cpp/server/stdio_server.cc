@@ -50,7 +50,7 @@ class StdioSession {
 
   void on_line(std::string_view line) {
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
-    auto decoded = mcp::decode_body(line);
+    auto decoded = mcp::decode_body(line, engine_.settings().json_limits);
     if (auto* fault = std::get_if<Fault>(&decoded)) return write_fault(nullptr, *fault);
     mcp::Body& body = std::get<mcp::Body>(decoded);
     if (body.is_batch && legacy_version_ != mcp::kBatchVersion) {
@@ -115,9 +115,9 @@ class StdioSession {
                                              mine = std::weak_ptr<mcp::CancelToken>(token)](mcp::Reply reply) {
       if (notifications) notifications->finish();
       if (auto* fault = std::get_if<Fault>(&reply)) {
-        write(mcp::encode_error(id, mcp::to_wire(fault->kind, era).jsonrpc_code, fault->message, fault->data));
+        write(mcp::encode_error(id, mcp::to_wire(fault->kind, era).jsonrpc_code, fault->message, fault->data_json));
       } else {
-        write(mcp::encode_result(id, std::move(std::get<json::object>(reply))));
+        write(mcp::encode_result(id, std::move(std::get<std::string>(reply))));
       }
       std::lock_guard lock(mutex_);
       // A client may reuse an id while it is in flight; only the latest call owns the cancel entry.
@@ -141,7 +141,7 @@ class StdioSession {
 
   void write_fault(const json::value& id, const Fault& fault) {
     const Era era = legacy_version_.empty() ? Era::kModern : Era::kLegacy;
-    write(mcp::encode_error(id, mcp::to_wire(fault.kind, era).jsonrpc_code, fault.message, fault.data));
+    write(mcp::encode_error(id, mcp::to_wire(fault.kind, era).jsonrpc_code, fault.message, fault.data_json));
   }
 
   void write(std::string line) {

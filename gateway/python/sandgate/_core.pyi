@@ -21,6 +21,9 @@ class Settings:
     max_sessions: int
     max_progress_notifications: int
     max_progress_bytes: int
+    max_json_depth: int
+    max_json_string_bytes: int
+    max_json_members: int
     server_name: str
     server_version: str
     instructions: str

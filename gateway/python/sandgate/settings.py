@@ -47,6 +47,17 @@ class ServerSettings(BaseModel):
         16 * KIB, ge=256, le=1 * MIB,
         description="largest notifications/progress params (JSON); larger ones are dropped and counted",
     )
+    max_json_depth: int = Field(
+        160, ge=8, le=192,
+        description="deepest nesting of arrays and objects in one JSON-RPC message, envelope included "
+                    "(a tool argument sits 3 levels down); Python's JSON parser stops near 200",
+    )
+    max_json_string_bytes: int = Field(
+        4 * MIB, ge=1 * KIB, le=1024 * MIB, description="longest string or key in a message, unescaped",
+    )
+    max_json_members: int = Field(
+        100_000, ge=16, le=10_000_000, description="most members of one object or elements of one array",
+    )
     max_session_workers: int = Field(
         64, ge=1, le=65_536,
         description="per_session workers alive at once; beyond this, calls of new sessions run per_call",
