@@ -11,6 +11,7 @@
 
 #include "bindings/py_dispatcher.h"
 #include "common/clock.h"
+#include "mcp/conversation.h"
 #include "mcp/engine.h"
 #include "mcp/session_table.h"
 #include "mcp/streamable_http.h"
@@ -73,8 +74,9 @@ class Gateway {
       : dispatcher_(make_dispatcher(std::move(dispatcher), s)),
         engine_(engine_settings(s), dispatcher_),
         sessions_(mcp::SessionTableLimits{s.max_sessions, millis(s.session_idle_timeout_s)}, clock_),
+        conversation_(engine_, sessions_),
         http_(mcp::HttpPolicy{s.allowed_origins, s.response_mode == "sse" ? mcp::ResponseMode::kSse : mcp::ResponseMode::kJson},
-              engine_, sessions_),
+              conversation_),
         server_(listener_settings(s), http_),
         // Half the idle timeout: a session's resources go at most 1.5 timeouts after its last use.
         sweep_interval_(std::clamp(millis(s.session_idle_timeout_s / 2), kMinSessionSweepInterval,
@@ -171,6 +173,7 @@ class Gateway {
   std::shared_ptr<bindings::PyDispatcher> dispatcher_;
   mcp::Engine engine_;
   mcp::SessionTable sessions_;
+  mcp::Conversation conversation_;
   mcp::StreamableHttp http_;
   server::HttpServer server_;
   static constexpr std::chrono::milliseconds kMaxSessionSweepInterval{10'000};
@@ -182,11 +185,18 @@ class Gateway {
   bool stopping_sweeper_ = false;
 };
 
+// The one connection's session lives as long as stdin stays open (a century is never); a new `initialize`
+// opens its session before the old one closes.
+constexpr mcp::SessionTableLimits kStdioSessionLimits{2, std::chrono::hours(24 * 365 * 100)};
+
 void serve_stdio(const CoreSettings& s, py::object target) {
   auto dispatcher = make_dispatcher(std::move(target), s);
   mcp::Engine engine(engine_settings(s), dispatcher);
+  SteadyClock clock;
+  mcp::SessionTable sessions(kStdioSessionLimits, clock);
+  mcp::Conversation conversation(engine, sessions);
   py::gil_scoped_release release;
-  server::serve_stdio(engine, 0, 1, server::StdioSettings{s.max_body_bytes});
+  server::serve_stdio(conversation, 0, 1, server::StdioSettings{s.max_body_bytes});
   dispatcher->drain();
 }
 

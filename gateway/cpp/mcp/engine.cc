@@ -24,13 +24,6 @@ constexpr std::array<ListMethod, 4> kListMethods = {{
 
 Fault invalid_params(std::string message) { return Fault{Failure::kInvalidParams, std::move(message)}; }
 
-std::string supported_versions_data(std::string_view requested) {
-  json::array supported;
-  for (auto v : kModernVersions) supported.emplace_back(v);
-  for (auto v : kLegacyVersions) supported.emplace_back(v);
-  return json::serialize(json::object{{"supported", std::move(supported)}, {"requested", requested}});
-}
-
 std::string quoted(std::string_view key) { return json::serialize(json::string_view(key.data(), key.size())); }
 
 }  // namespace
@@ -84,7 +77,7 @@ std::variant<std::string, Fault> Engine::check_modern_envelope(const Message& re
   }
   std::string requested(version.get_string());
   if (!is_modern_version(requested)) {
-    return Fault{Failure::kUnsupportedProtocolVersion, "Unsupported protocol version", supported_versions_data(requested)};
+    return Fault{Failure::kUnsupportedProtocolVersion, "Unsupported protocol version", unsupported_version_data(requested)};
   }
   return requested;
 }

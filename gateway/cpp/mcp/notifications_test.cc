@@ -195,7 +195,8 @@ class ProgressOverHttpTest : public testing::Test {
       : dispatcher_(std::make_shared<SteppingDispatcher>()),
         engine_(settings(), dispatcher_),
         sessions_(SessionTableLimits{16, 60s}, clock_),
-        http_(HttpPolicy{}, engine_, sessions_) {}
+        conversation_(engine_, sessions_),
+        http_(HttpPolicy{}, conversation_) {}
 
   static EngineSettings settings() {
     EngineSettings s;
@@ -259,6 +260,7 @@ class ProgressOverHttpTest : public testing::Test {
   std::shared_ptr<SteppingDispatcher> dispatcher_;
   Engine engine_;
   SessionTable sessions_;
+  Conversation conversation_;
   StreamableHttp http_;
   std::shared_ptr<RecordingEvents> events_ = std::make_shared<RecordingEvents>();
 };
@@ -390,7 +392,8 @@ TEST_F(ProgressOverHttpTest, Legacy2024SessionsGetNoProgressMessage) {
     }
   };
   Engine engine(settings(), std::make_shared<MessageDispatcher>());
-  StreamableHttp http(HttpPolicy{}, engine, sessions_);
+  Conversation conversation(engine, sessions_);
+  StreamableHttp http(HttpPolicy{}, conversation);
   for (const char* version : {"2024-11-05", "2025-03-26"}) {
     auto events = std::make_shared<RecordingEvents>();
     auto send = [&](McpHttpRequest request) {

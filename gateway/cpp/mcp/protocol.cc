@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/base64.h"
+#include "common/json.h"
 
 namespace sandgate::mcp {
 
@@ -19,6 +20,13 @@ std::string_view negotiate_legacy_version(std::string_view requested) {
     if (v == requested) return v;
   }
   return kLegacyVersions.front();
+}
+
+std::string unsupported_version_data(std::string_view requested) {
+  json::array supported;
+  for (auto v : kModernVersions) supported.emplace_back(v);
+  for (auto v : kLegacyVersions) supported.emplace_back(v);
+  return json::serialize(json::object{{"supported", std::move(supported)}, {"requested", requested}});
 }
 
 std::optional<std::string> decode_header_value(std::string_view value) {

@@ -30,6 +30,9 @@ bool is_legacy_version(std::string_view version);
 // The legacy version answered to `initialize`: the requested one if we speak it, else our newest.
 std::string_view negotiate_legacy_version(std::string_view requested);
 
+// The `data` of an unsupported-version error: every version spoken here, and what was asked for.
+std::string unsupported_version_data(std::string_view requested);
+
 // Mcp-Name / Mcp-Param-* values may carry UTF-8 as `=?base64?...?=`; nullopt when that is malformed.
 std::optional<std::string> decode_header_value(std::string_view value);
 

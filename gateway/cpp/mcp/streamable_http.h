@@ -1,5 +1,6 @@
 #pragma once
-// Streamable HTTP semantics of the /mcp endpoint for both eras, on plain structs (no Asio here).
+// The /mcp endpoint's HTTP: Origin, verbs, Accept and Content-Type, JSON or event-stream framing; what the
+// messages mean is the Conversation's. Plain structs, no Asio here.
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -9,8 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "mcp/engine.h"
-#include "mcp/session_table.h"
+#include "mcp/conversation.h"
 
 namespace sandgate::mcp {
 
@@ -53,45 +53,29 @@ class ResponseEvents {
 
 class StreamableHttp {
  public:
-  StreamableHttp(HttpPolicy policy, const Engine& engine, SessionTable& sessions);
+  StreamableHttp(HttpPolicy policy, Conversation& conversation);
 
   // `done` runs exactly once, possibly on another thread. `events` (none: notifications are dropped) lets a
   // request that asked for progress stream it ahead of the reply, when the client accepts text/event-stream.
   void handle(McpHttpRequest request, std::shared_ptr<CancelToken> cancel, HttpReplyCallback done,
               std::weak_ptr<ResponseEvents> events = {});
-  bool session_alive(std::string_view id) { return sessions_.contains(id); }
+  bool session_alive(std::string_view id) { return conversation_.session_alive(id); }
   // A fault answered before any era is known (oversized body, bad Origin...).
   static McpHttpReply fault_reply(const Fault& fault, Era era, const json::value& id = nullptr);
   bool origin_allowed(std::string_view origin) const;
 
  private:
-  // Where a POST's notifications may go: the connection, if the client accepts an event stream.
-  struct PostStream {
-    std::weak_ptr<ResponseEvents> events;
-    bool sse_accepted = false;
-  };
-
   void handle_post(McpHttpRequest& request, std::shared_ptr<CancelToken> cancel, HttpReplyCallback& done,
-                   PostStream stream);
-  void handle_modern(McpHttpRequest& request, const Message& message, ResponseMode mode,
-                     std::shared_ptr<CancelToken> cancel, HttpReplyCallback& done, const PostStream& stream);
-  void handle_legacy(McpHttpRequest& request, Body& body, ResponseMode mode, std::shared_ptr<CancelToken> cancel,
-                     HttpReplyCallback& done, const PostStream& stream);
+                   std::weak_ptr<ResponseEvents> events);
   void handle_get(McpHttpRequest& request, HttpReplyCallback& done);
   void handle_delete(McpHttpRequest& request, HttpReplyCallback& done);
-  std::optional<Fault> check_modern_headers(const McpHttpRequest& request, const Message& message) const;
-
-  // Legacy `notifications/cancelled` names a request by session and id: what to cancel.
-  std::string track(const std::string& session, const json::value& id, const std::shared_ptr<CancelToken>& cancel);
-  void untrack(const std::string& key);
-  void cancel_tracked(const std::string& session, const Message& notification);
 
   HttpPolicy policy_;
-  const Engine& engine_;
-  SessionTable& sessions_;
-  std::mutex in_flight_mutex_;
-  std::unordered_map<std::string, std::weak_ptr<CancelToken>> in_flight_;
+  Conversation& conversation_;
 };
+
+// An Answer as an HTTP reply: JSON, or SSE events in kSse mode; a failure's status always comes as JSON.
+McpHttpReply http_reply(Answer answer, ResponseMode mode);
 
 // Renders one JSON-RPC message as an SSE event.
 std::string sse_event(std::string_view json_message);

@@ -178,7 +178,8 @@ class StreamableHttpTest : public testing::TestWithParam<bool> {
       : dispatcher_(std::make_shared<FakeDispatcher>(GetParam())),
         engine_(test_settings(), dispatcher_),
         sessions_(SessionTableLimits{16, 60s}, clock_),
-        http_(HttpPolicy{}, engine_, sessions_) {}
+        conversation_(engine_, sessions_),
+        http_(HttpPolicy{}, conversation_) {}
 
   ~StreamableHttpTest() override { dispatcher_->join(); }
 
@@ -217,6 +218,7 @@ class StreamableHttpTest : public testing::TestWithParam<bool> {
   std::shared_ptr<FakeDispatcher> dispatcher_;
   Engine engine_;
   SessionTable sessions_;
+  Conversation conversation_;
   StreamableHttp http_;
 };
 
@@ -654,7 +656,7 @@ TEST_P(StreamableHttpTest, OnlyLoopbackOriginsByDefault) {
 }
 
 TEST_P(StreamableHttpTest, ConfiguredOriginsAreExactAndAddToLoopback) {
-  StreamableHttp http(HttpPolicy{{"https://app.example"}, ResponseMode::kJson}, engine_, sessions_);
+  StreamableHttp http(HttpPolicy{{"https://app.example"}, ResponseMode::kJson}, conversation_);
   for (std::string_view origin : {"https://app.example", "http://localhost:3000", "http://127.0.0.1"}) {
     SCOPED_TRACE(origin);
     EXPECT_TRUE(http.origin_allowed(origin));
@@ -667,7 +669,7 @@ TEST_P(StreamableHttpTest, ConfiguredOriginsAreExactAndAddToLoopback) {
 }
 
 TEST_P(StreamableHttpTest, WildcardOriginAllowsAny) {
-  StreamableHttp http(HttpPolicy{{"*"}, ResponseMode::kJson}, engine_, sessions_);
+  StreamableHttp http(HttpPolicy{{"*"}, ResponseMode::kJson}, conversation_);
   EXPECT_TRUE(http.origin_allowed("https://evil.example"));
   EXPECT_TRUE(http.origin_allowed("null"));
   McpHttpRequest request = modern_post("tools/list");
@@ -715,7 +717,7 @@ TEST_P(StreamableHttpTest, SseRepliesAreOneMessageEvent) {
   EXPECT_EQ(message.at("id").as_int64(), 1);
   EXPECT_EQ(header(reply, "Cache-Control"), "no-cache, no-transform");
 
-  StreamableHttp sse(HttpPolicy{{}, ResponseMode::kSse}, engine_, sessions_);
+  StreamableHttp sse(HttpPolicy{{}, ResponseMode::kSse}, conversation_);
   EXPECT_EQ(call_on(sse, modern_post("tools/list")).content_type, "text/event-stream");
   McpHttpRequest json_only = modern_post("tools/list");
   json_only.accept = "application/json";
@@ -758,7 +760,8 @@ TEST_P(StreamableHttpTest, UnparsableBodyIsAParseError) {
 
 TEST_P(StreamableHttpTest, SessionLimitAnswers503) {
   SessionTable one(SessionTableLimits{1, 60s}, clock_);
-  StreamableHttp http(HttpPolicy{}, engine_, one);
+  Conversation conversation(engine_, one);
+  StreamableHttp http(HttpPolicy{}, conversation);
   EXPECT_EQ(call_on(http, legacy_post(initialize_body("2025-06-18"), std::nullopt)).status, 200);
   const McpHttpReply full = call_on(http, legacy_post(initialize_body("2025-06-18"), std::nullopt));
   EXPECT_EQ(full.status, 503);

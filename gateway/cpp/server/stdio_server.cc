@@ -5,23 +5,19 @@
 #include <cerrno>
 #include <condition_variable>
 #include <functional>
-#include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace sandgate::server {
 namespace {
 
-using mcp::Era;
 using mcp::Fault;
-using mcp::Message;
-using mcp::MessageKind;
 
-// One stdio process is one connection: its per-session state lives as long as stdin stays open.
-constexpr std::string_view kStdioSession = "stdio";
+// One stdio process is one connection: the session and cancel scope of everything it sends.
+constexpr std::string_view kStdioConnection = "stdio";
 
 // A request's notifications as lines written before its reply line; none once the reply is out.
-// Holds the writer by reference: serve_stdio waits for every reply, so every sink finishes before it returns.
 class LineNotifications final : public mcp::NotificationSink {
  public:
   explicit LineNotifications(std::function<void(std::string)> write) : write_(std::move(write)) {}
@@ -44,104 +40,92 @@ class LineNotifications final : public mcp::NotificationSink {
   bool finished_ = false;
 };
 
-class StdioSession {
+class StdioConnection {
  public:
-  StdioSession(const mcp::Engine& engine, int out_fd) : engine_(engine), out_fd_(out_fd) {}
+  StdioConnection(mcp::Conversation& conversation, int out_fd) : conversation_(conversation), out_fd_(out_fd) {}
 
   void on_line(std::string_view line) {
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
-    auto decoded = mcp::decode_body(line, engine_.settings().json_limits);
-    if (auto* fault = std::get_if<Fault>(&decoded)) return write_fault(nullptr, *fault);
-    mcp::Body& body = std::get<mcp::Body>(decoded);
-    if (body.is_batch && legacy_version_ != mcp::kBatchVersion) {
-      return write_fault(nullptr, Fault{mcp::Failure::kInvalidRequest, "Invalid Request: batches are only allowed in protocol version 2025-03-26"});
+    mcp::Delivery delivery;
+    delivery.body = std::string(line);
+    delivery.connection = std::string(kStdioConnection);
+    delivery.legacy_unless_stated = false;  // before `initialize`, a stdio client speaks the modern era
+    {
+      std::lock_guard lock(mutex_);
+      delivery.session_id = session_;
+      ++pending_;
     }
-    for (auto& item : body.messages) {
-      if (auto* fault = std::get_if<Fault>(&item)) {
-        write_fault(nullptr, *fault);
-        continue;
-      }
-      on_message(std::get<Message>(item));
-    }
+    conversation_.receive(std::move(delivery), std::make_shared<LineResponder>(*this));
   }
 
   void on_too_long(std::size_t limit) {
-    write_fault(nullptr, Fault{mcp::Failure::kInvalidRequest,
-                               "Invalid Request: message exceeds " + std::to_string(limit) + " bytes"});
+    write_answer(mcp::Conversation::fault_answer(
+        Fault{mcp::Failure::kInvalidRequest, "Invalid Request: message exceeds " + std::to_string(limit) + " bytes"},
+        mcp::Era::kLegacy));
   }
 
-  void wait_idle() {
-    std::unique_lock lock(mutex_);
-    idle_.wait(lock, [this] { return running_ == 0; });
+  // Waits for every answer, then ends the connection's session.
+  void close() {
+    std::optional<std::string> session;
+    {
+      std::unique_lock lock(mutex_);
+      idle_.wait(lock, [this] { return pending_ == 0; });
+      session = std::exchange(session_, std::nullopt);
+    }
+    if (session) conversation_.close_session(*session);
+    conversation_.connection_closed(std::string(kStdioConnection));
   }
 
  private:
-  void on_message(const Message& message) {
-    if (message.kind == MessageKind::kResponse) return;
-    if (message.kind == MessageKind::kNotification) {
-      if (message.method == "notifications/cancelled") cancel(message);
-      return;
-    }
-    if (message.method == "initialize") {
-      const json::value* requested = message.params.if_contains("protocolVersion");
-      if (requested == nullptr || !requested->is_string()) {
-        return write_fault(message.id, Fault{mcp::Failure::kInvalidParams, "Invalid params: 'protocolVersion' must be a string"});
-      }
-      legacy_version_ = std::string(mcp::negotiate_legacy_version(requested->get_string()));
-      return write(mcp::encode_result(message.id, engine_.initialize_result(legacy_version_)));
-    }
-    mcp::RequestContext context;
-    const json::object* meta = mcp::request_meta(message);
-    if ((meta != nullptr && meta->contains(mcp::kMetaProtocolVersion)) || legacy_version_.empty()) {
-      auto envelope = engine_.check_modern_envelope(message);
-      if (auto* fault = std::get_if<Fault>(&envelope)) return write_fault(message.id, *fault);
-      context = {Era::kModern, std::get<std::string>(envelope), std::string(kStdioSession), nullptr};
-    } else {
-      context = {Era::kLegacy, legacy_version_, std::string(kStdioSession), nullptr};
-    }
-    std::shared_ptr<LineNotifications> notifications;
-    if (mcp::progress_token(message) != nullptr) {
-      notifications = std::make_shared<LineNotifications>([this](std::string line) { write(std::move(line)); });
-      context.notifications = notifications;
-    }
-    auto token = std::make_shared<mcp::CancelToken>();
-    const std::string key = json::serialize(message.id);
-    {
+  class LineResponder final : public mcp::Responder {
+   public:
+    explicit LineResponder(StdioConnection& connection) : connection_(connection) {}
+    std::shared_ptr<mcp::NotificationSink> notifications() override {
       std::lock_guard lock(mutex_);
-      in_flight_[key] = token;
-      ++running_;
-    }
-    engine_.handle(message, context, token, [this, id = message.id, era = context.era, key, notifications,
-                                             mine = std::weak_ptr<mcp::CancelToken>(token)](mcp::Reply reply) {
-      if (notifications) notifications->finish();
-      if (auto* fault = std::get_if<Fault>(&reply)) {
-        write(mcp::encode_error(id, mcp::to_wire(fault->kind, era).jsonrpc_code, fault->message, fault->data_json));
-      } else {
-        write(mcp::encode_result(id, std::move(std::get<std::string>(reply))));
+      if (notifications_ == nullptr) {
+        notifications_ = std::make_shared<LineNotifications>([this](std::string line) { connection_.write(std::move(line)); });
       }
-      std::lock_guard lock(mutex_);
-      // A client may reuse an id while it is in flight; only the latest call owns the cancel entry.
-      if (auto it = in_flight_.find(key); it != in_flight_.end() && it->second == mine.lock()) in_flight_.erase(it);
-      --running_;
-      idle_.notify_all();
-    });
+      return notifications_;
+    }
+    void answer(mcp::Answer answer) override {
+      {
+        std::lock_guard lock(mutex_);
+        if (notifications_) notifications_->finish();
+      }
+      connection_.finish(std::move(answer));
+    }
+
+   private:
+    StdioConnection& connection_;  // close() waits for every answer, so the connection outlives this
+    std::mutex mutex_;
+    std::shared_ptr<LineNotifications> notifications_;
+  };
+
+  void finish(mcp::Answer answer) {
+    if (answer.opened_session) adopt(*answer.opened_session);
+    write_answer(std::move(answer));
+    std::lock_guard lock(mutex_);
+    --pending_;
+    idle_.notify_all();
   }
 
-  void cancel(const Message& message) {
-    const json::value* id = message.params.if_contains("requestId");
-    if (id == nullptr) return;
-    std::shared_ptr<mcp::CancelToken> token;
+  // A new `initialize` replaces the connection's session.
+  void adopt(const std::string& session) {
+    std::optional<std::string> previous;
     {
       std::lock_guard lock(mutex_);
-      auto it = in_flight_.find(json::serialize(*id));
-      if (it != in_flight_.end()) token = it->second;
+      previous = std::exchange(session_, session);
     }
-    if (token) token->cancel();
+    if (previous) conversation_.close_session(*previous);
   }
 
-  void write_fault(const json::value& id, const Fault& fault) {
-    const Era era = legacy_version_.empty() ? Era::kModern : Era::kLegacy;
-    write(mcp::encode_error(id, mcp::to_wire(fault.kind, era).jsonrpc_code, fault.message, fault.data_json));
+  void write_answer(mcp::Answer answer) {
+    if (answer.messages.empty()) return;
+    if (!answer.batch) return write(std::move(answer.messages.front()));
+    std::string array = "[";
+    for (std::size_t i = 0; i < answer.messages.size(); ++i) array.append(i ? "," : "").append(answer.messages[i]);
+    array.push_back(']');
+    write(std::move(array));
   }
 
   void write(std::string line) {
@@ -160,20 +144,19 @@ class StdioSession {
     }
   }
 
-  const mcp::Engine& engine_;
+  mcp::Conversation& conversation_;
   const int out_fd_;
-  std::string legacy_version_;  // set by `initialize`: the process speaks that legacy revision from then on
   std::mutex mutex_;
   std::condition_variable idle_;
-  std::map<std::string, std::shared_ptr<mcp::CancelToken>> in_flight_;
-  std::size_t running_ = 0;  // calls whose reply is not yet written; counted apart because ids can repeat
+  std::optional<std::string> session_;  // opened by `initialize`
+  std::size_t pending_ = 0;             // deliveries not yet answered
   std::mutex write_mutex_;
 };
 
 }  // namespace
 
-void serve_stdio(const mcp::Engine& engine, int in_fd, int out_fd, StdioSettings settings) {
-  StdioSession session(engine, out_fd);
+void serve_stdio(mcp::Conversation& conversation, int in_fd, int out_fd, StdioSettings settings) {
+  StdioConnection connection(conversation, out_fd);
   std::string pending;
   bool discarding = false;  // inside an over-long line: drop bytes until its newline
   char chunk[65536];
@@ -187,20 +170,19 @@ void serve_stdio(const mcp::Engine& engine, int in_fd, int out_fd, StdioSettings
       const std::string_view piece = data.substr(0, newline);
       if (!discarding) pending.append(piece);
       if (!discarding && pending.size() > settings.max_message_bytes) {
-        session.on_too_long(settings.max_message_bytes);
+        connection.on_too_long(settings.max_message_bytes);
         pending.clear();
         discarding = true;
       }
       if (newline == std::string_view::npos) break;
-      if (!discarding) session.on_line(pending);
+      if (!discarding) connection.on_line(pending);
       pending.clear();
       discarding = false;
       data.remove_prefix(newline + 1);
     }
   }
-  if (!discarding && !pending.empty()) session.on_line(pending);
-  session.wait_idle();
-  engine.dispatcher().session_closed(std::string(kStdioSession));
+  if (!discarding && !pending.empty()) connection.on_line(pending);
+  connection.close();
 }
 
 }  // namespace sandgate::server

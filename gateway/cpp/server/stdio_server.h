@@ -1,8 +1,9 @@
 #pragma once
-// Newline-delimited JSON-RPC over a pair of file descriptors (stdin/stdout), both eras.
+// Newline-delimited JSON-RPC over a pair of file descriptors (stdin/stdout): framing only; what the lines
+// mean is the Conversation's.
 #include <cstddef>
 
-#include "mcp/engine.h"
+#include "mcp/conversation.h"
 
 namespace sandgate::server {
 
@@ -11,6 +12,6 @@ struct StdioSettings {
 };
 
 // Serves until EOF on `in_fd`, then waits for in-flight requests; only protocol messages go to `out_fd`.
-void serve_stdio(const mcp::Engine& engine, int in_fd, int out_fd, StdioSettings settings);
+void serve_stdio(mcp::Conversation& conversation, int in_fd, int out_fd, StdioSettings settings);
 
 }  // namespace sandgate::server

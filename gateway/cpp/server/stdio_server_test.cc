@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <future>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -118,11 +119,12 @@ void write_all(int fd, std::string_view bytes) {
 // serve_stdio on its own thread between two pipes; output is drained continuously so the server never blocks.
 class StdioHarness {
  public:
-  StdioHarness(const mcp::Engine& engine, StdioSettings settings) {
+  StdioHarness(const mcp::Engine& engine, StdioSettings settings)
+      : sessions_(mcp::SessionTableLimits{2, std::chrono::hours(1)}, clock_), conversation_(engine, sessions_) {
     if (::pipe2(in_, O_CLOEXEC) != 0 || ::pipe2(out_, O_CLOEXEC) != 0) std::abort();
     returned_ = returned_promise_.get_future();
-    server_ = std::thread([this, &engine, settings] {
-      serve_stdio(engine, in_[0], out_[1], settings);
+    server_ = std::thread([this, settings] {
+      serve_stdio(conversation_, in_[0], out_[1], settings);
       ::close(out_[1]);
       returned_promise_.set_value();
     });
@@ -173,6 +175,9 @@ class StdioHarness {
   }
 
  private:
+  ManualClock clock_;
+  mcp::SessionTable sessions_;
+  mcp::Conversation conversation_;
   int in_[2] = {-1, -1};
   int out_[2] = {-1, -1};
   std::promise<void> returned_promise_;
@@ -323,11 +328,16 @@ TEST_F(StdioServerTest, BatchesOnlyAfterInitializingAt2025_03_26) {
   stdio.send(initialize(1, "2025-03-26") + "\n");
   stdio.send(batch);
   const std::vector<std::string> lines = stdio.finish();
-  ASSERT_EQ(lines.size(), 4u);
-  EXPECT_EQ(parse_line(lines[1]).at("id").as_int64(), 10);
-  EXPECT_EQ(parse_line(lines[2]).at("result").at("content").at(0).at("text").as_string(), "9");
-  EXPECT_EQ(parse_line(lines[3]).at("error").at("code").as_int64(), -32600);
-  EXPECT_TRUE(parse_line(lines[3]).at("id").is_null());
+  // A batch is answered as one JSON array on one line, as JSON-RPC answers batches.
+  ASSERT_EQ(lines.size(), 2u);
+  const json::value answers = json::parse(lines[1]);
+  ASSERT_TRUE(answers.is_array()) << lines[1];
+  ASSERT_EQ(answers.as_array().size(), 3u);
+  std::map<std::string, json::object> by_id;
+  for (const json::value& answer : answers.as_array()) by_id[json::serialize(answer.at("id"))] = answer.as_object();
+  EXPECT_TRUE(by_id.at("10").contains("result"));
+  EXPECT_EQ(by_id.at("11").at("result").at("content").at(0).at("text").as_string(), "9");
+  EXPECT_EQ(by_id.at("null").at("error").at("code").as_int64(), -32600);
 }
 
 TEST_F(StdioServerTest, MessageSizeBoundIsExact) {
@@ -402,6 +412,24 @@ TEST_P(ReusedIdTest, InFlightIdReuseStillWaitsForBothCalls) {
   EXPECT_EQ(parse_line(lines[1]).at("result").at("content").at(0).at("text").as_string(), first);
   EXPECT_EQ(parse_line(lines[2]).at("result").at("content").at(0).at("text").as_string(), second);
   EXPECT_EQ(parse_line(lines[2]).at("id").as_int64(), 7);
+}
+
+// As over HTTP (conversation_test): once the first of two calls sharing an id is answered, the id still
+// cancels the second.
+TEST_F(StdioServerTest, AReusedIdStaysCancellableAfterTheFirstCallEnds) {
+  StdioHarness stdio(engine_, StdioSettings{});
+  stdio.send(initialize(0, "2025-06-18") + "\n");
+  stdio.send(call_hold("7", "a") + "\n" + call_hold("7", "b") + "\n");
+  ASSERT_TRUE(runner_->wait_for_held(2));
+  const auto first = runner_->token("a");
+  const auto second = runner_->token("b");
+  runner_->release("a");
+  stdio.send(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}})" "\n");
+  for (int i = 0; i < 1000 && !second->cancelled(); ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(second->cancelled());
+  EXPECT_FALSE(first->cancelled());
+  runner_->release("b");
+  EXPECT_EQ(stdio.finish().size(), 3u);
 }
 
 TEST_F(StdioServerTest, CancelledNotificationCancelsOnlyTheMatchingId) {

@@ -1,0 +1,263 @@
+#include "mcp/conversation.h"
+
+#include <atomic>
+#include <mutex>
+
+namespace sandgate::mcp {
+namespace {
+
+const char* name_key(std::string_view method) {
+  if (method == "tools/call" || method == "prompts/get") return "name";
+  if (method == "resources/read") return "uri";
+  return nullptr;
+}
+
+// The version header decides; without one, a batch, `initialize` or a session mean legacy, a `_meta`
+// protocol version modern, and anything else what the transport assumes.
+Era era_of(const Delivery& delivery, const Body& body) {
+  if (delivery.routing && delivery.routing->protocol_version) {
+    return is_legacy_version(*delivery.routing->protocol_version) ? Era::kLegacy : Era::kModern;
+  }
+  if (body.is_batch) return Era::kLegacy;
+  if (const Message* message = std::get_if<Message>(&body.messages.front())) {
+    if (message->method == "initialize") return Era::kLegacy;
+    const json::object* meta = request_meta(*message);
+    if (meta != nullptr && meta->contains(kMetaProtocolVersion)) return Era::kModern;
+  }
+  if (delivery.session_id) return Era::kLegacy;
+  return delivery.legacy_unless_stated ? Era::kLegacy : Era::kModern;
+}
+
+Answer single(std::string message, int http_status) {
+  Answer answer;
+  answer.http_status = http_status;
+  answer.messages.push_back(std::move(message));
+  return answer;
+}
+
+}  // namespace
+
+// Collects the answers of a 2025-03-26 batch; the last one to arrive sends them.
+struct Conversation::Batch {
+  std::mutex mutex;
+  std::vector<std::string> answers;
+  std::atomic<std::size_t> pending{0};
+  std::shared_ptr<Responder> responder;
+
+  void add(std::string answer) {
+    {
+      std::lock_guard lock(mutex);
+      answers.push_back(std::move(answer));
+    }
+    done_one();
+  }
+  void done_one() {
+    if (pending.fetch_sub(1) != 1) return;
+    Answer answer;
+    answer.batch = !answers.empty();
+    answer.messages = std::move(answers);
+    responder->answer(std::move(answer));
+  }
+};
+
+std::string cancel_scope(const Delivery& delivery, Era era) {
+  if (!delivery.connection.empty()) return delivery.connection;
+  if (era == Era::kLegacy && delivery.session_id) return *delivery.session_id;
+  return {};
+}
+
+Conversation::Conversation(const Engine& engine, SessionTable& sessions) : engine_(engine), sessions_(sessions) {}
+
+Answer Conversation::fault_answer(const Fault& fault, Era era, const json::value& id) {
+  const WireError wire = to_wire(fault.kind, era);
+  Answer answer = single(encode_error(id, wire.jsonrpc_code, fault.message, fault.data_json), wire.http_status);
+  if (fault.kind == Failure::kHttpMethodNotAllowed) answer.headers.emplace_back("Allow", "GET, POST, DELETE");
+  return answer;
+}
+
+void Conversation::receive(Delivery delivery, std::shared_ptr<Responder> responder) {
+  auto decoded = decode_body(delivery.body, engine_.settings().json_limits);
+  if (auto* fault = std::get_if<Fault>(&decoded)) return responder->answer(fault_answer(*fault, Era::kLegacy));
+  Body& body = std::get<Body>(decoded);
+  if (era_of(delivery, body) == Era::kLegacy) return receive_legacy(delivery, body, responder);
+  if (body.is_batch) {
+    return responder->answer(fault_answer(
+        {Failure::kInvalidRequest, "Invalid Request: batches are not supported in this protocol version"}, Era::kModern));
+  }
+  const auto& first = body.messages.front();
+  if (const Fault* fault = std::get_if<Fault>(&first)) return responder->answer(fault_answer(*fault, Era::kModern));
+  receive_modern(delivery, std::get<Message>(first), responder);
+}
+
+std::optional<Fault> Conversation::check_routing(const RoutingHeaders& routing, const Message& message) const {
+  if (routing.duplicated) return Fault{Failure::kHeaderMismatch, "Header mismatch: a routing header appears more than once"};
+  const json::object* meta = request_meta(message);
+  const json::value* body_version = meta != nullptr ? meta->if_contains(kMetaProtocolVersion) : nullptr;
+  if (!routing.protocol_version || body_version == nullptr || !body_version->is_string() ||
+      body_version->get_string() != *routing.protocol_version) {
+    return Fault{Failure::kHeaderMismatch,
+                 "Header mismatch: MCP-Protocol-Version header does not match params._meta protocol version"};
+  }
+  if (!routing.method || *routing.method != message.method) {
+    return Fault{Failure::kHeaderMismatch, "Header mismatch: Mcp-Method header does not match the request method"};
+  }
+  if (const char* key = name_key(message.method)) {
+    const json::value* body_name = message.params.if_contains(key);
+    if (body_name != nullptr && body_name->is_string()) {
+      std::optional<std::string> header_name;
+      if (routing.name) header_name = decode_header_value(*routing.name);
+      if (!header_name || *header_name != body_name->get_string()) {
+        return Fault{Failure::kHeaderMismatch, std::string("Header mismatch: Mcp-Name header does not match params.") + key};
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+void Conversation::receive_modern(const Delivery& delivery, const Message& message,
+                                  const std::shared_ptr<Responder>& responder) {
+  // A client's response answers nothing the gateway asked: accepted, never answered.
+  if (message.kind == MessageKind::kResponse) return responder->answer(Answer{});
+  if (message.kind == MessageKind::kNotification) {
+    const std::optional<std::string>& version = delivery.routing ? delivery.routing->protocol_version : std::nullopt;
+    if (version && !is_modern_version(*version)) {
+      return responder->answer(fault_answer(
+          {Failure::kUnsupportedProtocolVersion, "Unsupported protocol version", unsupported_version_data(*version)},
+          Era::kModern));
+    }
+    notify(message, cancel_scope(delivery, Era::kModern));
+    return responder->answer(Answer{});
+  }
+  // A malformed envelope is reported before header agreement; an unsupported version after it.
+  auto envelope = engine_.check_modern_envelope(message);
+  if (auto* fault = std::get_if<Fault>(&envelope); fault != nullptr && fault->kind == Failure::kInvalidParams) {
+    return responder->answer(fault_answer(*fault, Era::kModern, message.id));
+  }
+  if (delivery.routing) {
+    if (auto fault = check_routing(*delivery.routing, message)) {
+      return responder->answer(fault_answer(*fault, Era::kModern, message.id));
+    }
+  }
+  if (auto* fault = std::get_if<Fault>(&envelope)) return responder->answer(fault_answer(*fault, Era::kModern, message.id));
+  RequestContext context{Era::kModern, std::get<std::string>(envelope), delivery.connection, nullptr};
+  if (progress_token(message) != nullptr) context.notifications = responder->notifications();
+  run(message, std::move(context), cancel_scope(delivery, Era::kModern), delivery.cancel,
+      [responder](std::string reply, WireError wire) { responder->answer(single(std::move(reply), wire.http_status)); });
+}
+
+void Conversation::initialize(const Message& message, const std::shared_ptr<Responder>& responder) {
+  const json::value* requested = message.params.if_contains("protocolVersion");
+  if (requested == nullptr || !requested->is_string()) {
+    return responder->answer(fault_answer(
+        {Failure::kInvalidParams, "Invalid params: 'protocolVersion' must be a string"}, Era::kLegacy, message.id));
+  }
+  const std::string negotiated(negotiate_legacy_version(requested->get_string()));
+  SessionRecord record{negotiated, "{}", "", false};
+  if (const json::value* caps = message.params.if_contains("capabilities"); caps != nullptr && caps->is_object()) {
+    record.client_capabilities_json = std::string(raw_member(message.params_json, "capabilities").value_or("{}"));
+  }
+  auto id = sessions_.open(std::move(record));
+  if (!id) {
+    return responder->answer(
+        fault_answer({Failure::kServerBusy, "Service Unavailable: session limit reached"}, Era::kLegacy, message.id));
+  }
+  Answer answer = single(encode_result(message.id, engine_.initialize_result(negotiated)), 200);
+  answer.opened_session = std::move(*id);
+  responder->answer(std::move(answer));
+}
+
+void Conversation::receive_legacy(const Delivery& delivery, Body& body, const std::shared_ptr<Responder>& responder) {
+  if (!body.is_batch) {
+    const auto& first = body.messages.front();
+    if (const Fault* fault = std::get_if<Fault>(&first)) return responder->answer(fault_answer(*fault, Era::kLegacy));
+    const Message& message = std::get<Message>(first);
+    if (message.kind == MessageKind::kRequest && message.method == "initialize") return initialize(message, responder);
+  }
+  if (!delivery.session_id) {
+    return responder->answer(fault_answer({Failure::kSessionRequired, "Bad Request: Missing session ID"}, Era::kLegacy));
+  }
+  auto record = sessions_.touch(*delivery.session_id);
+  if (!record) {
+    return responder->answer(
+        fault_answer({Failure::kSessionNotFound, "Not Found: Session not found or expired"}, Era::kLegacy));
+  }
+  if (body.is_batch && record->protocol_version != kBatchVersion) {
+    return responder->answer(fault_answer(
+        {Failure::kInvalidRequest, "Invalid Request: batches are only allowed in protocol version 2025-03-26"},
+        Era::kLegacy));
+  }
+  const std::string session = delivery.connection.empty() ? *delivery.session_id : delivery.connection;
+  const RequestContext context{Era::kLegacy, record->protocol_version, session, nullptr};
+  const std::string scope = cancel_scope(delivery, Era::kLegacy);
+
+  auto batch = std::make_shared<Batch>();
+  batch->responder = responder;
+  std::vector<const Message*> requests;
+  for (auto& item : body.messages) {
+    if (const Fault* fault = std::get_if<Fault>(&item)) {
+      batch->answers.push_back(
+          encode_error(nullptr, to_wire(fault->kind, Era::kLegacy).jsonrpc_code, fault->message, fault->data_json));
+      continue;
+    }
+    const Message& message = std::get<Message>(item);
+    if (message.kind == MessageKind::kNotification) {
+      notify(message, scope);
+      if (message.method == "notifications/initialized" && !record->initialized) {
+        record->initialized = true;
+        sessions_.update(*delivery.session_id, *record);
+      }
+    }
+    if (message.kind == MessageKind::kRequest) requests.push_back(&message);
+  }
+  if (!body.is_batch) {
+    if (requests.empty()) return responder->answer(Answer{});
+    const Message& message = *requests.front();
+    RequestContext single_context = context;
+    if (progress_token(message) != nullptr) single_context.notifications = responder->notifications();
+    return run(message, std::move(single_context), scope, delivery.cancel,
+               [responder](std::string reply, WireError wire) { responder->answer(single(std::move(reply), wire.http_status)); });
+  }
+  // A batch's answers go out together at its end, so its items get no notification channel.
+  batch->pending = requests.size() + 1;
+  for (const Message* message : requests) {
+    if (message->method == "initialize") {
+      batch->add(encode_error(message->id, to_wire(Failure::kInvalidRequest, Era::kLegacy).jsonrpc_code,
+                              "Invalid Request: initialize must not be batched", ""));
+      continue;
+    }
+    run(*message, context, scope, delivery.cancel, [batch](std::string reply, WireError) { batch->add(std::move(reply)); });
+  }
+  batch->done_one();
+}
+
+void Conversation::notify(const Message& notification, std::string_view scope) {
+  if (notification.method != "notifications/cancelled" || scope.empty()) return;
+  if (const json::value* id = notification.params.if_contains("requestId")) in_flight_.cancel(scope, *id);
+}
+
+void Conversation::run(const Message& request, RequestContext context, std::string scope,
+                       std::shared_ptr<CancelToken> cancel, std::function<void(std::string, WireError)> done) {
+  if (cancel == nullptr) cancel = std::make_shared<CancelToken>();
+  std::optional<InFlight::Entry> entry;
+  if (!scope.empty()) entry = in_flight_.start(scope, request.id, cancel);
+  const Era era = context.era;
+  engine_.handle(request, context, std::move(cancel),
+                 [this, entry = std::move(entry), id = request.id, era, done = std::move(done)](Reply reply) {
+                   if (entry) in_flight_.finish(*entry);
+                   if (const Fault* fault = std::get_if<Fault>(&reply)) {
+                     const WireError wire = to_wire(fault->kind, era);
+                     return done(encode_error(id, wire.jsonrpc_code, fault->message, fault->data_json), wire);
+                   }
+                   done(encode_result(id, std::get<std::string>(reply)), WireError{200, 0});
+                 });
+}
+
+bool Conversation::close_session(const std::string& id) {
+  if (!sessions_.close(id)) return false;
+  engine_.dispatcher().session_closed(id);
+  return true;
+}
+
+void Conversation::connection_closed(const std::string& connection) { engine_.dispatcher().session_closed(connection); }
+
+}  // namespace sandgate::mcp

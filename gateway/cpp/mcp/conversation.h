@@ -1,0 +1,90 @@
+#pragma once
+// What a client's exchange means, whichever transport carried it: era rules, legacy initialize and
+// sessions, batches, request ids and cancellation, progress routing, reply encoding. Transports only
+// frame bytes, fill a Delivery and send the Answer back.
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mcp/engine.h"
+#include "mcp/in_flight.h"
+#include "mcp/session_table.h"
+
+namespace sandgate::mcp {
+
+// The modern era's routing headers, from transports that have headers (Streamable HTTP).
+struct RoutingHeaders {
+  std::optional<std::string> protocol_version, method, name;
+  bool duplicated = false;  // one of them appeared twice
+};
+
+// One body (a message or a batch) and what its transport knows about it.
+struct Delivery {
+  std::string body;
+  std::optional<std::string> session_id;  // the legacy session it names
+  // For a transport whose connection is its client's session (stdio): every request's session and cancel scope.
+  std::string connection;
+  std::optional<RoutingHeaders> routing;  // present: a modern request's headers must agree with its body
+  // With no version signal and no session: legacy (HTTP: the session is then missing) or modern (stdio).
+  bool legacy_unless_stated = true;
+  std::shared_ptr<CancelToken> cancel;  // the transport's (HTTP: the client leaving); null: one per request
+};
+
+// Everything that goes back for one delivery.
+struct Answer {
+  int http_status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::string> messages;          // JSON-RPC responses; none: nothing to send (HTTP 202)
+  bool batch = false;                         // the messages are one JSON array
+  std::optional<std::string> opened_session;  // a legacy initialize opened this session
+};
+
+// The transport's side of one delivery. Thread-safe.
+class Responder {
+ public:
+  virtual ~Responder() = default;
+  // Where a request's notifications go ahead of its answer; null: nowhere (they are dropped and counted).
+  virtual std::shared_ptr<NotificationSink> notifications() = 0;
+  // Called exactly once per delivery, maybe on another thread.
+  virtual void answer(Answer answer) = 0;
+};
+
+class Conversation {
+ public:
+  Conversation(const Engine& engine, SessionTable& sessions);
+
+  void receive(Delivery delivery, std::shared_ptr<Responder> responder);
+  // The session ended (HTTP DELETE, a stdio connection closing): false when it was not open.
+  bool close_session(const std::string& id);
+  bool session_alive(std::string_view id) { return sessions_.contains(id); }
+  // Refreshes the session's idle timer; false when it is not open.
+  bool touch_session(std::string_view id) { return sessions_.touch(id).has_value(); }
+  // A stdio connection closed: what its requests kept alive may go.
+  void connection_closed(const std::string& connection);
+  const Engine& engine() const { return engine_; }
+
+  // A failure answered before or outside any request (malformed body, transport bounds).
+  static Answer fault_answer(const Fault& fault, Era era, const json::value& id = nullptr);
+
+ private:
+  struct Batch;
+  void receive_modern(const Delivery& delivery, const Message& message, const std::shared_ptr<Responder>& responder);
+  void receive_legacy(const Delivery& delivery, Body& body, const std::shared_ptr<Responder>& responder);
+  void initialize(const Message& message, const std::shared_ptr<Responder>& responder);
+  std::optional<Fault> check_routing(const RoutingHeaders& routing, const Message& message) const;
+  void notify(const Message& notification, std::string_view scope);
+  // Runs one request; `done` gets its JSON-RPC reply text and the wire status it carries.
+  void run(const Message& request, RequestContext context, std::string scope, std::shared_ptr<CancelToken> cancel,
+           std::function<void(std::string, WireError)> done);
+
+  const Engine& engine_;
+  SessionTable& sessions_;
+  InFlight in_flight_;
+};
+
+// The scope a delivery's requests are tracked and cancelled under; empty: not cancellable by id.
+std::string cancel_scope(const Delivery& delivery, Era era);
+
+}  // namespace sandgate::mcp

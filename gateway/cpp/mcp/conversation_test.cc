@@ -1,0 +1,212 @@
+#include "mcp/conversation.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "mcp/streamable_http.h"
+
+namespace sandgate::mcp {
+namespace {
+
+using namespace std::chrono_literals;
+
+// `hold` parks its call until released by its `tag` argument; everything else answers at once.
+class HoldingDispatcher final : public Dispatcher {
+ public:
+  std::string catalog_json() override { return R"({"tools":[{"name":"hold"}]})"; }
+
+  void invoke(Invocation invocation, std::shared_ptr<CancelToken> cancel, OutcomeCallback done) override {
+    const json::object args = json::parse(invocation.arguments_json).as_object();
+    if (invocation.name != "hold") return done({OutcomeStatus::kOk, R"({"content":[]})"});
+    std::lock_guard lock(mutex_);
+    held_.push_back({std::string(args.at("tag").as_string()), std::move(cancel), std::move(done)});
+    changed_.notify_all();
+  }
+
+  void session_closed(const std::string& session) override {
+    std::lock_guard lock(mutex_);
+    closed_.push_back(session);
+  }
+
+  bool wait_for_held(std::size_t count) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 10s, [&] { return held_.size() >= count; });
+  }
+  std::shared_ptr<CancelToken> token(std::string_view tag) {
+    std::lock_guard lock(mutex_);
+    for (const Held& held : held_) {
+      if (held.tag == tag) return held.cancel;
+    }
+    return nullptr;
+  }
+  void release(std::string_view tag) {
+    OutcomeCallback done;
+    {
+      std::lock_guard lock(mutex_);
+      for (Held& held : held_) {
+        if (held.tag == tag && held.done) done = std::exchange(held.done, nullptr);
+      }
+    }
+    if (done) done({OutcomeStatus::kOk, R"({"content":[{"type":"text","text":")" + std::string(tag) + R"("}]})"});
+  }
+  std::vector<std::string> closed() {
+    std::lock_guard lock(mutex_);
+    return closed_;
+  }
+
+ private:
+  struct Held {
+    std::string tag;
+    std::shared_ptr<CancelToken> cancel;
+    OutcomeCallback done;
+  };
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<Held> held_;
+  std::vector<std::string> closed_;
+};
+
+class Recorder final : public Responder {
+ public:
+  std::shared_ptr<NotificationSink> notifications() override { return nullptr; }
+  void answer(Answer answer) override { promise_.set_value(std::move(answer)); }
+  Answer get() {
+    auto future = promise_.get_future();
+    EXPECT_EQ(future.wait_for(10s), std::future_status::ready);
+    return future.get();
+  }
+
+ private:
+  std::promise<Answer> promise_;
+};
+
+std::string initialize_body(std::string_view version) {
+  return R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":")" + std::string(version) +
+         R"(","capabilities":{}}})";
+}
+
+std::string hold_body(std::string_view id, std::string_view tag) {
+  return R"({"jsonrpc":"2.0","id":)" + std::string(id) + R"(,"method":"tools/call","params":{"name":"hold","arguments":{"tag":")" +
+         std::string(tag) + R"("}}})";
+}
+
+class ConversationTest : public testing::Test {
+ protected:
+  ConversationTest()
+      : dispatcher_(std::make_shared<HoldingDispatcher>()),
+        engine_(EngineSettings{}, dispatcher_),
+        sessions_(SessionTableLimits{16, 60s}, clock_),
+        conversation_(engine_, sessions_) {}
+
+  Answer receive(Delivery delivery) {
+    auto recorder = std::make_shared<Recorder>();
+    conversation_.receive(std::move(delivery), recorder);
+    return recorder->get();
+  }
+  static Delivery http(std::string body, std::optional<std::string> session = std::nullopt) {
+    Delivery delivery;
+    delivery.body = std::move(body);
+    delivery.session_id = std::move(session);
+    delivery.routing = RoutingHeaders{};
+    return delivery;
+  }
+  static Delivery stdio(std::string body, std::optional<std::string> session = std::nullopt) {
+    Delivery delivery;
+    delivery.body = std::move(body);
+    delivery.session_id = std::move(session);
+    delivery.connection = "stdio";
+    delivery.legacy_unless_stated = false;
+    return delivery;
+  }
+  static std::int64_t code_of(const Answer& answer) {
+    return json::parse(answer.messages.at(0)).at("error").at("code").as_int64();
+  }
+
+  ManualClock clock_;
+  std::shared_ptr<HoldingDispatcher> dispatcher_;
+  Engine engine_;
+  SessionTable sessions_;
+  Conversation conversation_;
+};
+
+// Over HTTP, the first of two calls sharing an id finishing must leave the second cancellable by that id.
+TEST_F(ConversationTest, HttpLegacyReusedIdStaysCancellable) {
+  StreamableHttp http(HttpPolicy{}, conversation_);
+  auto post = [&](std::string body, std::optional<std::string> session) {
+    McpHttpRequest request;
+    request.method = "POST";
+    request.accept = "application/json, text/event-stream";
+    request.content_type = "application/json";
+    request.session_id = std::move(session);
+    request.body = std::move(body);
+    auto reply = std::make_shared<std::promise<McpHttpReply>>();
+    http.handle(std::move(request), std::make_shared<CancelToken>(), [reply](McpHttpReply r) { reply->set_value(std::move(r)); });
+    return reply->get_future();
+  };
+  const McpHttpReply opened = post(initialize_body("2025-06-18"), std::nullopt).get();
+  std::optional<std::string> session;
+  for (const auto& [name, value] : opened.headers) {
+    if (name == "Mcp-Session-Id") session = value;
+  }
+  ASSERT_TRUE(session);
+  auto first = post(hold_body("7", "a"), session);
+  auto second = post(hold_body("7", "b"), session);
+  ASSERT_TRUE(dispatcher_->wait_for_held(2));
+  dispatcher_->release("a");
+  ASSERT_EQ(first.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(post(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}})", session).get().status, 202);
+  EXPECT_TRUE(dispatcher_->token("b")->cancelled());
+  EXPECT_FALSE(dispatcher_->token("a")->cancelled());
+  dispatcher_->release("b");
+  EXPECT_EQ(second.wait_for(10s), std::future_status::ready);
+}
+
+TEST_F(ConversationTest, EraFollowsTheVersionHeaderThenTheBody) {
+  const std::string modern_list =
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}})";
+  const std::string bare_list = R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})";
+  // HTTP: no version header and no session means the 2025-03-26 fallback, which needs a session.
+  EXPECT_EQ(receive(http(bare_list)).http_status, 400);
+  EXPECT_EQ(code_of(receive(http(bare_list))), -32600);
+  Delivery with_header = http(modern_list);
+  with_header.routing = RoutingHeaders{"2026-07-28", "tools/list", std::nullopt, false};
+  const Answer modern = receive(std::move(with_header));
+  EXPECT_EQ(modern.http_status, 200);
+  EXPECT_NE(modern.messages.at(0).find(R"("resultType":"complete")"), std::string::npos);
+  // stdio: without a session a request is modern, and a bare one lacks its envelope.
+  EXPECT_EQ(code_of(receive(stdio(bare_list))), -32602);
+  EXPECT_NE(receive(stdio(modern_list)).messages.at(0).find(R"("resultType":"complete")"), std::string::npos);
+}
+
+TEST_F(ConversationTest, ClientResponsesAreAcceptedAndNeverAnswered) {
+  const std::string response = R"({"jsonrpc":"2.0","id":1,"result":{}})";
+  EXPECT_TRUE(receive(stdio(response)).messages.empty());
+  const Answer opened = receive(stdio(initialize_body("2025-06-18")));
+  ASSERT_TRUE(opened.opened_session);
+  EXPECT_TRUE(receive(stdio(response, opened.opened_session)).messages.empty());
+  EXPECT_TRUE(receive(http(response, opened.opened_session)).messages.empty());
+}
+
+TEST_F(ConversationTest, InitializeOpensASessionAndClosingItTellsTheDispatcher) {
+  const Answer first = receive(stdio(initialize_body("2025-03-26")));
+  ASSERT_TRUE(first.opened_session);
+  EXPECT_TRUE(conversation_.session_alive(*first.opened_session));
+  // A batch is answered as one array, here in a 2025-03-26 session.
+  const Answer batch = receive(stdio(R"([{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2,"method":"ping"}])",
+                                     first.opened_session));
+  EXPECT_TRUE(batch.batch);
+  EXPECT_EQ(batch.messages.size(), 2u);
+  EXPECT_TRUE(conversation_.close_session(*first.opened_session));
+  EXPECT_FALSE(conversation_.close_session(*first.opened_session));
+  EXPECT_EQ(dispatcher_->closed(), std::vector<std::string>{*first.opened_session});
+  EXPECT_EQ(code_of(receive(stdio(R"({"jsonrpc":"2.0","id":3,"method":"ping"})", first.opened_session))), -32600);
+}
+
+}  // namespace
+}  // namespace sandgate::mcp
