@@ -145,7 +145,7 @@ def test_cancelled_async_call_still_completes(loop):
                 task.cancel()
 
     asyncio.run_coroutine_threadsafe(cancel_others(), loop).result(5)
-    assert completions.wait() == (3, {"message": "Request cancelled"})
+    assert completions.wait() == (5, {"message": "Request cancelled"})
 
 
 def test_closed_loop_answers_synchronously():

@@ -74,7 +74,7 @@ class Gateway {
       : dispatcher_(make_dispatcher(std::move(dispatcher), s)),
         engine_(engine_settings(s), dispatcher_),
         sessions_(mcp::SessionTableLimits{s.max_sessions, millis(s.session_idle_timeout_s)}, clock_),
-        conversation_(engine_, sessions_),
+        conversation_(engine_, sessions_, mcp::open_stages(counters_)),
         http_(mcp::HttpPolicy{s.allowed_origins, s.response_mode == "sse" ? mcp::ResponseMode::kSse : mcp::ResponseMode::kJson},
               conversation_),
         server_(listener_settings(s), http_),
@@ -132,6 +132,7 @@ class Gateway {
     d["progress_dropped_over_limit"] = n.progress_dropped_over_limit.load();
     d["progress_dropped_too_large"] = n.progress_dropped_too_large.load();
     d["progress_dropped_undeliverable"] = n.progress_dropped_undeliverable.load();
+    for (const auto& [name, value] : counters_.snapshot()) d[py::str(std::string(name))] = value;
     return d;
   }
 
@@ -173,6 +174,7 @@ class Gateway {
   std::shared_ptr<bindings::PyDispatcher> dispatcher_;
   mcp::Engine engine_;
   mcp::SessionTable sessions_;
+  metrics::Counters counters_;
   mcp::Conversation conversation_;
   mcp::StreamableHttp http_;
   server::HttpServer server_;
@@ -194,7 +196,8 @@ void serve_stdio(const CoreSettings& s, py::object target) {
   mcp::Engine engine(engine_settings(s), dispatcher);
   SteadyClock clock;
   mcp::SessionTable sessions(kStdioSessionLimits, clock);
-  mcp::Conversation conversation(engine, sessions);
+  metrics::Counters counters;
+  mcp::Conversation conversation(engine, sessions, mcp::open_stages(counters));
   py::gil_scoped_release release;
   server::serve_stdio(conversation, 0, 1, server::StdioSettings{s.max_body_bytes});
   dispatcher->drain();

@@ -7,10 +7,12 @@
 namespace sandgate::bindings {
 namespace {
 
-mcp::Outcome internal_error(std::string_view message) {
+mcp::Outcome failure(mcp::OutcomeStatus status, std::string_view message) {
   json::object body{{"message", message}};
-  return mcp::Outcome{mcp::OutcomeStatus::kInternalError, json::serialize(body)};
+  return mcp::Outcome{status, json::serialize(body)};
 }
+
+mcp::Outcome internal_error(std::string_view message) { return failure(mcp::OutcomeStatus::kInternalError, message); }
 
 // The completion a Python coroutine calls when it finishes; only the first call counts.
 // Always called with the GIL held (from Python, or from `run`).
@@ -22,7 +24,7 @@ struct Completion {
     // Python may keep this object alive long after; what `done` holds (a connection) must not wait for its GC.
     mcp::OutcomeCallback done = std::move(done_);
     done_ = nullptr;
-    if (status < 0 || status > static_cast<int>(mcp::OutcomeStatus::kMissingClientCapability)) {
+    if (status < 0 || status > static_cast<int>(mcp::OutcomeStatus::kShuttingDown)) {
       done(internal_error("Internal error: unknown dispatcher status"));
     } else {
       done(mcp::Outcome{static_cast<mcp::OutcomeStatus>(status), std::move(body)});
@@ -75,7 +77,7 @@ void PyDispatcher::invoke(mcp::Invocation invocation, std::shared_ptr<mcp::Cance
       return;
     }
   }
-  done(internal_error("Internal error: the server is shutting down"));
+  done(failure(mcp::OutcomeStatus::kShuttingDown, "Service Unavailable: the server is shutting down"));
 }
 
 void PyDispatcher::drain() {
@@ -133,7 +135,7 @@ void PyDispatcher::worker_loop() {
 }
 
 void PyDispatcher::run(Job& job) {
-  if (job.cancel && job.cancel->cancelled()) return job.done(internal_error("Request cancelled"));
+  if (job.cancel && job.cancel->cancelled()) return job.done(failure(mcp::OutcomeStatus::kCancelled, "Request cancelled"));
   auto completion = std::make_shared<Completion>(std::move(job.done), job.cancel);
   try {
     py::cpp_function complete([completion](int status, std::string body) { (*completion)(status, std::move(body)); });

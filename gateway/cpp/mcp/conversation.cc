@@ -35,6 +35,15 @@ Answer single(std::string message, int http_status) {
   return answer;
 }
 
+// One request's reply as a delivery's answer, with the headers its failure calls for.
+std::function<void(std::string, WireError)> answer_with(std::shared_ptr<Responder> responder) {
+  return [responder = std::move(responder)](std::string reply, WireError wire) {
+    Answer answer = single(std::move(reply), wire.http_status);
+    answer.headers = std::move(wire.headers);
+    responder->answer(std::move(answer));
+  };
+}
+
 }  // namespace
 
 // Collects the answers of a 2025-03-26 batch; the last one to arrive sends them.
@@ -66,27 +75,40 @@ std::string cancel_scope(const Delivery& delivery, Era era) {
   return {};
 }
 
-Conversation::Conversation(const Engine& engine, SessionTable& sessions) : engine_(engine), sessions_(sessions) {}
+Conversation::Conversation(const Engine& engine, SessionTable& sessions, Stages stages)
+    : engine_(engine), sessions_(sessions), stages_(std::move(stages)) {}
 
 Answer Conversation::fault_answer(const Fault& fault, Era era, const json::value& id) {
-  const WireError wire = to_wire(fault.kind, era);
+  WireError wire = to_wire(fault, era);
   Answer answer = single(encode_error(id, wire.jsonrpc_code, fault.message, fault.data_json), wire.http_status);
-  if (fault.kind == Failure::kHttpMethodNotAllowed) answer.headers.emplace_back("Allow", "GET, POST, DELETE");
+  answer.headers = std::move(wire.headers);
   return answer;
 }
 
 void Conversation::receive(Delivery delivery, std::shared_ptr<Responder> responder) {
+  stages_.record->counters().add(metrics::Counter::kDeliveries);
   auto decoded = decode_body(delivery.body, engine_.settings().json_limits);
   if (auto* fault = std::get_if<Fault>(&decoded)) return responder->answer(fault_answer(*fault, Era::kLegacy));
   Body& body = std::get<Body>(decoded);
-  if (era_of(delivery, body) == Era::kLegacy) return receive_legacy(delivery, body, responder);
+  const Era era = era_of(delivery, body);
+  RequestContext who;
+  who.transport = delivery.transport;
+  who.peer = delivery.peer;
+  who.headers = std::make_shared<const Headers>(std::move(delivery.headers));
+  auto authenticated = stages_.authenticate->authenticate(who);
+  if (const auto* failure = std::get_if<auth::AuthFailure>(&authenticated)) {
+    stages_.record->counters().add(metrics::Counter::kAuthFailures);
+    return responder->answer(fault_answer(auth::to_fault(*failure), era));
+  }
+  who.principal = std::move(std::get<auth::Principal>(authenticated));
+  if (era == Era::kLegacy) return receive_legacy(delivery, std::move(who), body, responder);
   if (body.is_batch) {
     return responder->answer(fault_answer(
         {Failure::kInvalidRequest, "Invalid Request: batches are not supported in this protocol version"}, Era::kModern));
   }
   const auto& first = body.messages.front();
   if (const Fault* fault = std::get_if<Fault>(&first)) return responder->answer(fault_answer(*fault, Era::kModern));
-  receive_modern(delivery, std::get<Message>(first), responder);
+  receive_modern(delivery, std::move(who), std::get<Message>(first), responder);
 }
 
 std::optional<Fault> Conversation::check_routing(const RoutingHeaders& routing, const Message& message) const {
@@ -114,7 +136,7 @@ std::optional<Fault> Conversation::check_routing(const RoutingHeaders& routing, 
   return std::nullopt;
 }
 
-void Conversation::receive_modern(const Delivery& delivery, const Message& message,
+void Conversation::receive_modern(const Delivery& delivery, RequestContext who, const Message& message,
                                   const std::shared_ptr<Responder>& responder) {
   // A client's response answers nothing the gateway asked: accepted, never answered.
   if (message.kind == MessageKind::kResponse) return responder->answer(Answer{});
@@ -139,10 +161,13 @@ void Conversation::receive_modern(const Delivery& delivery, const Message& messa
     }
   }
   if (auto* fault = std::get_if<Fault>(&envelope)) return responder->answer(fault_answer(*fault, Era::kModern, message.id));
-  RequestContext context{Era::kModern, std::get<std::string>(envelope), delivery.connection, nullptr};
+  RequestContext context = std::move(who);
+  context.era = Era::kModern;
+  context.protocol_version = std::get<std::string>(envelope);
+  context.session = delivery.connection;  // stateless, but a stdio connection is its client's session
   if (progress_token(message) != nullptr) context.notifications = responder->notifications();
   run(message, std::move(context), cancel_scope(delivery, Era::kModern), delivery.cancel,
-      [responder](std::string reply, WireError wire) { responder->answer(single(std::move(reply), wire.http_status)); });
+      answer_with(responder));
 }
 
 void Conversation::initialize(const Message& message, const std::shared_ptr<Responder>& responder) {
@@ -166,7 +191,8 @@ void Conversation::initialize(const Message& message, const std::shared_ptr<Resp
   responder->answer(std::move(answer));
 }
 
-void Conversation::receive_legacy(const Delivery& delivery, Body& body, const std::shared_ptr<Responder>& responder) {
+void Conversation::receive_legacy(const Delivery& delivery, RequestContext who, Body& body,
+                                  const std::shared_ptr<Responder>& responder) {
   if (!body.is_batch) {
     const auto& first = body.messages.front();
     if (const Fault* fault = std::get_if<Fault>(&first)) return responder->answer(fault_answer(*fault, Era::kLegacy));
@@ -186,8 +212,10 @@ void Conversation::receive_legacy(const Delivery& delivery, Body& body, const st
         {Failure::kInvalidRequest, "Invalid Request: batches are only allowed in protocol version 2025-03-26"},
         Era::kLegacy));
   }
-  const std::string session = delivery.connection.empty() ? *delivery.session_id : delivery.connection;
-  const RequestContext context{Era::kLegacy, record->protocol_version, session, nullptr};
+  RequestContext context = std::move(who);
+  context.era = Era::kLegacy;
+  context.protocol_version = record->protocol_version;
+  context.session = delivery.connection.empty() ? *delivery.session_id : delivery.connection;
   const std::string scope = cancel_scope(delivery, Era::kLegacy);
 
   auto batch = std::make_shared<Batch>();
@@ -215,7 +243,7 @@ void Conversation::receive_legacy(const Delivery& delivery, Body& body, const st
     RequestContext single_context = context;
     if (progress_token(message) != nullptr) single_context.notifications = responder->notifications();
     return run(message, std::move(single_context), scope, delivery.cancel,
-               [responder](std::string reply, WireError wire) { responder->answer(single(std::move(reply), wire.http_status)); });
+               answer_with(responder));
   }
   // A batch's answers go out together at its end, so its items get no notification channel.
   batch->pending = requests.size() + 1;
@@ -237,19 +265,29 @@ void Conversation::notify(const Message& notification, std::string_view scope) {
 
 void Conversation::run(const Message& request, RequestContext context, std::string scope,
                        std::shared_ptr<CancelToken> cancel, std::function<void(std::string, WireError)> done) {
+  const Era era = context.era;
+  auto fail = [&](Fault fault) {
+    stages_.record->record(context, request.method, fault.kind);
+    WireError wire = to_wire(fault, era);
+    done(encode_error(request.id, wire.jsonrpc_code, fault.message, fault.data_json), std::move(wire));
+  };
+  if (auto denial = stages_.authorize->authorize(context, request)) return fail(policy::to_fault(*denial));
+  if (auto limited = stages_.rate_limit->admit(context, request)) return fail(ratelimit::to_fault(*limited));
   if (cancel == nullptr) cancel = std::make_shared<CancelToken>();
   std::optional<InFlight::Entry> entry;
   if (!scope.empty()) entry = in_flight_.start(scope, request.id, cancel);
-  const Era era = context.era;
-  engine_.handle(request, context, std::move(cancel),
-                 [this, entry = std::move(entry), id = request.id, era, done = std::move(done)](Reply reply) {
-                   if (entry) in_flight_.finish(*entry);
-                   if (const Fault* fault = std::get_if<Fault>(&reply)) {
-                     const WireError wire = to_wire(fault->kind, era);
-                     return done(encode_error(id, wire.jsonrpc_code, fault->message, fault->data_json), wire);
-                   }
-                   done(encode_result(id, std::get<std::string>(reply)), WireError{200, 0});
-                 });
+  auto finished = [this, entry = std::move(entry), id = request.id, method = request.method, context,
+                   done = std::move(done)](Reply reply) {
+    if (entry) in_flight_.finish(*entry);
+    if (const Fault* fault = std::get_if<Fault>(&reply)) {
+      stages_.record->record(context, method, fault->kind);
+      WireError wire = to_wire(*fault, context.era);
+      return done(encode_error(id, wire.jsonrpc_code, fault->message, fault->data_json), std::move(wire));
+    }
+    stages_.record->record(context, method, std::nullopt);
+    done(encode_result(id, std::get<std::string>(reply)), WireError{200, 0});
+  };
+  engine_.handle(request, context, std::move(cancel), std::move(finished));
 }
 
 bool Conversation::close_session(const std::string& id) {

@@ -10,7 +10,9 @@
 
 #include "mcp/engine.h"
 #include "mcp/in_flight.h"
+#include "mcp/request_context.h"
 #include "mcp/session_table.h"
+#include "mcp/stages.h"
 
 namespace sandgate::mcp {
 
@@ -23,6 +25,9 @@ struct RoutingHeaders {
 // One body (a message or a batch) and what its transport knows about it.
 struct Delivery {
   std::string body;
+  Transport transport = Transport::kStreamableHttp;
+  std::string peer;
+  Headers headers;  // what a stage may read, lower-cased names, at most kMaxContextHeaders
   std::optional<std::string> session_id;  // the legacy session it names
   // For a transport whose connection is its client's session (stdio): every request's session and cancel scope.
   std::string connection;
@@ -53,7 +58,7 @@ class Responder {
 
 class Conversation {
  public:
-  Conversation(const Engine& engine, SessionTable& sessions);
+  Conversation(const Engine& engine, SessionTable& sessions, Stages stages);
 
   void receive(Delivery delivery, std::shared_ptr<Responder> responder);
   // The session ended (HTTP DELETE, a stdio connection closing): false when it was not open.
@@ -70,17 +75,21 @@ class Conversation {
 
  private:
   struct Batch;
-  void receive_modern(const Delivery& delivery, const Message& message, const std::shared_ptr<Responder>& responder);
-  void receive_legacy(const Delivery& delivery, Body& body, const std::shared_ptr<Responder>& responder);
+  // `who` carries the transport's facts and the principal; the era's rules fill in the rest.
+  void receive_modern(const Delivery& delivery, RequestContext who, const Message& message,
+                      const std::shared_ptr<Responder>& responder);
+  void receive_legacy(const Delivery& delivery, RequestContext who, Body& body, const std::shared_ptr<Responder>& responder);
   void initialize(const Message& message, const std::shared_ptr<Responder>& responder);
   std::optional<Fault> check_routing(const RoutingHeaders& routing, const Message& message) const;
   void notify(const Message& notification, std::string_view scope);
-  // Runs one request; `done` gets its JSON-RPC reply text and the wire status it carries.
+  // Runs one request through authorize, rate-limit, dispatch and record; `done` gets its JSON-RPC reply text
+  // and the wire status it carries.
   void run(const Message& request, RequestContext context, std::string scope, std::shared_ptr<CancelToken> cancel,
            std::function<void(std::string, WireError)> done);
 
   const Engine& engine_;
   SessionTable& sessions_;
+  const Stages stages_;
   InFlight in_flight_;
 };
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <future>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -102,7 +103,7 @@ class ConversationTest : public testing::Test {
       : dispatcher_(std::make_shared<HoldingDispatcher>()),
         engine_(EngineSettings{}, dispatcher_),
         sessions_(SessionTableLimits{16, 60s}, clock_),
-        conversation_(engine_, sessions_) {}
+        conversation_(engine_, sessions_, open_stages(counters_)) {}
 
   Answer receive(Delivery delivery) {
     auto recorder = std::make_shared<Recorder>();
@@ -132,6 +133,7 @@ class ConversationTest : public testing::Test {
   std::shared_ptr<HoldingDispatcher> dispatcher_;
   Engine engine_;
   SessionTable sessions_;
+  metrics::Counters counters_;
   Conversation conversation_;
 };
 
@@ -206,6 +208,114 @@ TEST_F(ConversationTest, InitializeOpensASessionAndClosingItTellsTheDispatcher) 
   EXPECT_FALSE(conversation_.close_session(*first.opened_session));
   EXPECT_EQ(dispatcher_->closed(), std::vector<std::string>{*first.opened_session});
   EXPECT_EQ(code_of(receive(stdio(R"({"jsonrpc":"2.0","id":3,"method":"ping"})", first.opened_session))), -32600);
+}
+
+// Stages that act on what the context carries: a token header names the principal, `deny` is refused for
+// anyone but "root", and every principal gets two requests.
+class TokenAuthenticator final : public auth::Authenticator {
+ public:
+  std::variant<auth::Principal, auth::AuthFailure> authenticate(const RequestContext& context) const override {
+    const std::string* token = find_header(*context.headers, "x-token");
+    if (token == nullptr) return auth::AuthFailure{auth::AuthError::kMissingCredentials, "Unauthorized", R"(error="invalid_request")"};
+    return auth::Principal{auth::Principal::Kind::kToken, *token + "@" + std::string(transport_name(context.transport)), {}};
+  }
+};
+class RootOnly final : public policy::Authorizer {
+ public:
+  std::optional<policy::Denial> authorize(const RequestContext& context, const Message& request) const override {
+    if (request.method == "ping" || context.principal.name.rfind("root@", 0) == 0) return std::nullopt;
+    return policy::Denial{policy::PolicyError::kDenied, "tool_denied"};
+  }
+};
+class TwoEach final : public ratelimit::RateLimiter {
+ public:
+  std::optional<ratelimit::Limited> admit(const RequestContext& context, const Message&) override {
+    std::lock_guard lock(mutex_);
+    if (++seen_[context.principal.name] <= 2) return std::nullopt;
+    return ratelimit::Limited{ratelimit::RateLimitError::kExhausted, 7, "2;w=60"};
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, int> seen_;
+};
+
+TEST_F(ConversationTest, StagesStopRequestsWithTheirOwnStatusCodeAndHeaders) {
+  metrics::Counters counters;
+  Stages stages{std::make_shared<TokenAuthenticator>(), std::make_shared<RootOnly>(), std::make_shared<TwoEach>(),
+                std::make_shared<metrics::Recorder>(counters)};
+  Conversation conversation(engine_, sessions_, std::move(stages));
+  StreamableHttp http(HttpPolicy{}, conversation);
+  auto post = [&](std::string_view method, std::optional<std::string> token) {
+    McpHttpRequest request;
+    request.method = "POST";
+    request.accept = "application/json";
+    request.content_type = "application/json";
+    request.protocol_version = std::string(kModernVersion);
+    request.mcp_method = std::string(method);
+    request.body = R"({"jsonrpc":"2.0","id":1,"method":")" + std::string(method) +
+                   R"(","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}})";
+    if (token) request.headers.emplace_back("x-token", *token);
+    std::promise<McpHttpReply> reply;
+    http.handle(std::move(request), std::make_shared<CancelToken>(), [&reply](McpHttpReply r) { reply.set_value(std::move(r)); });
+    return reply.get_future().get();
+  };
+  auto header = [](const McpHttpReply& reply, std::string_view name) {
+    for (const auto& [key, value] : reply.headers) {
+      if (key == name) return value;
+    }
+    return std::string("<absent>");
+  };
+  auto code = [](const McpHttpReply& reply) { return json::parse(reply.body).at("error").at("code").as_int64(); };
+
+  const McpHttpReply anonymous = post("tools/list", std::nullopt);
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(code(anonymous), -32001);
+  EXPECT_EQ(header(anonymous, "WWW-Authenticate"), R"(Bearer error="invalid_request")");
+
+  const McpHttpReply denied = post("tools/list", "alice");
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(code(denied), -32003);
+  EXPECT_NE(denied.body.find("tool_denied"), std::string::npos);
+
+  EXPECT_EQ(post("tools/list", "root").status, 200);
+  EXPECT_EQ(post("ping", "root").status, 404);  // admitted (second), then not a modern method
+  const McpHttpReply limited = post("tools/list", "root");
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(code(limited), -32029);
+  EXPECT_EQ(header(limited, "Retry-After"), "7");
+  EXPECT_EQ(header(limited, "RateLimit-Policy"), "2;w=60");
+
+  EXPECT_EQ(counters.get(metrics::Counter::kDeliveries), 5u);
+  EXPECT_EQ(counters.get(metrics::Counter::kAuthFailures), 1u);
+  EXPECT_EQ(counters.get(metrics::Counter::kPolicyDenials), 1u);
+  EXPECT_EQ(counters.get(metrics::Counter::kRateLimited), 1u);
+  EXPECT_EQ(counters.get(metrics::Counter::kRequests), 4u);
+  EXPECT_EQ(counters.get(metrics::Counter::kRequestsFailed), 3u);
+}
+
+TEST_F(ConversationTest, StdioRequestsCarryTheirTransportAndPeer) {
+  struct Seen final : policy::Authorizer {
+    std::optional<policy::Denial> authorize(const RequestContext& context, const Message&) const override {
+      std::lock_guard lock(mutex);
+      transports.push_back(std::string(transport_name(context.transport)) + " " + context.peer + " " + context.principal.name);
+      return std::nullopt;
+    }
+    mutable std::mutex mutex;
+    mutable std::vector<std::string> transports;
+  };
+  auto seen = std::make_shared<Seen>();
+  metrics::Counters counters;
+  Stages stages = open_stages(counters);
+  stages.authorize = seen;
+  Conversation conversation(engine_, sessions_, std::move(stages));
+  Delivery delivery = stdio(R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}})");
+  delivery.transport = Transport::kStdio;
+  delivery.peer = "stdio";
+  auto recorder = std::make_shared<Recorder>();
+  conversation.receive(std::move(delivery), recorder);
+  recorder->get();
+  EXPECT_EQ(seen->transports, std::vector<std::string>{"stdio stdio anonymous"});
 }
 
 }  // namespace

@@ -66,6 +66,8 @@ enum class OutcomeStatus : int {
   kResourceNotFound = 2,
   kInternalError = 3,
   kMissingClientCapability = 4,
+  kCancelled = 5,     // the client cancelled it, or left
+  kShuttingDown = 6,  // the gateway stopped taking work before it ran
 };
 
 struct Outcome {

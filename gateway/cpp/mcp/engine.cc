@@ -51,6 +51,8 @@ Reply outcome_to_reply(Outcome outcome, const JsonLimits& limits) {
     case OutcomeStatus::kInvalidParams: return Fault{Failure::kInvalidParams, message, std::move(data)};
     case OutcomeStatus::kResourceNotFound: return Fault{Failure::kResourceNotFound, message, std::move(data)};
     case OutcomeStatus::kMissingClientCapability: return Fault{Failure::kMissingClientCapability, message, std::move(data)};
+    case OutcomeStatus::kCancelled: return Fault{Failure::kCancelled, message, std::move(data)};
+    case OutcomeStatus::kShuttingDown: return Fault{Failure::kShuttingDown, message, std::move(data)};
     default: return Fault{Failure::kInternalError, message, std::move(data)};
   }
 }

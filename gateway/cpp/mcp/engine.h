@@ -13,6 +13,7 @@
 #include "mcp/jsonrpc.h"
 #include "mcp/notifications.h"
 #include "mcp/protocol.h"
+#include "mcp/request_context.h"
 
 namespace sandgate::mcp {
 
@@ -30,14 +31,6 @@ struct EngineSettings {
   std::int64_t list_ttl_ms = 60'000;
   std::int64_t read_ttl_ms = 0;
   ProgressLimits progress;
-};
-
-struct RequestContext {
-  Era era = Era::kModern;
-  std::string protocol_version;
-  std::string session;  // legacy session id or stdio connection; empty when stateless
-  // The transport's channel for this request's notifications; null when it has none (no progress token, a batch).
-  std::shared_ptr<NotificationSink> notifications;
 };
 
 // A result is a JSON object's text: values a tool returned go out as it wrote them.

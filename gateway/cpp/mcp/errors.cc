@@ -12,6 +12,12 @@ constexpr int kHeaderMismatch = -32020;
 constexpr int kMissingClientCapability = -32021;
 constexpr int kUnsupportedProtocolVersion = -32022;
 constexpr int kLegacyResourceNotFound = -32002;
+// Implementation-defined server errors (JSON-RPC reserves -32000..-32099); MCP names none for these.
+constexpr int kUnauthenticated = -32001;
+constexpr int kForbidden = -32003;
+constexpr int kRateLimited = -32029;
+// As LSP numbers it: the request was cancelled, nothing failed.
+constexpr int kRequestCancelled = -32800;
 
 }  // namespace
 
@@ -37,8 +43,36 @@ WireError to_wire(Failure kind, Era era) {
     case Failure::kHttpMethodNotAllowed: return {405, kInvalidRequest};
     case Failure::kShuttingDown: return {503, kInternalError};
     case Failure::kServerBusy: return {503, kInternalError};
+    case Failure::kUnauthenticated: return {401, kUnauthenticated};
+    case Failure::kForbidden: return {403, kForbidden};
+    case Failure::kRateLimited: return {429, kRateLimited};
+    // A modern client cancels by closing its stream: nobody reads this status (499, as proxies log it).
+    case Failure::kCancelled: return {modern ? 499 : 200, kRequestCancelled};
   }
   return {500, kInternalError};
+}
+
+WireError to_wire(const Fault& fault, Era era) {
+  WireError wire = to_wire(fault.kind, era);
+  const FaultDetail& detail = fault.detail;
+  switch (fault.kind) {
+    case Failure::kUnauthenticated:
+    case Failure::kForbidden:
+      wire.headers.emplace_back("WWW-Authenticate", detail.challenge.empty() ? "Bearer" : "Bearer " + detail.challenge);
+      break;
+    case Failure::kRateLimited:
+      if (!detail.rate_limit_policy.empty()) wire.headers.emplace_back("RateLimit-Policy", detail.rate_limit_policy);
+      [[fallthrough]];
+    case Failure::kServerBusy:
+    case Failure::kShuttingDown:
+      if (detail.retry_after_s > 0) wire.headers.emplace_back("Retry-After", std::to_string(detail.retry_after_s));
+      break;
+    case Failure::kHttpMethodNotAllowed:
+      wire.headers.emplace_back("Allow", detail.allow.empty() ? "GET, POST, DELETE" : detail.allow);
+      break;
+    default: break;
+  }
+  return wire;
 }
 
 const char* failure_name(Failure kind) {
@@ -61,6 +95,10 @@ const char* failure_name(Failure kind) {
     case Failure::kHttpMethodNotAllowed: return "http_method_not_allowed";
     case Failure::kShuttingDown: return "shutting_down";
     case Failure::kServerBusy: return "server_busy";
+    case Failure::kUnauthenticated: return "unauthenticated";
+    case Failure::kForbidden: return "forbidden";
+    case Failure::kRateLimited: return "rate_limited";
+    case Failure::kCancelled: return "cancelled";
   }
   return "unknown";
 }

@@ -34,6 +34,10 @@ const Row kTable[] = {
     {Failure::kHttpMethodNotAllowed, {405, -32600}, {405, -32600}},
     {Failure::kShuttingDown, {503, -32603}, {503, -32603}},
     {Failure::kServerBusy, {503, -32603}, {503, -32603}},
+    {Failure::kUnauthenticated, {401, -32001}, {401, -32001}},
+    {Failure::kForbidden, {403, -32003}, {403, -32003}},
+    {Failure::kRateLimited, {429, -32029}, {429, -32029}},
+    {Failure::kCancelled, {499, -32800}, {200, -32800}},
 };
 
 TEST(ToWire, MapsEveryFailureForBothEras) {
@@ -54,6 +58,35 @@ TEST(ToWire, LegacyMethodErrorsRideInA200) {
     EXPECT_EQ(to_wire(kind, Era::kLegacy).http_status, 200);
     EXPECT_NE(to_wire(kind, Era::kModern).http_status, 200);
   }
+}
+
+std::string header_of(const WireError& wire, std::string_view name) {
+  for (const auto& [key, value] : wire.headers) {
+    if (key == name) return value;
+  }
+  return "<absent>";
+}
+
+TEST(ToWire, StageFailuresCarryTheirHeaders) {
+  Fault unauthenticated{Failure::kUnauthenticated, "Unauthorized"};
+  EXPECT_EQ(header_of(to_wire(unauthenticated, Era::kModern), "WWW-Authenticate"), "Bearer");
+  unauthenticated.detail.challenge = R"(error="invalid_token")";
+  EXPECT_EQ(header_of(to_wire(unauthenticated, Era::kLegacy), "WWW-Authenticate"), R"(Bearer error="invalid_token")");
+
+  Fault limited{Failure::kRateLimited, "Too Many Requests"};
+  EXPECT_EQ(header_of(to_wire(limited, Era::kModern), "Retry-After"), "<absent>");
+  limited.detail.retry_after_s = 3;
+  limited.detail.rate_limit_policy = "10;w=1";
+  const WireError wire = to_wire(limited, Era::kModern);
+  EXPECT_EQ(wire.http_status, 429);
+  EXPECT_EQ(header_of(wire, "Retry-After"), "3");
+  EXPECT_EQ(header_of(wire, "RateLimit-Policy"), "10;w=1");
+
+  EXPECT_EQ(header_of(to_wire(Fault{Failure::kHttpMethodNotAllowed, "x"}, Era::kModern), "Allow"), "GET, POST, DELETE");
+  Fault verbs{Failure::kHttpMethodNotAllowed, "x"};
+  verbs.detail.allow = "POST";
+  EXPECT_EQ(header_of(to_wire(verbs, Era::kModern), "Allow"), "POST");
+  EXPECT_TRUE(to_wire(Fault{Failure::kInvalidParams, "x"}, Era::kModern).headers.empty());
 }
 
 TEST(FailureName, EveryKindHasADistinctStableSlug) {

@@ -195,7 +195,7 @@ class ProgressOverHttpTest : public testing::Test {
       : dispatcher_(std::make_shared<SteppingDispatcher>()),
         engine_(settings(), dispatcher_),
         sessions_(SessionTableLimits{16, 60s}, clock_),
-        conversation_(engine_, sessions_),
+        conversation_(engine_, sessions_, open_stages(counters_)),
         http_(HttpPolicy{}, conversation_) {}
 
   static EngineSettings settings() {
@@ -260,6 +260,7 @@ class ProgressOverHttpTest : public testing::Test {
   std::shared_ptr<SteppingDispatcher> dispatcher_;
   Engine engine_;
   SessionTable sessions_;
+  metrics::Counters counters_;
   Conversation conversation_;
   StreamableHttp http_;
   std::shared_ptr<RecordingEvents> events_ = std::make_shared<RecordingEvents>();
@@ -392,7 +393,7 @@ TEST_F(ProgressOverHttpTest, Legacy2024SessionsGetNoProgressMessage) {
     }
   };
   Engine engine(settings(), std::make_shared<MessageDispatcher>());
-  Conversation conversation(engine, sessions_);
+  Conversation conversation(engine, sessions_, open_stages(counters_));
   StreamableHttp http(HttpPolicy{}, conversation);
   for (const char* version : {"2024-11-05", "2025-03-26"}) {
     auto events = std::make_shared<RecordingEvents>();

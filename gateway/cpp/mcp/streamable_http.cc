@@ -207,10 +207,10 @@ void StreamableHttp::handle(McpHttpRequest request, std::shared_ptr<CancelToken>
       !(request.protocol_version && is_modern_version(*request.protocol_version))) {
     return request.method == "GET" ? handle_get(request, done) : handle_delete(request, done);
   }
-  McpHttpReply reply = fault_reply({Failure::kHttpMethodNotAllowed, "Method Not Allowed"}, Era::kModern);
-  reply.headers.clear();
-  reply.headers.emplace_back("Allow", request.method == "GET" || request.method == "DELETE" ? "POST" : "GET, POST, DELETE");
-  done(std::move(reply));
+  Fault fault{Failure::kHttpMethodNotAllowed, "Method Not Allowed"};
+  // Without a legacy session, GET and DELETE have nothing to act on: only POST is left.
+  if (request.method == "GET" || request.method == "DELETE") fault.detail.allow = "POST";
+  done(fault_reply(fault, Era::kModern));
 }
 
 void StreamableHttp::handle_post(McpHttpRequest& request, std::shared_ptr<CancelToken> cancel, HttpReplyCallback& done,
@@ -229,6 +229,9 @@ void StreamableHttp::handle_post(McpHttpRequest& request, std::shared_ptr<Cancel
   }
   Delivery delivery;
   delivery.body = std::move(request.body);
+  delivery.transport = Transport::kStreamableHttp;
+  delivery.peer = std::move(request.peer);
+  delivery.headers = std::move(request.headers);
   delivery.session_id = std::move(request.session_id);
   delivery.routing = RoutingHeaders{std::move(request.protocol_version), std::move(request.mcp_method),
                                     std::move(request.mcp_name), request.duplicate_routing_header};

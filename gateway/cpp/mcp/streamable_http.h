@@ -27,6 +27,8 @@ struct McpHttpRequest {
   std::optional<std::string> accept, content_type, origin, protocol_version, mcp_method, mcp_name, session_id;
   bool duplicate_routing_header = false;
   std::string body;
+  std::string peer;  // "address:port" of the client
+  Headers headers;   // every header, names lower-cased, at most kMaxContextHeaders: what a stage may read
 };
 
 struct McpHttpReply {

@@ -178,7 +178,7 @@ class StreamableHttpTest : public testing::TestWithParam<bool> {
       : dispatcher_(std::make_shared<FakeDispatcher>(GetParam())),
         engine_(test_settings(), dispatcher_),
         sessions_(SessionTableLimits{16, 60s}, clock_),
-        conversation_(engine_, sessions_),
+        conversation_(engine_, sessions_, open_stages(counters_)),
         http_(HttpPolicy{}, conversation_) {}
 
   ~StreamableHttpTest() override { dispatcher_->join(); }
@@ -218,6 +218,7 @@ class StreamableHttpTest : public testing::TestWithParam<bool> {
   std::shared_ptr<FakeDispatcher> dispatcher_;
   Engine engine_;
   SessionTable sessions_;
+  metrics::Counters counters_;
   Conversation conversation_;
   StreamableHttp http_;
 };
@@ -760,7 +761,7 @@ TEST_P(StreamableHttpTest, UnparsableBodyIsAParseError) {
 
 TEST_P(StreamableHttpTest, SessionLimitAnswers503) {
   SessionTable one(SessionTableLimits{1, 60s}, clock_);
-  Conversation conversation(engine_, one);
+  Conversation conversation(engine_, one, open_stages(counters_));
   StreamableHttp http(HttpPolicy{}, conversation);
   EXPECT_EQ(call_on(http, legacy_post(initialize_body("2025-06-18"), std::nullopt)).status, 200);
   const McpHttpReply full = call_on(http, legacy_post(initialize_body("2025-06-18"), std::nullopt));

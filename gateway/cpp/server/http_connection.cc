@@ -24,11 +24,21 @@ bool duplicated(const http::fields& fields, std::string_view name) {
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
+// "address:port" ("[v6]:port"), for the request context; empty if the socket has no peer any more.
+std::string peer_of(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  const tcp::endpoint endpoint = socket.remote_endpoint(ec);
+  if (ec) return {};
+  const std::string address = endpoint.address().to_string();
+  return (endpoint.address().is_v6() ? "[" + address + "]" : address) + ":" + std::to_string(endpoint.port());
+}
+
 }  // namespace
 
 class Connection : public std::enable_shared_from_this<Connection>, public mcp::ResponseEvents {
  public:
-  Connection(HttpServer::Impl& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {}
+  Connection(HttpServer::Impl& server, tcp::socket socket)
+      : server_(server), peer_(peer_of(socket)), stream_(std::move(socket)) {}
   ~Connection() { server_.unregister_connection(this); }
 
   void start() {
@@ -144,6 +154,13 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
     request.duplicate_routing_header =
         duplicated(req, "MCP-Protocol-Version") || duplicated(req, "Mcp-Method") || duplicated(req, "Mcp-Name");
     request.body = std::move(req.body());
+    request.peer = peer_;
+    for (const auto& field : req) {
+      if (request.headers.size() == mcp::kMaxContextHeaders) break;
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      request.headers.emplace_back(std::move(name), std::string(field.value()));
+    }
 
     cancel_ = std::make_shared<mcp::CancelToken>();
     server_.request_started();
@@ -344,6 +361,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
   }
 
   HttpServer::Impl& server_;
+  const std::string peer_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;

@@ -48,6 +48,8 @@ class StdioConnection {
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
     mcp::Delivery delivery;
     delivery.body = std::string(line);
+    delivery.transport = mcp::Transport::kStdio;
+    delivery.peer = std::string(kStdioConnection);
     delivery.connection = std::string(kStdioConnection);
     delivery.legacy_unless_stated = false;  // before `initialize`, a stdio client speaks the modern era
     {

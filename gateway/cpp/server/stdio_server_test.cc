@@ -120,7 +120,7 @@ void write_all(int fd, std::string_view bytes) {
 class StdioHarness {
  public:
   StdioHarness(const mcp::Engine& engine, StdioSettings settings)
-      : sessions_(mcp::SessionTableLimits{2, std::chrono::hours(1)}, clock_), conversation_(engine, sessions_) {
+      : sessions_(mcp::SessionTableLimits{2, std::chrono::hours(1)}, clock_), conversation_(engine, sessions_, mcp::open_stages(counters_)) {
     if (::pipe2(in_, O_CLOEXEC) != 0 || ::pipe2(out_, O_CLOEXEC) != 0) std::abort();
     returned_ = returned_promise_.get_future();
     server_ = std::thread([this, settings] {
@@ -177,6 +177,7 @@ class StdioHarness {
  private:
   ManualClock clock_;
   mcp::SessionTable sessions_;
+  metrics::Counters counters_;
   mcp::Conversation conversation_;
   int in_[2] = {-1, -1};
   int out_[2] = {-1, -1};

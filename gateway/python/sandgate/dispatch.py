@@ -28,6 +28,7 @@ OK = 0
 INVALID_PARAMS = 1
 RESOURCE_NOT_FOUND = 2
 INTERNAL_ERROR = 3
+CANCELLED = 5  # the native core's OutcomeStatus::kCancelled
 
 # The single place where Sandgate errors become wire statuses.
 STATUS_OF_ERROR: tuple[tuple[type[SandgateError], int], ...] = (
@@ -224,7 +225,7 @@ async def _guarded(work: Coroutine[Any, Any, str], kind: str, name: str) -> Outc
 
 def _deliver(completion: Completion, kind: str, name: str, future: Future[Outcome]) -> None:
     if future.cancelled():
-        outcome = INTERNAL_ERROR, _error_json("Request cancelled")
+        outcome = CANCELLED, _error_json("Request cancelled")
     elif future.exception() is not None:
         outcome = failure_outcome(future.exception(), kind, name)  # type: ignore[arg-type]
     else:

@@ -1,0 +1,35 @@
+#pragma once
+// The authenticate stage: who sent a delivery. Everyone is anonymous until API keys and tokens fill it.
+#include <string>
+#include <variant>
+
+#include "auth/principal.h"
+#include "mcp/errors.h"
+#include "mcp/request_context.h"
+
+namespace sandgate::auth {
+
+enum class AuthError { kMissingCredentials, kInvalidCredentials };
+
+struct AuthFailure {
+  AuthError error;
+  std::string message;    // for the client: never a credential or a key's name
+  std::string challenge;  // WWW-Authenticate auth-params, e.g. error="invalid_token"
+};
+
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  // Thread-safe; reads only the context's transport facts (headers, peer), never its principal.
+  virtual std::variant<Principal, AuthFailure> authenticate(const mcp::RequestContext& context) const = 0;
+};
+
+class AnonymousAuthenticator final : public Authenticator {
+ public:
+  std::variant<Principal, AuthFailure> authenticate(const mcp::RequestContext&) const override { return Principal{}; }
+};
+
+mcp::Fault to_fault(const AuthFailure& failure);
+std::string_view auth_error_name(AuthError error);
+
+}  // namespace sandgate::auth

@@ -1,0 +1,42 @@
+#pragma once
+// One registry of the request path's counters: transports and stages add to it, Python reads it in one
+// call. Relaxed atomics: a counter is a tally, never a synchronization point.
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sandgate::metrics {
+
+enum class Counter : std::size_t {
+  kDeliveries,          // bodies a transport handed over (a message or a batch)
+  kRequests,            // JSON-RPC requests that entered the request path
+  kRequestsFailed,      // ...answered with an error
+  kRequestsCancelled,   // ...cancelled by their client
+  kAuthFailures,        // deliveries the authenticate stage refused
+  kPolicyDenials,       // requests the authorize stage refused
+  kRateLimited,         // requests the rate-limit stage refused
+  kCount,
+};
+
+std::string_view counter_name(Counter counter);
+
+class Counters {
+ public:
+  void add(Counter counter, std::uint64_t n = 1) {
+    values_[static_cast<std::size_t>(counter)].fetch_add(n, std::memory_order_relaxed);
+  }
+  std::uint64_t get(Counter counter) const {
+    return values_[static_cast<std::size_t>(counter)].load(std::memory_order_relaxed);
+  }
+  // Every counter by name, in declaration order.
+  std::vector<std::pair<std::string_view, std::uint64_t>> snapshot() const;
+
+ private:
+  std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Counter::kCount)> values_{};
+};
+
+}  // namespace sandgate::metrics

@@ -1,0 +1,17 @@
+#include "metrics/record.h"
+
+namespace sandgate::metrics {
+
+void Recorder::record(const mcp::RequestContext&, std::string_view, std::optional<mcp::Failure> failure) {
+  counters_.add(Counter::kRequests);
+  if (!failure) return;
+  counters_.add(Counter::kRequestsFailed);
+  switch (*failure) {
+    case mcp::Failure::kCancelled: counters_.add(Counter::kRequestsCancelled); break;
+    case mcp::Failure::kForbidden: counters_.add(Counter::kPolicyDenials); break;
+    case mcp::Failure::kRateLimited: counters_.add(Counter::kRateLimited); break;
+    default: break;
+  }
+}
+
+}  // namespace sandgate::metrics

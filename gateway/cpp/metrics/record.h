@@ -1,0 +1,24 @@
+#pragma once
+// The record stage: what each request's end adds to the counters (the audit line joins it later).
+#include <optional>
+#include <string_view>
+
+#include "metrics/counters.h"
+#include "mcp/errors.h"
+#include "mcp/request_context.h"
+
+namespace sandgate::metrics {
+
+class Recorder {
+ public:
+  explicit Recorder(Counters& counters) : counters_(counters) {}
+  virtual ~Recorder() = default;
+  // Thread-safe. `failure` is what the request was answered with, if it failed.
+  virtual void record(const mcp::RequestContext& context, std::string_view method, std::optional<mcp::Failure> failure);
+  Counters& counters() { return counters_; }
+
+ private:
+  Counters& counters_;
+};
+
+}  // namespace sandgate::metrics
