@@ -72,12 +72,12 @@ class Gateway {
  public:
   Gateway(const CoreSettings& s, py::object dispatcher)
       : dispatcher_(make_dispatcher(std::move(dispatcher), s)),
-        engine_(engine_settings(s), dispatcher_),
-        sessions_(mcp::SessionTableLimits{s.max_sessions, millis(s.session_idle_timeout_s)}, clock_),
+        engine_(engine_settings(s), dispatcher_, counters_),
+        sessions_(mcp::SessionTableLimits{s.max_sessions, millis(s.session_idle_timeout_s)}, clock_, counters_),
         conversation_(engine_, sessions_, mcp::open_stages(counters_)),
         http_(mcp::HttpPolicy{s.allowed_origins, s.response_mode == "sse" ? mcp::ResponseMode::kSse : mcp::ResponseMode::kJson},
               conversation_),
-        server_(listener_settings(s), http_),
+        server_(listener_settings(s), http_, counters_),
         // Half the idle timeout: a session's resources go at most 1.5 timeouts after its last use.
         sweep_interval_(std::clamp(millis(s.session_idle_timeout_s / 2), kMinSessionSweepInterval,
                                    kMaxSessionSweepInterval)) {
@@ -112,27 +112,10 @@ class Gateway {
   }
   bool ready() const { return server_.ready(); }
   std::size_t session_count() const { return sessions_.size(); }
+  // Every counter of the request path, the listener, sessions and progress, read at once.
   py::dict counters() const {
-    const auto c = server_.counters();
-    const auto s = sessions_.counters();
     py::dict d;
-    d["connections_accepted"] = c.connections_accepted;
-    d["connections_rejected"] = c.connections_rejected;
-    d["requests"] = c.requests;
-    d["read_timeouts"] = c.read_timeouts;
-    d["bodies_too_large"] = c.bodies_too_large;
-    d["headers_too_large"] = c.headers_too_large;
-    d["cancelled_by_disconnect"] = c.cancelled_by_disconnect;
-    d["sessions_opened"] = s.opened;
-    d["sessions_closed"] = s.closed;
-    d["sessions_expired"] = s.expired;
-    d["sessions_rejected_full"] = s.rejected_full;
-    const mcp::NotificationCounters& n = engine_.notification_counters();
-    d["progress_sent"] = n.progress_sent.load();
-    d["progress_dropped_over_limit"] = n.progress_dropped_over_limit.load();
-    d["progress_dropped_too_large"] = n.progress_dropped_too_large.load();
-    d["progress_dropped_undeliverable"] = n.progress_dropped_undeliverable.load();
-    for (const auto& [name, value] : counters_.snapshot()) d[py::str(std::string(name))] = value;
+    for (const auto& [name, value] : counters_->snapshot()) d[py::str(std::string(name))] = value;
     return d;
   }
 
@@ -171,10 +154,10 @@ class Gateway {
   }
 
   SteadyClock clock_;
+  const std::shared_ptr<metrics::Counters> counters_ = std::make_shared<metrics::Counters>();
   std::shared_ptr<bindings::PyDispatcher> dispatcher_;
   mcp::Engine engine_;
   mcp::SessionTable sessions_;
-  metrics::Counters counters_;
   mcp::Conversation conversation_;
   mcp::StreamableHttp http_;
   server::HttpServer server_;
@@ -193,10 +176,10 @@ constexpr mcp::SessionTableLimits kStdioSessionLimits{2, std::chrono::hours(24 *
 
 void serve_stdio(const CoreSettings& s, py::object target) {
   auto dispatcher = make_dispatcher(std::move(target), s);
-  mcp::Engine engine(engine_settings(s), dispatcher);
+  auto counters = std::make_shared<metrics::Counters>();
+  mcp::Engine engine(engine_settings(s), dispatcher, counters);
   SteadyClock clock;
-  mcp::SessionTable sessions(kStdioSessionLimits, clock);
-  metrics::Counters counters;
+  mcp::SessionTable sessions(kStdioSessionLimits, clock, counters);
   mcp::Conversation conversation(engine, sessions, mcp::open_stages(counters));
   py::gil_scoped_release release;
   server::serve_stdio(conversation, 0, 1, server::StdioSettings{s.max_body_bytes});

@@ -133,7 +133,7 @@ class ConversationTest : public testing::Test {
   std::shared_ptr<HoldingDispatcher> dispatcher_;
   Engine engine_;
   SessionTable sessions_;
-  metrics::Counters counters_;
+  std::shared_ptr<metrics::Counters> counters_ = std::make_shared<metrics::Counters>();
   Conversation conversation_;
 };
 
@@ -241,7 +241,7 @@ class TwoEach final : public ratelimit::RateLimiter {
 };
 
 TEST_F(ConversationTest, StagesStopRequestsWithTheirOwnStatusCodeAndHeaders) {
-  metrics::Counters counters;
+  auto counters = std::make_shared<metrics::Counters>();
   Stages stages{std::make_shared<TokenAuthenticator>(), std::make_shared<RootOnly>(), std::make_shared<TwoEach>(),
                 std::make_shared<metrics::Recorder>(counters)};
   Conversation conversation(engine_, sessions_, std::move(stages));
@@ -286,12 +286,12 @@ TEST_F(ConversationTest, StagesStopRequestsWithTheirOwnStatusCodeAndHeaders) {
   EXPECT_EQ(header(limited, "Retry-After"), "7");
   EXPECT_EQ(header(limited, "RateLimit-Policy"), "2;w=60");
 
-  EXPECT_EQ(counters.get(metrics::Counter::kDeliveries), 5u);
-  EXPECT_EQ(counters.get(metrics::Counter::kAuthFailures), 1u);
-  EXPECT_EQ(counters.get(metrics::Counter::kPolicyDenials), 1u);
-  EXPECT_EQ(counters.get(metrics::Counter::kRateLimited), 1u);
-  EXPECT_EQ(counters.get(metrics::Counter::kRequests), 4u);
-  EXPECT_EQ(counters.get(metrics::Counter::kRequestsFailed), 3u);
+  EXPECT_EQ(counters->get(metrics::Counter::kDeliveries), 5u);
+  EXPECT_EQ(counters->get(metrics::Counter::kAuthFailures), 1u);
+  EXPECT_EQ(counters->get(metrics::Counter::kPolicyDenials), 1u);
+  EXPECT_EQ(counters->get(metrics::Counter::kRateLimited), 1u);
+  EXPECT_EQ(counters->get(metrics::Counter::kJsonRpcRequests), 4u);
+  EXPECT_EQ(counters->get(metrics::Counter::kJsonRpcRequestsFailed), 3u);
 }
 
 TEST_F(ConversationTest, StdioRequestsCarryTheirTransportAndPeer) {
@@ -305,8 +305,7 @@ TEST_F(ConversationTest, StdioRequestsCarryTheirTransportAndPeer) {
     mutable std::vector<std::string> transports;
   };
   auto seen = std::make_shared<Seen>();
-  metrics::Counters counters;
-  Stages stages = open_stages(counters);
+  Stages stages = open_stages(std::make_shared<metrics::Counters>());
   stages.authorize = seen;
   Conversation conversation(engine_, sessions_, std::move(stages));
   Delivery delivery = stdio(R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}})");

@@ -57,10 +57,11 @@ Reply outcome_to_reply(Outcome outcome, const JsonLimits& limits) {
   }
 }
 
-Engine::Engine(EngineSettings settings, std::shared_ptr<Dispatcher> dispatcher)
+Engine::Engine(EngineSettings settings, std::shared_ptr<Dispatcher> dispatcher, std::shared_ptr<metrics::Counters> counters)
     : settings_(std::move(settings)),
       dispatcher_(std::move(dispatcher)),
-      catalog_(dispatcher_->catalog_json(), settings_.page_size) {
+      catalog_(dispatcher_->catalog_json(), settings_.page_size),
+      counters_(std::move(counters)) {
   server_info_.emplace("name", settings_.identity.name);
   server_info_.emplace("version", settings_.identity.version);
   server_info_json_ = json::serialize(server_info_);
@@ -186,7 +187,7 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
   }
   if (progress_token(request) != nullptr) {
     invocation.progress = std::make_shared<ProgressReporter>(context.notifications, settings_.progress,
-                                                             notification_counters_,
+                                                             counters_,
                                                              context.protocol_version != kProgressWithoutMessage);
   }
   const std::int64_t ttl = kind == InvocationKind::kResourceRead ? settings_.read_ttl_ms : kNotCacheable;

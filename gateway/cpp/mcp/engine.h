@@ -39,8 +39,10 @@ using ReplyCallback = std::function<void(Reply)>;
 
 class Engine {
  public:
-  // Loads the catalog from the dispatcher once; throws std::invalid_argument on a malformed one.
-  Engine(EngineSettings settings, std::shared_ptr<Dispatcher> dispatcher);
+  // Loads the catalog from the dispatcher once; throws std::invalid_argument on a malformed one. Counts into
+  // `counters` (its own registry when none is given).
+  Engine(EngineSettings settings, std::shared_ptr<Dispatcher> dispatcher,
+         std::shared_ptr<metrics::Counters> counters = std::make_shared<metrics::Counters>());
 
   // The modern per-request envelope (_meta version and capabilities), minus transport headers.
   // Returns the requested version, or the failure to answer with.
@@ -54,7 +56,7 @@ class Engine {
   const Catalog& catalog() const { return catalog_; }
   const EngineSettings& settings() const { return settings_; }
   Dispatcher& dispatcher() const { return *dispatcher_; }
-  const NotificationCounters& notification_counters() const { return *notification_counters_; }
+  const metrics::Counters& counters() const { return *counters_; }
 
  private:
   void invoke(InvocationKind kind, const Message& request, const RequestContext& context,
@@ -68,7 +70,7 @@ class Engine {
   json::object server_info_;
   std::string server_info_json_;
   // Shared with every ProgressReporter, which Python may hold past the engine's life.
-  std::shared_ptr<NotificationCounters> notification_counters_ = std::make_shared<NotificationCounters>();
+  std::shared_ptr<metrics::Counters> counters_;
 };
 
 // Maps a runner's outcome to a result object or a protocol failure; a result must be a JSON object within

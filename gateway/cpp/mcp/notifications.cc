@@ -10,16 +10,16 @@ constexpr std::string_view kProgressPrefix = R"({"jsonrpc":"2.0","method":"notif
 }  // namespace
 
 ProgressReporter::ProgressReporter(std::shared_ptr<NotificationSink> sink, ProgressLimits limits,
-                                   std::shared_ptr<NotificationCounters> counters, bool message_allowed)
+                                   std::shared_ptr<metrics::Counters> counters, bool message_allowed)
     : sink_(std::move(sink)), limits_(limits), counters_(std::move(counters)), message_allowed_(message_allowed) {}
 
 bool ProgressReporter::report(std::string_view params_json) {
   if (params_json.size() > limits_.max_params_bytes) {
-    ++counters_->progress_dropped_too_large;
+    counters_->add(metrics::Counter::kProgressDroppedTooLarge);
     return false;
   }
   if (accepted_.fetch_add(1) >= limits_.max_per_call) {
-    ++counters_->progress_dropped_over_limit;
+    counters_->add(metrics::Counter::kProgressDroppedOverLimit);
     return false;
   }
   std::string message;
@@ -31,7 +31,7 @@ bool ProgressReporter::report(std::string_view params_json) {
     // Only 2024-11-05 sessions pay for a parse: their revision's params have no `message`.
     const JsonLimits limits;
     if (validate_json_text(params_json, limits) || trim_json(params_json).substr(0, 1) != "{") {
-      ++counters_->progress_dropped_undeliverable;
+      counters_->add(metrics::Counter::kProgressDroppedUndeliverable);
       return false;
     }
     std::string params = "{";
@@ -43,10 +43,10 @@ bool ProgressReporter::report(std::string_view params_json) {
   }
   message.push_back('}');
   if (sink_ == nullptr || !sink_->deliver(std::move(message))) {
-    ++counters_->progress_dropped_undeliverable;
+    counters_->add(metrics::Counter::kProgressDroppedUndeliverable);
     return false;
   }
-  ++counters_->progress_sent;
+  counters_->add(metrics::Counter::kProgressSent);
   return true;
 }
 

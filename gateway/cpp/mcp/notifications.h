@@ -9,6 +9,7 @@
 
 #include "common/json.h"
 #include "mcp/jsonrpc.h"
+#include "metrics/counters.h"
 
 namespace sandgate::mcp {
 
@@ -25,21 +26,13 @@ struct ProgressLimits {
   std::size_t max_params_bytes = 16 * 1024;  // one notification's params, serialized
 };
 
-// Shared by every request of one engine; Python reads them through the gateway's counters().
-struct NotificationCounters {
-  std::atomic<std::uint64_t> progress_sent{0};
-  std::atomic<std::uint64_t> progress_dropped_over_limit{0};
-  std::atomic<std::uint64_t> progress_dropped_too_large{0};
-  std::atomic<std::uint64_t> progress_dropped_undeliverable{0};
-};
-
 // One request's progress: bounded, counted, handed to the transport's sink. Thread-safe.
 class ProgressReporter {
  public:
   // `sink` may be null (a batch item): everything reported is then undeliverable.
   // `message_allowed` is false for 2024-11-05, whose progress params have no `message`.
   ProgressReporter(std::shared_ptr<NotificationSink> sink, ProgressLimits limits,
-                   std::shared_ptr<NotificationCounters> counters, bool message_allowed);
+                   std::shared_ptr<metrics::Counters> counters, bool message_allowed);
 
   // `params_json` is the notifications/progress params object, token included; true when delivered.
   bool report(std::string_view params_json);
@@ -47,7 +40,7 @@ class ProgressReporter {
  private:
   std::shared_ptr<NotificationSink> sink_;
   const ProgressLimits limits_;
-  std::shared_ptr<NotificationCounters> counters_;
+  std::shared_ptr<metrics::Counters> counters_;  // shared: Python may hold a reporter past the engine
   const bool message_allowed_;
   std::atomic<std::size_t> accepted_{0};
 };

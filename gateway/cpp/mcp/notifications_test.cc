@@ -51,7 +51,7 @@ std::string params(int progress, std::string_view token = R"("t-1")") {
 
 TEST(ProgressReporter, WrapsParamsInANotificationEnvelope) {
   auto sink = std::make_shared<RecordingSink>();
-  auto counters = std::make_shared<NotificationCounters>();
+  auto counters = std::make_shared<metrics::Counters>();
   ProgressReporter reporter(sink, ProgressLimits{}, counters, true);
   EXPECT_TRUE(reporter.report(params(3)));
   ASSERT_EQ(sink->messages().size(), 1u);
@@ -60,19 +60,19 @@ TEST(ProgressReporter, WrapsParamsInANotificationEnvelope) {
   EXPECT_EQ(message.at("method"), "notifications/progress");
   EXPECT_EQ(message.at("params"), parse_object(params(3)));
   EXPECT_FALSE(message.contains("id"));
-  EXPECT_EQ(counters->progress_sent, 1u);
+  EXPECT_EQ(counters->get(metrics::Counter::kProgressSent), 1u);
 }
 
 TEST(ProgressReporter, BoundPerCallDropsAndCountsTheRest) {
   auto sink = std::make_shared<RecordingSink>();
-  auto counters = std::make_shared<NotificationCounters>();
+  auto counters = std::make_shared<metrics::Counters>();
   ProgressReporter reporter(sink, ProgressLimits{3, 1024}, counters, true);
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(reporter.report(params(i))) << i;
   EXPECT_FALSE(reporter.report(params(3)));
   EXPECT_FALSE(reporter.report(params(4)));
   EXPECT_EQ(sink->messages().size(), 3u);
-  EXPECT_EQ(counters->progress_sent, 3u);
-  EXPECT_EQ(counters->progress_dropped_over_limit, 2u);
+  EXPECT_EQ(counters->get(metrics::Counter::kProgressSent), 3u);
+  EXPECT_EQ(counters->get(metrics::Counter::kProgressDroppedOverLimit), 2u);
   // The bound is per call: another request starts afresh.
   ProgressReporter next(sink, ProgressLimits{3, 1024}, counters, true);
   EXPECT_TRUE(next.report(params(0)));
@@ -80,29 +80,29 @@ TEST(ProgressReporter, BoundPerCallDropsAndCountsTheRest) {
 
 TEST(ProgressReporter, ParamsSizeBoundIsExact) {
   auto sink = std::make_shared<RecordingSink>();
-  auto counters = std::make_shared<NotificationCounters>();
+  auto counters = std::make_shared<metrics::Counters>();
   const std::string at_limit = params(1);
   ProgressReporter reporter(sink, ProgressLimits{10, at_limit.size()}, counters, true);
   EXPECT_TRUE(reporter.report(at_limit));
   EXPECT_FALSE(reporter.report(params(10)));  // one byte more
-  EXPECT_EQ(counters->progress_dropped_too_large, 1u);
-  EXPECT_EQ(counters->progress_dropped_over_limit, 0u);
+  EXPECT_EQ(counters->get(metrics::Counter::kProgressDroppedTooLarge), 1u);
+  EXPECT_EQ(counters->get(metrics::Counter::kProgressDroppedOverLimit), 0u);
   EXPECT_EQ(sink->messages().size(), 1u);
 }
 
 TEST(ProgressReporter, NoSinkOrARefusingSinkIsUndeliverable) {
-  auto counters = std::make_shared<NotificationCounters>();
+  auto counters = std::make_shared<metrics::Counters>();
   ProgressReporter without(nullptr, ProgressLimits{}, counters, true);
   EXPECT_FALSE(without.report(params(1)));
   ProgressReporter refused(std::make_shared<RecordingSink>(false), ProgressLimits{}, counters, true);
   EXPECT_FALSE(refused.report(params(1)));
-  EXPECT_EQ(counters->progress_dropped_undeliverable, 2u);
-  EXPECT_EQ(counters->progress_sent, 0u);
+  EXPECT_EQ(counters->get(metrics::Counter::kProgressDroppedUndeliverable), 2u);
+  EXPECT_EQ(counters->get(metrics::Counter::kProgressSent), 0u);
 }
 
 TEST(ProgressReporter, RevisionWithoutMessageLosesOnlyTheMessage) {
   auto sink = std::make_shared<RecordingSink>();
-  ProgressReporter reporter(sink, ProgressLimits{}, std::make_shared<NotificationCounters>(), false);
+  ProgressReporter reporter(sink, ProgressLimits{}, std::make_shared<metrics::Counters>(), false);
   EXPECT_TRUE(reporter.report(params(2, "7")));
   ASSERT_EQ(sink->messages().size(), 1u);
   const json::object sent = parse_object(sink->messages()[0]).at("params").as_object();
@@ -254,13 +254,13 @@ class ProgressOverHttpTest : public testing::Test {
     return request;
   }
 
-  const NotificationCounters& counters() const { return engine_.notification_counters(); }
+  std::uint64_t counted(metrics::Counter counter) const { return engine_.counters().get(counter); }
 
   ManualClock clock_;
   std::shared_ptr<SteppingDispatcher> dispatcher_;
   Engine engine_;
   SessionTable sessions_;
-  metrics::Counters counters_;
+  std::shared_ptr<metrics::Counters> counters_ = std::make_shared<metrics::Counters>();
   Conversation conversation_;
   StreamableHttp http_;
   std::shared_ptr<RecordingEvents> events_ = std::make_shared<RecordingEvents>();
@@ -283,7 +283,7 @@ TEST_F(ProgressOverHttpTest, ModernProgressBecomesEventsThenTheReplyEndsTheStrea
   EXPECT_EQ(last.at("id"), 42);
   EXPECT_EQ(last.at("result").at("content").at(0).at("text"), "done");
   EXPECT_EQ(last.at("result").at("resultType"), "complete");
-  EXPECT_EQ(counters().progress_sent, 2u);
+  EXPECT_EQ(counted(metrics::Counter::kProgressSent), 2u);
 }
 
 TEST_F(ProgressOverHttpTest, IntegerTokenIsEchoedAsAnInteger) {
@@ -317,8 +317,8 @@ TEST_F(ProgressOverHttpTest, JsonOnlyClientsGetNoEventsAndTheDropsAreCounted) {
   EXPECT_FALSE(reply.ends_event_stream);
   EXPECT_EQ(reply.content_type, "application/json");
   EXPECT_EQ(parse_object(reply.body).at("result").at("content").at(0).at("text"), "done");
-  EXPECT_EQ(counters().progress_dropped_undeliverable, 3u);
-  EXPECT_EQ(counters().progress_sent, 0u);
+  EXPECT_EQ(counted(metrics::Counter::kProgressDroppedUndeliverable), 3u);
+  EXPECT_EQ(counted(metrics::Counter::kProgressSent), 0u);
 }
 
 TEST_F(ProgressOverHttpTest, AConnectionThatCannotStreamDropsProgress) {
@@ -328,13 +328,13 @@ TEST_F(ProgressOverHttpTest, AConnectionThatCannotStreamDropsProgress) {
   McpHttpReply reply = promise.get_future().get();
   EXPECT_FALSE(reply.ends_event_stream);
   EXPECT_EQ(reply.content_type, "application/json");
-  EXPECT_EQ(counters().progress_dropped_undeliverable, 2u);
+  EXPECT_EQ(counted(metrics::Counter::kProgressDroppedUndeliverable), 2u);
 }
 
 TEST_F(ProgressOverHttpTest, TheBoundHoldsAndTheResultStillArrives) {
   McpHttpReply reply = post(modern_call("steps", json::object{{"progressToken", "tok"}}, 8));
   EXPECT_EQ(events_->events().size(), 5u);
-  EXPECT_EQ(counters().progress_dropped_over_limit, 3u);
+  EXPECT_EQ(counted(metrics::Counter::kProgressDroppedOverLimit), 3u);
   ASSERT_TRUE(reply.ends_event_stream);
   EXPECT_EQ(event_message(reply.body).at("result").at("content").at(0).at("text"), "done");
 }
@@ -355,7 +355,7 @@ TEST_F(ProgressOverHttpTest, ProgressAfterTheReplyIsDropped) {
   ASSERT_NE(reporter, nullptr);
   EXPECT_FALSE(reporter->report(params(5, R"("tok")")));
   EXPECT_EQ(events_->events().size(), 1u);
-  EXPECT_EQ(counters().progress_dropped_undeliverable, 1u);
+  EXPECT_EQ(counted(metrics::Counter::kProgressDroppedUndeliverable), 1u);
 }
 
 TEST_F(ProgressOverHttpTest, ProgressAfterTheConnectionIsGoneIsDropped) {
@@ -426,7 +426,7 @@ TEST_F(ProgressOverHttpTest, BatchItemsGetNoStream) {
   EXPECT_TRUE(events_->events().empty());
   EXPECT_FALSE(reply.ends_event_stream);
   EXPECT_TRUE(json::parse(reply.body).is_array()) << reply.body;
-  EXPECT_EQ(counters().progress_dropped_undeliverable, 2u);
+  EXPECT_EQ(counted(metrics::Counter::kProgressDroppedUndeliverable), 2u);
 }
 
 }  // namespace

@@ -22,7 +22,8 @@ std::string random_session_id() {
   return id;
 }
 
-SessionTable::SessionTable(SessionTableLimits limits, const Clock& clock) : limits_(limits), clock_(clock) {}
+SessionTable::SessionTable(SessionTableLimits limits, const Clock& clock, std::shared_ptr<metrics::Counters> counters)
+    : limits_(limits), clock_(clock), counters_(std::move(counters)) {}
 
 bool SessionTable::expired(const Entry& entry, Clock::time_point now) const {
   return now - entry.last_seen > limits_.idle_timeout;
@@ -39,7 +40,7 @@ std::size_t SessionTable::sweep_locked(Clock::time_point now, std::vector<std::s
       ++it;
     }
   }
-  counters_.expired += removed;
+  counters_->add(metrics::Counter::kSessionsExpired, removed);
   return removed;
 }
 
@@ -50,11 +51,11 @@ std::optional<std::string> SessionTable::open(SessionRecord record) {
   {
     std::lock_guard lock(mutex_);
     if (sessions_.size() >= limits_.max_sessions && sweep_locked(now, &gone) == 0) {
-      ++counters_.rejected_full;
+      counters_->add(metrics::Counter::kSessionsRejectedFull);
     } else {
       id = random_session_id();
       sessions_.emplace(*id, Entry{std::move(record), now});
-      ++counters_.opened;
+      counters_->add(metrics::Counter::kSessionsOpened);
     }
   }
   notify_expired(gone);
@@ -72,7 +73,7 @@ std::optional<SessionRecord> SessionTable::touch(std::string_view id) {
       return it->second.record;
     }
     sessions_.erase(it);
-    ++counters_.expired;
+    counters_->add(metrics::Counter::kSessionsExpired);
   }
   notify_expired({std::string(id)});
   return std::nullopt;
@@ -89,7 +90,7 @@ bool SessionTable::update(std::string_view id, const SessionRecord& record) {
 bool SessionTable::close(std::string_view id) {
   std::lock_guard lock(mutex_);
   if (sessions_.erase(std::string(id)) == 0) return false;
-  ++counters_.closed;
+  counters_->add(metrics::Counter::kSessionsClosed);
   return true;
 }
 
@@ -100,11 +101,6 @@ bool SessionTable::contains(std::string_view id) {
 std::size_t SessionTable::size() const {
   std::lock_guard lock(mutex_);
   return sessions_.size();
-}
-
-SessionTableCounters SessionTable::counters() const {
-  std::lock_guard lock(mutex_);
-  return counters_;
 }
 
 std::size_t SessionTable::sweep_expired() {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "metrics/counters.h"
 
 namespace sandgate::mcp {
 
@@ -26,16 +28,11 @@ struct SessionTableLimits {
   std::chrono::milliseconds idle_timeout{std::chrono::hours(1)};
 };
 
-struct SessionTableCounters {
-  std::uint64_t opened = 0;
-  std::uint64_t closed = 0;
-  std::uint64_t expired = 0;
-  std::uint64_t rejected_full = 0;
-};
-
 class SessionTable {
  public:
-  SessionTable(SessionTableLimits limits, const Clock& clock);
+  // Counts into `counters` (its own registry when none is given).
+  SessionTable(SessionTableLimits limits, const Clock& clock,
+               std::shared_ptr<metrics::Counters> counters = std::make_shared<metrics::Counters>());
 
   // A new id (128 random bits, hex), or nullopt when the table is full of live sessions.
   std::optional<std::string> open(SessionRecord record);
@@ -45,7 +42,7 @@ class SessionTable {
   bool close(std::string_view id);
   bool contains(std::string_view id);
   std::size_t size() const;
-  SessionTableCounters counters() const;
+  const metrics::Counters& counters() const { return *counters_; }
   std::size_t sweep_expired();
   // Told (outside the table's lock) of every session that expires, so what it owns can be released.
   void set_on_expired(std::function<void(const std::string&)> on_expired);
@@ -63,7 +60,7 @@ class SessionTable {
   const Clock& clock_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> sessions_;
-  SessionTableCounters counters_;
+  const std::shared_ptr<metrics::Counters> counters_;
   std::function<void(const std::string&)> on_expired_;
 };
 

@@ -37,7 +37,7 @@ TEST(SessionTable, IdsAre32LowercaseHexAndUnique) {
   }
   EXPECT_EQ(ids.size(), 10'000u);
   EXPECT_EQ(table.size(), 10'000u);
-  EXPECT_EQ(table.counters().opened, 10'000u);
+  EXPECT_EQ(table.counters().get(metrics::Counter::kSessionsOpened), 10'000u);
   // The bound holds at the default size too.
   EXPECT_EQ(table.open(record()), std::nullopt);
 }
@@ -60,7 +60,7 @@ TEST(SessionTable, OpenFailsWhenFullOfLiveSessions) {
   EXPECT_EQ(table.open(record()), std::nullopt);
   EXPECT_EQ(table.open(record()), std::nullopt);
   EXPECT_EQ(table.size(), 3u);
-  EXPECT_EQ(table.counters().rejected_full, 2u);
+  EXPECT_EQ(table.counters().get(metrics::Counter::kSessionsRejectedFull), 2u);
 
   ASSERT_TRUE(table.close(first));
   EXPECT_TRUE(table.open(record()).has_value());
@@ -78,12 +78,12 @@ TEST(SessionTable, AnExpiredSessionFreesASlot) {
   // At exactly the idle timeout the old session is still alive, so the table is still full.
   clock.advance(kIdle - 10s);
   EXPECT_EQ(table.open(record()), std::nullopt);
-  EXPECT_EQ(table.counters().expired, 0u);
+  EXPECT_EQ(table.counters().get(metrics::Counter::kSessionsExpired), 0u);
 
   clock.advance(nanoseconds(1));
   const auto fresh_id = table.open(record());
   ASSERT_TRUE(fresh_id.has_value());
-  EXPECT_EQ(table.counters().expired, 1u);
+  EXPECT_EQ(table.counters().get(metrics::Counter::kSessionsExpired), 1u);
   EXPECT_EQ(table.size(), 2u);
   EXPECT_FALSE(table.touch(*old_id).has_value());
   EXPECT_TRUE(table.touch(*young_id).has_value());
@@ -102,7 +102,7 @@ TEST(SessionTable, IdleExpiryIsExactToTheNanosecond) {
   clock.advance(nanoseconds(1));
   EXPECT_EQ(table.sweep_expired(), 1u);
   EXPECT_EQ(table.size(), 0u);
-  EXPECT_EQ(table.counters().expired, 1u);
+  EXPECT_EQ(table.counters().get(metrics::Counter::kSessionsExpired), 1u);
 }
 
 TEST(SessionTable, TouchSeesExpiryAtTimeoutPlusOne) {
@@ -117,7 +117,7 @@ TEST(SessionTable, TouchSeesExpiryAtTimeoutPlusOne) {
   EXPECT_FALSE(table.touch(*dead).has_value());
   EXPECT_TRUE(table.touch(*alive).has_value());
   EXPECT_FALSE(table.contains(*dead));
-  EXPECT_EQ(table.counters().expired, 1u);
+  EXPECT_EQ(table.counters().get(metrics::Counter::kSessionsExpired), 1u);
   EXPECT_EQ(table.size(), 1u);
 }
 
@@ -144,7 +144,7 @@ TEST(SessionTable, ClosedSessionsAreGone) {
   EXPECT_FALSE(table.contains(*id));
   EXPECT_FALSE(table.close(*id));
   EXPECT_FALSE(table.update(*id, record()));
-  EXPECT_EQ(table.counters().closed, 1u);
+  EXPECT_EQ(table.counters().get(metrics::Counter::kSessionsClosed), 1u);
   EXPECT_EQ(table.size(), 0u);
 }
 
@@ -193,19 +193,19 @@ TEST(SessionTable, CountersTrackEveryExit) {
   EXPECT_TRUE(table.close(*a));
   clock.advance(kIdle + nanoseconds(1));
   EXPECT_EQ(table.sweep_expired(), 1u);
-  const SessionTableCounters c = table.counters();
-  EXPECT_EQ(c.opened, 2u);
-  EXPECT_EQ(c.closed, 1u);
-  EXPECT_EQ(c.expired, 1u);
-  EXPECT_EQ(c.rejected_full, 1u);
+  const metrics::Counters& c = table.counters();
+  EXPECT_EQ(c.get(metrics::Counter::kSessionsOpened), 2u);
+  EXPECT_EQ(c.get(metrics::Counter::kSessionsClosed), 1u);
+  EXPECT_EQ(c.get(metrics::Counter::kSessionsExpired), 1u);
+  EXPECT_EQ(c.get(metrics::Counter::kSessionsRejectedFull), 1u);
 }
 
 TEST(SessionTable, ZeroCapacityRejectsEverything) {
   ManualClock clock;
   SessionTable table({0, kIdle}, clock);
   EXPECT_EQ(table.open(record()), std::nullopt);
-  EXPECT_EQ(table.counters().rejected_full, 1u);
-  EXPECT_EQ(table.counters().opened, 0u);
+  EXPECT_EQ(table.counters().get(metrics::Counter::kSessionsRejectedFull), 1u);
+  EXPECT_EQ(table.counters().get(metrics::Counter::kSessionsOpened), 0u);
 }
 
 TEST(SessionTableExpiryNotice, ExpiredSessionsAreReportedOnceBySweepAndByTouch) {

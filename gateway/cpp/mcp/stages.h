@@ -18,9 +18,9 @@ struct Stages {
 };
 
 // Today's behaviour: everyone anonymous, everything allowed, no limit, every request counted in `counters`.
-inline Stages open_stages(metrics::Counters& counters) {
+inline Stages open_stages(std::shared_ptr<metrics::Counters> counters) {
   return Stages{std::make_shared<auth::AnonymousAuthenticator>(), std::make_shared<policy::AllowAll>(),
-                std::make_shared<ratelimit::Unlimited>(), std::make_shared<metrics::Recorder>(counters)};
+                std::make_shared<ratelimit::Unlimited>(), std::make_shared<metrics::Recorder>(std::move(counters))};
 }
 
 }  // namespace sandgate::mcp

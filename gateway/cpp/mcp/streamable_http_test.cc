@@ -218,7 +218,7 @@ class StreamableHttpTest : public testing::TestWithParam<bool> {
   std::shared_ptr<FakeDispatcher> dispatcher_;
   Engine engine_;
   SessionTable sessions_;
-  metrics::Counters counters_;
+  std::shared_ptr<metrics::Counters> counters_ = std::make_shared<metrics::Counters>();
   Conversation conversation_;
   StreamableHttp http_;
 };
@@ -555,7 +555,7 @@ TEST_P(StreamableHttpTest, DeleteEndsTheSession) {
   EXPECT_EQ(call(del).status, 200);
   EXPECT_EQ(call(legacy_post(legacy_request(1, "ping"), session)).status, 404);
   EXPECT_EQ(call(del).status, 404);
-  EXPECT_EQ(sessions_.counters().closed, 1u);
+  EXPECT_EQ(sessions_.counters().get(metrics::Counter::kSessionsClosed), 1u);
 }
 
 TEST_P(StreamableHttpTest, GetOpensTheSessionEventStream) {
@@ -767,7 +767,7 @@ TEST_P(StreamableHttpTest, SessionLimitAnswers503) {
   const McpHttpReply full = call_on(http, legacy_post(initialize_body("2025-06-18"), std::nullopt));
   EXPECT_EQ(full.status, 503);
   EXPECT_FALSE(header(full, "Mcp-Session-Id"));
-  EXPECT_EQ(one.counters().rejected_full, 1u);
+  EXPECT_EQ(one.counters().get(metrics::Counter::kSessionsRejectedFull), 1u);
 }
 
 TEST(FaultReply, CarriesStatusCodeAndAllowHeader) {

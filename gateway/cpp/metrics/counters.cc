@@ -4,10 +4,25 @@ namespace sandgate::metrics {
 
 std::string_view counter_name(Counter counter) {
   switch (counter) {
+    case Counter::kHttpConnectionsAccepted: return "http_connections_accepted";
+    case Counter::kHttpConnectionsRejected: return "http_connections_rejected";
+    case Counter::kHttpRequests: return "http_requests";
+    case Counter::kHttpReadTimeouts: return "http_read_timeouts";
+    case Counter::kHttpBodiesTooLarge: return "http_bodies_too_large";
+    case Counter::kHttpHeadersTooLarge: return "http_headers_too_large";
+    case Counter::kHttpCancelledByDisconnect: return "http_cancelled_by_disconnect";
+    case Counter::kSessionsOpened: return "sessions_opened";
+    case Counter::kSessionsClosed: return "sessions_closed";
+    case Counter::kSessionsExpired: return "sessions_expired";
+    case Counter::kSessionsRejectedFull: return "sessions_rejected_full";
+    case Counter::kProgressSent: return "progress_sent";
+    case Counter::kProgressDroppedOverLimit: return "progress_dropped_over_limit";
+    case Counter::kProgressDroppedTooLarge: return "progress_dropped_too_large";
+    case Counter::kProgressDroppedUndeliverable: return "progress_dropped_undeliverable";
     case Counter::kDeliveries: return "deliveries";
-    case Counter::kRequests: return "requests";
-    case Counter::kRequestsFailed: return "requests_failed";
-    case Counter::kRequestsCancelled: return "requests_cancelled";
+    case Counter::kJsonRpcRequests: return "jsonrpc_requests";
+    case Counter::kJsonRpcRequestsFailed: return "jsonrpc_requests_failed";
+    case Counter::kJsonRpcRequestsCancelled: return "jsonrpc_requests_cancelled";
     case Counter::kAuthFailures: return "auth_failures";
     case Counter::kPolicyDenials: return "policy_denials";
     case Counter::kRateLimited: return "rate_limited";

@@ -12,13 +12,32 @@
 namespace sandgate::metrics {
 
 enum class Counter : std::size_t {
-  kDeliveries,          // bodies a transport handed over (a message or a batch)
-  kRequests,            // JSON-RPC requests that entered the request path
-  kRequestsFailed,      // ...answered with an error
-  kRequestsCancelled,   // ...cancelled by their client
-  kAuthFailures,        // deliveries the authenticate stage refused
-  kPolicyDenials,       // requests the authorize stage refused
-  kRateLimited,         // requests the rate-limit stage refused
+  // The HTTP listener.
+  kHttpConnectionsAccepted,
+  kHttpConnectionsRejected,      // over max_connections
+  kHttpRequests,
+  kHttpReadTimeouts,             // a request not whole within read_timeout_s
+  kHttpBodiesTooLarge,           // over max_body_bytes
+  kHttpHeadersTooLarge,          // over max_header_bytes
+  kHttpCancelledByDisconnect,    // a client left (or stopped reading) while its call ran
+  // Legacy sessions.
+  kSessionsOpened,
+  kSessionsClosed,
+  kSessionsExpired,
+  kSessionsRejectedFull,         // over max_sessions
+  // Progress notifications.
+  kProgressSent,
+  kProgressDroppedOverLimit,     // over max_progress_notifications for the call
+  kProgressDroppedTooLarge,      // over max_progress_bytes
+  kProgressDroppedUndeliverable, // no stream the client accepts, or the reply already went
+  // The request path.
+  kDeliveries,                   // bodies a transport handed over (a message or a batch)
+  kJsonRpcRequests,              // requests that entered the path
+  kJsonRpcRequestsFailed,        // ...answered with an error
+  kJsonRpcRequestsCancelled,     // ...cancelled by their client
+  kAuthFailures,                 // deliveries the authenticate stage refused
+  kPolicyDenials,                // requests the authorize stage refused
+  kRateLimited,                  // requests the rate-limit stage refused
   kCount,
 };
 

@@ -3,13 +3,13 @@
 namespace sandgate::metrics {
 
 void Recorder::record(const mcp::RequestContext&, std::string_view, std::optional<mcp::Failure> failure) {
-  counters_.add(Counter::kRequests);
+  counters_->add(Counter::kJsonRpcRequests);
   if (!failure) return;
-  counters_.add(Counter::kRequestsFailed);
+  counters_->add(Counter::kJsonRpcRequestsFailed);
   switch (*failure) {
-    case mcp::Failure::kCancelled: counters_.add(Counter::kRequestsCancelled); break;
-    case mcp::Failure::kForbidden: counters_.add(Counter::kPolicyDenials); break;
-    case mcp::Failure::kRateLimited: counters_.add(Counter::kRateLimited); break;
+    case mcp::Failure::kCancelled: counters_->add(Counter::kJsonRpcRequestsCancelled); break;
+    case mcp::Failure::kForbidden: counters_->add(Counter::kPolicyDenials); break;
+    case mcp::Failure::kRateLimited: counters_->add(Counter::kRateLimited); break;
     default: break;
   }
 }

@@ -1,5 +1,6 @@
 #pragma once
 // The record stage: what each request's end adds to the counters (the audit line joins it later).
+#include <memory>
 #include <optional>
 #include <string_view>
 
@@ -11,14 +12,14 @@ namespace sandgate::metrics {
 
 class Recorder {
  public:
-  explicit Recorder(Counters& counters) : counters_(counters) {}
+  explicit Recorder(std::shared_ptr<Counters> counters) : counters_(std::move(counters)) {}
   virtual ~Recorder() = default;
   // Thread-safe. `failure` is what the request was answered with, if it failed.
   virtual void record(const mcp::RequestContext& context, std::string_view method, std::optional<mcp::Failure> failure);
-  Counters& counters() { return counters_; }
+  Counters& counters() { return *counters_; }
 
  private:
-  Counters& counters_;
+  const std::shared_ptr<Counters> counters_;
 };
 
 }  // namespace sandgate::metrics

@@ -103,18 +103,18 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
     disarm_read_deadline();
     if (read_timed_out_) {
       read_timed_out_ = false;
-      ++server_.counters.read_timeouts;
+      server_.count(metrics::Counter::kHttpReadTimeouts);
       // Only a client that started a request is owed a 408; an idle keep-alive just closes.
       if (buffer_.size() > 0 || (parser_ && parser_->got_some())) return write_simple(http::status::request_timeout, "", true);
       return close();
     }
     if (ec == http::error::body_limit) {
-      ++server_.counters.bodies_too_large;
+      server_.count(metrics::Counter::kHttpBodiesTooLarge);
       return reply_fault_and_close(mcp::Fault{mcp::Failure::kBodyTooLarge, "Payload Too Large: body exceeds " +
                                                                                std::to_string(server_.settings.max_body_bytes) + " bytes"});
     }
     if (ec == http::error::header_limit) {
-      ++server_.counters.headers_too_large;
+      server_.count(metrics::Counter::kHttpHeadersTooLarge);
       return write_simple(http::status::request_header_fields_too_large, "", true);
     }
     if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
@@ -128,7 +128,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
   void on_request(beast::error_code ec) {
     if (ec) return on_read_error(ec);
     disarm_read_deadline();
-    ++server_.counters.requests;
+    server_.count(metrics::Counter::kHttpRequests);
     ++requests_served_;
     state_ = State::kBusy;
     auto& req = parser_->get();
@@ -184,7 +184,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
       char probe;
       const ssize_t n = ::recv(self->stream_.socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-        ++self->server_.counters.cancelled_by_disconnect;
+        self->server_.count(metrics::Counter::kHttpCancelledByDisconnect);
         self->peer_gone_ = true;
         self->cancel_->cancel();
       }
@@ -296,7 +296,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
     if (ec) {
       // A client that stops reading (write timeout) or left: its call is cancelled like on a disconnect.
       if (awaiting_reply_ && !peer_gone_) {
-        ++server_.counters.cancelled_by_disconnect;
+        server_.count(metrics::Counter::kHttpCancelledByDisconnect);
         peer_gone_ = true;
         cancel_->cancel();
       }

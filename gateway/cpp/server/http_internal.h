@@ -23,13 +23,10 @@ using tcp = net::ip::tcp;
 
 class Connection;
 
-struct CounterSet {
-  std::atomic<std::uint64_t> connections_accepted{0}, connections_rejected{0}, requests{0}, read_timeouts{0},
-      bodies_too_large{0}, headers_too_large{0}, cancelled_by_disconnect{0};
-};
-
 struct HttpServer::Impl {
-  Impl(ListenerSettings s, mcp::StreamableHttp& m) : settings(std::move(s)), mcp(m), acceptor(net::make_strand(ioc)) {}
+  Impl(ListenerSettings s, mcp::StreamableHttp& m, std::shared_ptr<metrics::Counters> c)
+      : settings(std::move(s)), mcp(m), counters(std::move(c)), acceptor(net::make_strand(ioc)) {}
+  void count(metrics::Counter counter) { counters->add(counter); }
 
   void accept_next();
   void register_connection(const std::shared_ptr<Connection>& connection);
@@ -39,6 +36,7 @@ struct HttpServer::Impl {
 
   ListenerSettings settings;
   mcp::StreamableHttp& mcp;
+  const std::shared_ptr<metrics::Counters> counters;
   net::io_context ioc;
   tcp::acceptor acceptor;
   std::vector<std::thread> threads;
@@ -46,7 +44,6 @@ struct HttpServer::Impl {
   std::atomic<bool> accepting{false};
   std::atomic<bool> draining{false};
   std::atomic<bool> stopped{false};
-  CounterSet counters;
 
   std::mutex mutex;  // guards connections, in_flight, and the stop condition
   std::condition_variable changed;

@@ -17,11 +17,11 @@ void HttpServer::Impl::accept_next() {
       over_limit = connections.size() >= settings.max_connections;
     }
     if (over_limit) {
-      ++counters.connections_rejected;
+      count(metrics::Counter::kHttpConnectionsRejected);
       beast::error_code ignored;
       socket.close(ignored);
     } else {
-      ++counters.connections_accepted;
+      count(metrics::Counter::kHttpConnectionsAccepted);
       socket.set_option(tcp::no_delay(true), ec);
       start_connection(*this, std::move(socket));
     }
@@ -51,8 +51,8 @@ void HttpServer::Impl::request_finished() {
   changed.notify_all();
 }
 
-HttpServer::HttpServer(ListenerSettings settings, mcp::StreamableHttp& mcp)
-    : impl_(std::make_unique<Impl>(std::move(settings), mcp)) {}
+HttpServer::HttpServer(ListenerSettings settings, mcp::StreamableHttp& mcp, std::shared_ptr<metrics::Counters> counters)
+    : impl_(std::make_unique<Impl>(std::move(settings), mcp, std::move(counters))) {}
 
 HttpServer::~HttpServer() {
   if (!impl_->threads.empty() && !impl_->stopped) shutdown();
@@ -111,11 +111,5 @@ void HttpServer::wait() {
 }
 
 bool HttpServer::ready() const { return impl_->accepting.load() && !impl_->draining.load(); }
-
-ServerCounters HttpServer::counters() const {
-  const CounterSet& c = impl_->counters;
-  return ServerCounters{c.connections_accepted, c.connections_rejected, c.requests, c.read_timeouts,
-                        c.bodies_too_large, c.headers_too_large, c.cancelled_by_disconnect};
-}
 
 }  // namespace sandgate::server

@@ -5,23 +5,15 @@
 #include <memory>
 
 #include "mcp/streamable_http.h"
+#include "metrics/counters.h"
 #include "server/settings.h"
 
 namespace sandgate::server {
 
-struct ServerCounters {
-  std::uint64_t connections_accepted = 0;
-  std::uint64_t connections_rejected = 0;
-  std::uint64_t requests = 0;
-  std::uint64_t read_timeouts = 0;
-  std::uint64_t bodies_too_large = 0;
-  std::uint64_t headers_too_large = 0;
-  std::uint64_t cancelled_by_disconnect = 0;
-};
-
 class HttpServer {
  public:
-  HttpServer(ListenerSettings settings, mcp::StreamableHttp& mcp);
+  // Counts its connections and requests into `counters`.
+  HttpServer(ListenerSettings settings, mcp::StreamableHttp& mcp, std::shared_ptr<metrics::Counters> counters);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -33,7 +25,6 @@ class HttpServer {
   // Blocks until the server has stopped.
   void wait();
   bool ready() const;
-  ServerCounters counters() const;
 
   struct Impl;
 

@@ -177,7 +177,7 @@ class StdioHarness {
  private:
   ManualClock clock_;
   mcp::SessionTable sessions_;
-  metrics::Counters counters_;
+  std::shared_ptr<metrics::Counters> counters_ = std::make_shared<metrics::Counters>();
   mcp::Conversation conversation_;
   int in_[2] = {-1, -1};
   int out_[2] = {-1, -1};
@@ -498,7 +498,7 @@ TEST_F(StdioServerTest, ProgressLinesPrecedeTheirReplyAndOnlyWithAToken) {
   EXPECT_EQ(parse_line(lines[4]).at("id"), 2);  // no token: no progress lines before it
   EXPECT_EQ(parse_line(lines[5]).at("params").at("progressToken"), 77);
   EXPECT_EQ(parse_line(lines[6]).at("id"), 3);
-  EXPECT_EQ(engine_.notification_counters().progress_sent, 3u);
+  EXPECT_EQ(engine_.counters().get(metrics::Counter::kProgressSent), 3u);
 }
 
 TEST_F(StdioServerTest, ProgressAfterTheReplyWritesNothing) {
@@ -515,7 +515,7 @@ TEST_F(StdioServerTest, ProgressAfterTheReplyWritesNothing) {
   auto reporter = runner_->last_progress();
   ASSERT_NE(reporter, nullptr);
   EXPECT_FALSE(reporter->report(R"({"progressToken":"x","progress":1})"));
-  EXPECT_EQ(engine_.notification_counters().progress_dropped_undeliverable, 1u);
+  EXPECT_EQ(engine_.counters().get(metrics::Counter::kProgressDroppedUndeliverable), 1u);
 }
 
 }  // namespace

@@ -1,0 +1,72 @@
+"""One counter registry: the listener, sessions, progress and the request path's stages all
+count into it, and `counters()` reads every counter at once, by name."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from sandgate import MCPServer, _core
+from sandgate.serve import core_settings
+from sandgate.settings import ServerSettings
+
+HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+
+
+@pytest.fixture
+def gateway() -> Iterator[tuple[_core.HttpServer, str]]:
+    server = MCPServer("counters")
+
+    @server.tool(isolation="none")
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    http = _core.HttpServer(core_settings(_core, server, ServerSettings(port=0)), server.dispatcher())
+    port = http.start()
+    try:
+        yield http, f"http://127.0.0.1:{port}/mcp"
+    finally:
+        http.shutdown()
+
+
+def send(url: str, body: bytes, headers: dict[str, str], method: str = "POST") -> tuple[int, dict[str, str]]:
+    request = urllib.request.Request(url, body or None, {**HEADERS, **headers}, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, dict(reply.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
+def test_every_layer_counts_into_one_registry(gateway) -> None:
+    http, url = gateway
+    before = http.counters()
+    assert set(before) >= {"http_requests", "http_connections_accepted", "sessions_opened", "progress_sent",
+                           "deliveries", "jsonrpc_requests", "jsonrpc_requests_failed", "auth_failures",
+                           "policy_denials", "rate_limited"}
+    assert all(value == 0 for value in before.values()), before
+
+    opened = json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}}}).encode()
+    status, headers = send(url, opened, {})
+    assert status == 200
+    session = {"Mcp-Session-Id": headers["Mcp-Session-Id"], "MCP-Protocol-Version": "2025-11-25"}
+    for i, name in enumerate(["add", "add", "missing"]):
+        call = json.dumps({"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
+                           "params": {"name": name, "arguments": {"a": i, "b": 1}}}).encode()
+        assert send(url, call, session)[0] == 200
+    assert send(url, b"{not json", session)[0] == 400
+    assert send(url, b"", session, method="DELETE")[0] == 200
+
+    counted = http.counters()
+    assert counted["http_requests"] == 6
+    assert counted["http_connections_accepted"] >= 1
+    assert counted["sessions_opened"] == 1
+    assert counted["sessions_closed"] == 1
+    assert counted["deliveries"] == 5  # initialize, three calls and the bad body; DELETE carries none
+    assert counted["jsonrpc_requests"] == 3
+    assert counted["jsonrpc_requests_failed"] == 1  # the unknown tool
