@@ -70,3 +70,22 @@ def test_every_layer_counts_into_one_registry(gateway) -> None:
     assert counted["deliveries"] == 5  # initialize, three calls and the bad body; DELETE carries none
     assert counted["jsonrpc_requests"] == 3
     assert counted["jsonrpc_requests_failed"] == 1  # the unknown tool
+
+
+def test_the_sandbox_runner_counts_into_the_registry_the_core_reads() -> None:
+    counters = _core.Counters()
+    counters.add("sandbox_protocol_errors")
+    counters.add("sandbox_zygote_restarts", 2)
+    assert counters.get("sandbox_protocol_errors") == 1
+    assert counters.snapshot()["sandbox_zygote_restarts"] == 2
+    with pytest.raises(KeyError, match="no counter named sandbox_typo"):
+        counters.add("sandbox_typo")
+
+    server = MCPServer("shared-registry")
+    http = _core.HttpServer(core_settings(_core, server, ServerSettings(port=0)), server.dispatcher(), counters)
+    try:
+        assert http.counters()["sandbox_protocol_errors"] == 1
+        counters.add("sandbox_protocol_errors")
+        assert http.counters()["sandbox_protocol_errors"] == 2
+    finally:
+        http.shutdown()

@@ -57,9 +57,12 @@ class FakeCore(types.ModuleType):
         class Settings:
             pass
 
+        class Counters:
+            pass
+
         class HttpServer:
-            def __init__(self, settings, dispatcher) -> None:
-                self.settings, self.dispatcher = settings, dispatcher
+            def __init__(self, settings, dispatcher, counters=None) -> None:
+                self.settings, self.dispatcher, self.counters = settings, dispatcher, counters
                 self.shutdowns = 0
                 self.stopped = threading.Event()
                 core.servers.append(self)
@@ -74,7 +77,7 @@ class FakeCore(types.ModuleType):
             def wait(self) -> None:
                 assert self.stopped.wait(10), "shutdown never came"
 
-        self.Settings, self.HttpServer = Settings, HttpServer
+        self.Settings, self.HttpServer, self.Counters = Settings, HttpServer, Counters
 
     def call_async_tool(self, dispatcher: Dispatcher) -> None:
         done = threading.Event()
@@ -87,7 +90,7 @@ class FakeCore(types.ModuleType):
         assert hasattr(pending, "cancel")
         assert done.wait(5)
 
-    def serve_stdio(self, settings, dispatcher) -> None:
+    def serve_stdio(self, settings, dispatcher, counters=None) -> None:
         self.stdio_settings = settings
         self.call_async_tool(dispatcher)
         self.stdio_output.append(dispatcher.call("tools/call", "chatty", "{}", "{}", None)[1])

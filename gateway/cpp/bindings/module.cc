@@ -67,11 +67,24 @@ std::shared_ptr<bindings::PyDispatcher> make_dispatcher(py::object target, const
   return std::make_shared<bindings::PyDispatcher>(std::move(target), static_cast<std::size_t>(std::max(1, s.python_workers)));
 }
 
+// Every counter of the registry by name, read at once.
+py::dict snapshot(const metrics::Counters& counters) {
+  py::dict d;
+  for (const auto& [name, value] : counters.snapshot()) d[py::str(std::string(name))] = value;
+  return d;
+}
+
+metrics::Counter counter_or_raise(std::string_view name) {
+  if (auto counter = metrics::counter_named(name)) return *counter;
+  throw py::key_error("no counter named " + std::string(name));
+}
+
 // Everything one HTTP gateway owns, built in dependency order and torn down in reverse.
 class Gateway {
  public:
-  Gateway(const CoreSettings& s, py::object dispatcher)
-      : dispatcher_(make_dispatcher(std::move(dispatcher), s)),
+  Gateway(const CoreSettings& s, py::object dispatcher, std::shared_ptr<metrics::Counters> counters)
+      : counters_(counters ? std::move(counters) : std::make_shared<metrics::Counters>()),
+        dispatcher_(make_dispatcher(std::move(dispatcher), s)),
         engine_(engine_settings(s), dispatcher_, counters_),
         sessions_(mcp::SessionTableLimits{s.max_sessions, millis(s.session_idle_timeout_s)}, clock_, counters_),
         conversation_(engine_, sessions_, mcp::open_stages(counters_)),
@@ -112,12 +125,7 @@ class Gateway {
   }
   bool ready() const { return server_.ready(); }
   std::size_t session_count() const { return sessions_.size(); }
-  // Every counter of the request path, the listener, sessions and progress, read at once.
-  py::dict counters() const {
-    py::dict d;
-    for (const auto& [name, value] : counters_->snapshot()) d[py::str(std::string(name))] = value;
-    return d;
-  }
+  py::dict counters() const { return snapshot(*counters_); }
 
  private:
   static server::ListenerSettings listener_settings(const CoreSettings& s) {
@@ -154,7 +162,7 @@ class Gateway {
   }
 
   SteadyClock clock_;
-  const std::shared_ptr<metrics::Counters> counters_ = std::make_shared<metrics::Counters>();
+  const std::shared_ptr<metrics::Counters> counters_;
   std::shared_ptr<bindings::PyDispatcher> dispatcher_;
   mcp::Engine engine_;
   mcp::SessionTable sessions_;
@@ -174,9 +182,9 @@ class Gateway {
 // opens its session before the old one closes.
 constexpr mcp::SessionTableLimits kStdioSessionLimits{2, std::chrono::hours(24 * 365 * 100)};
 
-void serve_stdio(const CoreSettings& s, py::object target) {
+void serve_stdio(const CoreSettings& s, py::object target, std::shared_ptr<metrics::Counters> counters) {
   auto dispatcher = make_dispatcher(std::move(target), s);
-  auto counters = std::make_shared<metrics::Counters>();
+  if (counters == nullptr) counters = std::make_shared<metrics::Counters>();
   mcp::Engine engine(engine_settings(s), dispatcher, counters);
   SteadyClock clock;
   mcp::SessionTable sessions(kStdioSessionLimits, clock, counters);
@@ -217,8 +225,17 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("server_version", &CoreSettings::server_version)
       .def_readwrite("instructions", &CoreSettings::instructions);
 
+  py::class_<metrics::Counters, std::shared_ptr<metrics::Counters>>(m, "Counters")
+      .def(py::init<>())
+      .def("add", [](metrics::Counters& c, std::string_view name, std::uint64_t n) { c.add(counter_or_raise(name), n); },
+           py::arg("name"), py::arg("n") = 1)
+      .def("get", [](const metrics::Counters& c, std::string_view name) { return c.get(counter_or_raise(name)); },
+           py::arg("name"))
+      .def("snapshot", [](const metrics::Counters& c) { return snapshot(c); });
+
   py::class_<Gateway>(m, "HttpServer")
-      .def(py::init<const CoreSettings&, py::object>(), py::arg("settings"), py::arg("dispatcher"))
+      .def(py::init<const CoreSettings&, py::object, std::shared_ptr<metrics::Counters>>(), py::arg("settings"),
+           py::arg("dispatcher"), py::arg("counters") = nullptr)
       .def("start", &Gateway::start)
       .def("shutdown", &Gateway::shutdown)
       .def("wait", &Gateway::wait)
@@ -226,5 +243,5 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("session_count", &Gateway::session_count)
       .def("counters", &Gateway::counters);
 
-  m.def("serve_stdio", &serve_stdio, py::arg("settings"), py::arg("dispatcher"));
+  m.def("serve_stdio", &serve_stdio, py::arg("settings"), py::arg("dispatcher"), py::arg("counters") = nullptr);
 }

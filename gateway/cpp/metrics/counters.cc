@@ -26,9 +26,21 @@ std::string_view counter_name(Counter counter) {
     case Counter::kAuthFailures: return "auth_failures";
     case Counter::kPolicyDenials: return "policy_denials";
     case Counter::kRateLimited: return "rate_limited";
+    case Counter::kSandboxProtocolErrors: return "sandbox_protocol_errors";
+    case Counter::kSandboxPrespawnedLost: return "sandbox_prespawned_lost";
+    case Counter::kSandboxPrespawnedRecycled: return "sandbox_prespawned_recycled";
+    case Counter::kSandboxSessionWorkersRefused: return "sandbox_session_workers_refused";
+    case Counter::kSandboxZygoteRestarts: return "sandbox_zygote_restarts";
     case Counter::kCount: break;
   }
   return "unknown";
+}
+
+std::optional<Counter> counter_named(std::string_view name) {
+  for (std::size_t i = 0; i < static_cast<std::size_t>(Counter::kCount); ++i) {
+    if (counter_name(static_cast<Counter>(i)) == name) return static_cast<Counter>(i);
+  }
+  return std::nullopt;
 }
 
 std::vector<std::pair<std::string_view, std::uint64_t>> Counters::snapshot() const {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -38,10 +39,18 @@ enum class Counter : std::size_t {
   kAuthFailures,                 // deliveries the authenticate stage refused
   kPolicyDenials,                // requests the authorize stage refused
   kRateLimited,                  // requests the rate-limit stage refused
+  // The sandbox runner (Python, through the binding).
+  kSandboxProtocolErrors,        // calls killed for a frame the gateway could not accept
+  kSandboxPrespawnedLost,        // children forked ahead of demand that died waiting
+  kSandboxPrespawnedRecycled,    // ...that waited past prespawn_idle_s and were replaced
+  kSandboxSessionWorkersRefused, // per_session calls run per_call: max_session_workers reached
+  kSandboxZygoteRestarts,
   kCount,
 };
 
 std::string_view counter_name(Counter counter);
+// The counter of that name; nullopt for a name the registry does not have.
+std::optional<Counter> counter_named(std::string_view name);
 
 class Counters {
  public:

@@ -110,7 +110,9 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool) ->
 
     loop = asyncio.get_running_loop()
     identity, dispatcher, runner = await source(loop, settings)
-    http = _core.HttpServer(core_settings(_core, identity, settings), dispatcher)
+    # One registry: what the sandbox runner counts, the core reports with its own counters.
+    counters = runner.counters if runner is not None else _core.Counters()
+    http = _core.HttpServer(core_settings(_core, identity, settings), dispatcher, counters)
     shutdown: list[asyncio.Future[None]] = []
 
     def request_shutdown() -> None:
@@ -174,7 +176,8 @@ def serve_stdio(source: Source, settings: ServerSettings) -> None:
     try:
         # stdout carries the protocol, so stray prints from handlers must not reach it.
         with contextlib.redirect_stdout(sys.stderr):
-            _core.serve_stdio(core_settings(_core, identity, settings), dispatcher)
+            counters = runner.counters if runner is not None else None
+            _core.serve_stdio(core_settings(_core, identity, settings), dispatcher, counters)
     finally:
         if runner is not None:
             asyncio.run_coroutine_threadsafe(runner.close(), loop).result()

@@ -14,12 +14,15 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic_core
 
 from sandgate.sandbox import control
 from sandgate.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from sandgate._core import Counters
 
 logger = logging.getLogger("sandgate.sandbox")
 
@@ -74,9 +77,13 @@ class _Call:
 class ZygoteChannel:
     """Owns the zygote process and its control socket; calls register in `_calls` by id."""
 
-    def __init__(self, config: ZygoteConfig, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, config: ZygoteConfig, loop: asyncio.AbstractEventLoop, counters: Counters | None = None) -> None:
+        from sandgate import _core
+
         self.config = config
         self.loop = loop
+        # The gateway's one counter registry: the core reads what the runner counts with its own.
+        self.counters = counters if counters is not None else _core.Counters()
         self._ids = itertools.count(1)
         self._calls: dict[int, _Call] = {}
         self._control: socket.socket | None = None
@@ -285,6 +292,7 @@ class ZygoteChannel:
     async def _respawn(self) -> None:
         delay = RESPAWN_BACKOFF_S[min(self._restarts, len(RESPAWN_BACKOFF_S) - 1)]
         self._restarts += 1
+        self.counters.add("sandbox_zygote_restarts")
         await asyncio.sleep(delay)
         if self._closing or self._control is not None:
             return

@@ -14,13 +14,16 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandgate.sandbox import framing, replies
 from sandgate.sandbox.channel import ZygoteChannel, ZygoteConfig, _Call, _Unavailable
 from sandgate.sandbox.limits import Sandbox
 from sandgate.sandbox.outcome import reason_for_signal, reported_syscall, signal_name, stopped_result
 from sandgate.sandbox.replies import ProtocolError
+
+if TYPE_CHECKING:
+    from sandgate._core import Counters
 
 logger = logging.getLogger("sandgate.sandbox")
 
@@ -62,16 +65,22 @@ class SandboxRunner(ZygoteChannel):
     decides how a call ended (replies.settle).
     """
 
-    def __init__(self, config: ZygoteConfig, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(config, loop)
+    def __init__(self, config: ZygoteConfig, loop: asyncio.AbstractEventLoop, counters: Counters | None = None) -> None:
+        super().__init__(config, loop, counters)
         self._workers: dict[str, _Worker] = {}
         # Children spawned ahead of demand, per distinct set of limits: forking is off the call's path.
         self._prespawned: dict[Sandbox, deque[_Child]] = {}  # frozen limits: hashable, equal when alike
         self._prespawn_idle_s: float = getattr(config, "prespawn_idle_s", PRESPAWN_IDLE_S)
-        self.session_workers_refused = 0
-        self.prespawned_lost = 0  # died while waiting for a call
-        self.prespawned_recycled = 0  # waited longer than prespawn_idle_s: killed and replaced
-        self.protocol_errors = 0  # calls killed for a frame the gateway could not accept
+
+    @property
+    def protocol_errors(self) -> int:
+        """Calls killed for a frame the gateway could not accept."""
+        return self.counters.get("sandbox_protocol_errors")
+
+    @property
+    def prespawned_recycled(self) -> int:
+        """Children that waited longer than prespawn_idle_s: killed and replaced."""
+        return self.counters.get("sandbox_prespawned_recycled")
 
     def _on_zygote_lost(self) -> None:
         for worker in self._workers.values():
@@ -136,7 +145,7 @@ class SandboxRunner(ZygoteChannel):
                 return (child.call, child.sock), child.sock.send(payload)
             except (BrokenPipeError, ConnectionResetError):  # died waiting, its exit not yet reported
                 self._discard(child, kill=False)
-                self.prespawned_lost += 1
+                self.counters.add("sandbox_prespawned_lost")
         return None
 
     def _take_child(self, limits: Sandbox) -> _Child | None:
@@ -150,7 +159,7 @@ class SandboxRunner(ZygoteChannel):
                 child.recycle = None
             if child.call.done or _failed(child.call.spawned):
                 self._discard(child, kill=False)
-                self.prespawned_lost += 1
+                self.counters.add("sandbox_prespawned_lost")
                 child = None
         if child is None:
             child = self._spawn(limits)
@@ -174,7 +183,7 @@ class SandboxRunner(ZygoteChannel):
             return
         waiting.remove(child)
         self._discard(child, kill=True)
-        self.prespawned_recycled += 1
+        self.counters.add("sandbox_prespawned_recycled")
         if self.ready:
             self._top_up(limits, waiting)
 
@@ -224,7 +233,7 @@ class SandboxRunner(ZygoteChannel):
         if worker is None:
             if len(self._workers) >= self.config.max_session_workers:
                 # Bounded: a flood of sessions cannot pin a process each; the call still runs, per call.
-                self.session_workers_refused += 1
+                self.counters.add("sandbox_session_workers_refused")
                 return await self.run(request, limits, progress=progress)
             worker = await self._spawn_worker(session, limits)
             if worker is None:
@@ -355,7 +364,7 @@ class SandboxRunner(ZygoteChannel):
         return replies.settle(frame, request["kind"])
 
     def _broke_protocol(self, call: _Call, request: dict[str, Any], error: ProtocolError) -> tuple[int, str]:
-        self.protocol_errors += 1
+        self.counters.add("sandbox_protocol_errors")
         logger.warning("sandboxed %s %r broke the call protocol (%s): killed", request["kind"], request["name"], error)
         return self._kill(call, "protocol_error", problem=str(error))
 
