@@ -69,6 +69,15 @@ struct Conversation::Batch {
   }
 };
 
+std::string Answer::json_body() const {
+  if (messages.empty()) return {};
+  if (!batch) return messages.front();
+  std::string array = "[";
+  for (std::size_t i = 0; i < messages.size(); ++i) array.append(i ? "," : "").append(messages[i]);
+  array.push_back(']');
+  return array;
+}
+
 std::string cancel_scope(const Delivery& delivery, Era era) {
   if (!delivery.connection.empty()) return delivery.connection;
   if (era == Era::kLegacy && delivery.session_id) return *delivery.session_id;

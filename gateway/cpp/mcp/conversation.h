@@ -44,6 +44,9 @@ struct Answer {
   std::vector<std::string> messages;          // JSON-RPC responses; none: nothing to send (HTTP 202)
   bool batch = false;                         // the messages are one JSON array
   std::optional<std::string> opened_session;  // a legacy initialize opened this session
+
+  // The messages as one JSON text: the message, or the batch's array; empty when there is none.
+  std::string json_body() const;
 };
 
 // The transport's side of one delivery. Thread-safe.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "mcp/connection.h"
 #include "mcp/streamable_http.h"
 
 namespace sandgate::mcp {
@@ -315,6 +316,25 @@ TEST_F(ConversationTest, StdioRequestsCarryTheirTransportAndPeer) {
   conversation.receive(std::move(delivery), recorder);
   recorder->get();
   EXPECT_EQ(seen->transports, std::vector<std::string>{"stdio stdio anonymous"});
+}
+
+// A connected client's `initialize` opens the session its later messages carry; another replaces it
+// (the old one closes), and the connection ending closes the last.
+TEST_F(ConversationTest, AConnectionKeepsTheSessionItsInitializeOpened) {
+  ConnectionSession client(conversation_, Transport::kStdio, "stdio");
+  EXPECT_FALSE(client.delivery("x").session_id);
+  EXPECT_EQ(client.delivery("x").connection, "stdio");
+  const Answer first = receive(client.delivery(initialize_body("2025-06-18")));
+  client.answered(first);
+  ASSERT_TRUE(first.opened_session);
+  EXPECT_EQ(client.delivery("x").session_id, first.opened_session);
+  const Answer second = receive(client.delivery(initialize_body("2025-11-25")));
+  client.answered(second);
+  EXPECT_EQ(client.delivery("x").session_id, second.opened_session);
+  EXPECT_FALSE(conversation_.session_alive(*first.opened_session));
+  client.close();
+  EXPECT_FALSE(conversation_.session_alive(*second.opened_session));
+  EXPECT_EQ(dispatcher_->closed(), (std::vector<std::string>{*first.opened_session, *second.opened_session, "stdio"}));
 }
 
 }  // namespace

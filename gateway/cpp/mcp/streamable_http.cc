@@ -172,10 +172,7 @@ McpHttpReply http_reply(Answer answer, ResponseMode mode) {
     reply = event_stream_reply();
     for (const std::string& message : answer.messages) reply.body += sse_event(message);
   } else {
-    std::string array = "[";
-    for (std::size_t i = 0; i < answer.messages.size(); ++i) array.append(i ? "," : "").append(answer.messages[i]);
-    array.push_back(']');
-    reply = message_reply(std::move(array), ResponseMode::kJson);
+    reply = message_reply(answer.json_body(), ResponseMode::kJson);
   }
   for (auto& header : answer.headers) reply.headers.push_back(std::move(header));
   if (answer.opened_session) reply.headers.emplace_back("Mcp-Session-Id", *answer.opened_session);

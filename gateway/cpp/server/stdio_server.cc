@@ -1,12 +1,13 @@
 #include "server/stdio_server.h"
 
+#include "mcp/connection.h"
+
 #include <unistd.h>
 
 #include <cerrno>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
-#include <optional>
 #include <string>
 
 namespace sandgate::server {
@@ -14,7 +15,7 @@ namespace {
 
 using mcp::Fault;
 
-// One stdio process is one connection: the session and cancel scope of everything it sends.
+// One stdio process is one connection.
 constexpr std::string_view kStdioConnection = "stdio";
 
 // A request's notifications as lines written before its reply line; none once the reply is out.
@@ -42,40 +43,33 @@ class LineNotifications final : public mcp::NotificationSink {
 
 class StdioConnection {
  public:
-  StdioConnection(mcp::Conversation& conversation, int out_fd) : conversation_(conversation), out_fd_(out_fd) {}
+  StdioConnection(mcp::Conversation& conversation, int out_fd)
+      : conversation_(conversation), client_(conversation, mcp::Transport::kStdio, std::string(kStdioConnection)),
+        out_fd_(out_fd) {}
 
   void on_line(std::string_view line) {
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
-    mcp::Delivery delivery;
-    delivery.body = std::string(line);
-    delivery.transport = mcp::Transport::kStdio;
-    delivery.peer = std::string(kStdioConnection);
-    delivery.connection = std::string(kStdioConnection);
-    delivery.legacy_unless_stated = false;  // before `initialize`, a stdio client speaks the modern era
     {
       std::lock_guard lock(mutex_);
-      delivery.session_id = session_;
       ++pending_;
     }
-    conversation_.receive(std::move(delivery), std::make_shared<LineResponder>(*this));
+    conversation_.receive(client_.delivery(std::string(line)), std::make_shared<LineResponder>(*this));
   }
 
   void on_too_long(std::size_t limit) {
-    write_answer(mcp::Conversation::fault_answer(
-        Fault{mcp::Failure::kInvalidRequest, "Invalid Request: message exceeds " + std::to_string(limit) + " bytes"},
-        mcp::Era::kLegacy));
+    write(mcp::Conversation::fault_answer(
+              Fault{mcp::Failure::kInvalidRequest, "Invalid Request: message exceeds " + std::to_string(limit) + " bytes"},
+              mcp::Era::kLegacy)
+              .json_body());
   }
 
-  // Waits for every answer, then ends the connection's session.
+  // Waits for every answer, then ends the connection.
   void close() {
-    std::optional<std::string> session;
     {
       std::unique_lock lock(mutex_);
       idle_.wait(lock, [this] { return pending_ == 0; });
-      session = std::exchange(session_, std::nullopt);
     }
-    if (session) conversation_.close_session(*session);
-    conversation_.connection_closed(std::string(kStdioConnection));
+    client_.close();
   }
 
  private:
@@ -104,30 +98,11 @@ class StdioConnection {
   };
 
   void finish(mcp::Answer answer) {
-    if (answer.opened_session) adopt(*answer.opened_session);
-    write_answer(std::move(answer));
+    client_.answered(answer);
+    if (!answer.messages.empty()) write(answer.json_body());
     std::lock_guard lock(mutex_);
     --pending_;
     idle_.notify_all();
-  }
-
-  // A new `initialize` replaces the connection's session.
-  void adopt(const std::string& session) {
-    std::optional<std::string> previous;
-    {
-      std::lock_guard lock(mutex_);
-      previous = std::exchange(session_, session);
-    }
-    if (previous) conversation_.close_session(*previous);
-  }
-
-  void write_answer(mcp::Answer answer) {
-    if (answer.messages.empty()) return;
-    if (!answer.batch) return write(std::move(answer.messages.front()));
-    std::string array = "[";
-    for (std::size_t i = 0; i < answer.messages.size(); ++i) array.append(i ? "," : "").append(answer.messages[i]);
-    array.push_back(']');
-    write(std::move(array));
   }
 
   void write(std::string line) {
@@ -147,11 +122,11 @@ class StdioConnection {
   }
 
   mcp::Conversation& conversation_;
+  mcp::ConnectionSession client_;  // what the conversation knows of this connection
   const int out_fd_;
   std::mutex mutex_;
   std::condition_variable idle_;
-  std::optional<std::string> session_;  // opened by `initialize`
-  std::size_t pending_ = 0;             // deliveries not yet answered
+  std::size_t pending_ = 0;  // deliveries not yet answered
   std::mutex write_mutex_;
 };
 
