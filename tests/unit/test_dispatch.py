@@ -210,3 +210,12 @@ def test_dispatcher_is_built_from_a_registry():
     server = make_server()
     direct = Dispatcher(server.registry)
     assert direct.call("tools/call", "add", '{"a":2,"b":2}', "{}", None)[0] == 0
+
+
+def test_status_constants_are_the_cores() -> None:
+    from sandgate import _core, dispatch
+
+    ours = {"ok": dispatch.OK, "invalid_params": dispatch.INVALID_PARAMS,
+            "resource_not_found": dispatch.RESOURCE_NOT_FOUND, "internal_error": dispatch.INTERNAL_ERROR,
+            "cancelled": dispatch.CANCELLED}
+    assert ours.items() <= _core.OUTCOME_STATUS.items()

@@ -243,5 +243,16 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("session_count", &Gateway::session_count)
       .def("counters", &Gateway::counters);
 
+  // What a dispatcher's completion may report, by name: the facade's constants are tested against it.
+  py::dict statuses;
+  statuses["ok"] = static_cast<int>(mcp::OutcomeStatus::kOk);
+  statuses["invalid_params"] = static_cast<int>(mcp::OutcomeStatus::kInvalidParams);
+  statuses["resource_not_found"] = static_cast<int>(mcp::OutcomeStatus::kResourceNotFound);
+  statuses["internal_error"] = static_cast<int>(mcp::OutcomeStatus::kInternalError);
+  statuses["missing_client_capability"] = static_cast<int>(mcp::OutcomeStatus::kMissingClientCapability);
+  statuses["cancelled"] = static_cast<int>(mcp::OutcomeStatus::kCancelled);
+  statuses["shutting_down"] = static_cast<int>(mcp::OutcomeStatus::kShuttingDown);
+  m.attr("OUTCOME_STATUS") = statuses;
+
   m.def("serve_stdio", &serve_stdio, py::arg("settings"), py::arg("dispatcher"), py::arg("counters") = nullptr);
 }

@@ -24,11 +24,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("sandgate.dispatch")
 
+# The native core's OutcomeStatus (its OUTCOME_STATUS, checked by a test: zygotes import this
+# module and never load the core).
 OK = 0
 INVALID_PARAMS = 1
 RESOURCE_NOT_FOUND = 2
 INTERNAL_ERROR = 3
-CANCELLED = 5  # the native core's OutcomeStatus::kCancelled
+CANCELLED = 5
 
 # The single place where Sandgate errors become wire statuses.
 STATUS_OF_ERROR: tuple[tuple[type[SandgateError], int], ...] = (
