@@ -100,16 +100,9 @@ void Conversation::receive(Delivery delivery, std::shared_ptr<Responder> respond
   if (auto* fault = std::get_if<Fault>(&decoded)) return responder->answer(fault_answer(*fault, Era::kLegacy));
   Body& body = std::get<Body>(decoded);
   const Era era = era_of(delivery, body);
-  RequestContext who;
-  who.transport = delivery.transport;
-  who.peer = delivery.peer;
-  who.headers = std::make_shared<const Headers>(std::move(delivery.headers));
-  auto authenticated = stages_.authenticate->authenticate(who);
-  if (const auto* failure = std::get_if<auth::AuthFailure>(&authenticated)) {
-    stages_.record->counters().add(metrics::Counter::kAuthFailures);
-    return responder->answer(fault_answer(auth::to_fault(*failure), era));
-  }
-  who.principal = std::move(std::get<auth::Principal>(authenticated));
+  auto authenticated = authenticate(delivery.transport, std::move(delivery.peer), std::move(delivery.headers));
+  if (const Fault* fault = std::get_if<Fault>(&authenticated)) return responder->answer(fault_answer(*fault, era));
+  RequestContext who = std::move(std::get<RequestContext>(authenticated));
   if (era == Era::kLegacy) return receive_legacy(delivery, std::move(who), body, responder);
   if (body.is_batch) {
     return responder->answer(fault_answer(
@@ -118,6 +111,20 @@ void Conversation::receive(Delivery delivery, std::shared_ptr<Responder> respond
   const auto& first = body.messages.front();
   if (const Fault* fault = std::get_if<Fault>(&first)) return responder->answer(fault_answer(*fault, Era::kModern));
   receive_modern(delivery, std::move(who), std::get<Message>(first), responder);
+}
+
+std::variant<RequestContext, Fault> Conversation::authenticate(Transport transport, std::string peer, Headers headers) const {
+  RequestContext who;
+  who.transport = transport;
+  who.peer = std::move(peer);
+  who.headers = std::make_shared<const Headers>(std::move(headers));
+  auto authenticated = stages_.authenticate->authenticate(who);
+  if (const auto* failure = std::get_if<auth::AuthFailure>(&authenticated)) {
+    stages_.record->counters().add(metrics::Counter::kAuthFailures);
+    return auth::to_fault(*failure);
+  }
+  who.principal = std::move(std::get<auth::Principal>(authenticated));
+  return who;
 }
 
 std::optional<Fault> Conversation::check_routing(const RoutingHeaders& routing, const Message& message) const {

@@ -73,6 +73,10 @@ class Conversation {
   void connection_closed(const std::string& connection);
   const Engine& engine() const { return engine_; }
 
+  // The authenticate stage, for a delivery or for what a transport does on a session outside of one
+  // (an HTTP GET of a session's stream, a DELETE): the context of its principal, or the fault to answer.
+  std::variant<RequestContext, Fault> authenticate(Transport transport, std::string peer, Headers headers) const;
+
   // A failure answered before or outside any request (malformed body, transport bounds).
   static Answer fault_answer(const Fault& fault, Era era, const json::value& id = nullptr);
 

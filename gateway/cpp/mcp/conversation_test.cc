@@ -287,8 +287,21 @@ TEST_F(ConversationTest, StagesStopRequestsWithTheirOwnStatusCodeAndHeaders) {
   EXPECT_EQ(header(limited, "Retry-After"), "7");
   EXPECT_EQ(header(limited, "RateLimit-Policy"), "2;w=60");
 
+  // A session's GET and DELETE pass the authenticate stage too.
+  for (const char* verb : {"GET", "DELETE"}) {
+    McpHttpRequest request;
+    request.method = verb;
+    request.accept = "text/event-stream";
+    request.session_id = "0123456789abcdef0123456789abcdef";
+    std::promise<McpHttpReply> reply;
+    http.handle(std::move(request), std::make_shared<CancelToken>(), [&reply](McpHttpReply r) { reply.set_value(std::move(r)); });
+    const McpHttpReply refused = reply.get_future().get();
+    EXPECT_EQ(refused.status, 401) << verb;
+    EXPECT_EQ(header(refused, "WWW-Authenticate"), R"(Bearer error="invalid_request")") << verb;
+  }
+
   EXPECT_EQ(counters->get(metrics::Counter::kDeliveries), 5u);
-  EXPECT_EQ(counters->get(metrics::Counter::kAuthFailures), 1u);
+  EXPECT_EQ(counters->get(metrics::Counter::kAuthFailures), 3u);
   EXPECT_EQ(counters->get(metrics::Counter::kPolicyDenials), 1u);
   EXPECT_EQ(counters->get(metrics::Counter::kRateLimited), 1u);
   EXPECT_EQ(counters->get(metrics::Counter::kJsonRpcRequests), 4u);

@@ -199,9 +199,11 @@ void StreamableHttp::handle(McpHttpRequest request, std::shared_ptr<CancelToken>
     return done(fault_reply({Failure::kOriginForbidden, "Forbidden: Origin not allowed"}, Era::kLegacy));
   }
   if (request.method == "POST") return handle_post(request, std::move(cancel), done, std::move(events));
-  // GET and DELETE only mean something for a legacy session.
+  // GET and DELETE only mean something for a legacy session, and only to an authenticated client.
   if ((request.method == "GET" || request.method == "DELETE") && request.session_id &&
       !(request.protocol_version && is_modern_version(*request.protocol_version))) {
+    auto who = conversation_.authenticate(Transport::kStreamableHttp, request.peer, request.headers);
+    if (const Fault* fault = std::get_if<Fault>(&who)) return done(fault_reply(*fault, Era::kLegacy));
     return request.method == "GET" ? handle_get(request, done) : handle_delete(request, done);
   }
   Fault fault{Failure::kHttpMethodNotAllowed, "Method Not Allowed"};
