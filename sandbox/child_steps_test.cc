@@ -77,6 +77,20 @@ struct ViolationProbe {
 };
 
 // spawn_probe with a call socket in front of the report pipe, read to EOF once the child is gone.
+// Everything written to `fd` until its writers are gone (or 5 s pass without a byte).
+std::string drain(int fd) {
+  std::string out;
+  for (;;) {
+    pollfd readable{fd, POLLIN, 0};
+    if (poll(&readable, 1, 5000) != 1) break;
+    char buffer[256];
+    const ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n <= 0) break;
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
 template <class Probe>
 ViolationProbe spawn_violation_probe(SpawnRequest request, Probe probe) {
   int call[2];
@@ -84,14 +98,7 @@ ViolationProbe spawn_violation_probe(SpawnRequest request, Probe probe) {
   ViolationProbe probed;
   probed.result = spawn_probe(request, {call[1]}, probe);
   close(call[1]);
-  for (;;) {
-    pollfd readable{call[0], POLLIN, 0};
-    if (poll(&readable, 1, 5000) != 1) break;
-    char buffer[256];
-    ssize_t n = read(call[0], buffer, sizeof buffer);
-    if (n <= 0) break;
-    probed.frames.append(buffer, static_cast<std::size_t>(n));
-  }
+  probed.frames = drain(call[0]);
   close(call[0]);
   return probed;
 }
@@ -791,15 +798,7 @@ TEST_F(AsRoot, ViolationUnderBothProfilesIsReported) {
     return 0;
   });
   close(call[1]);
-  std::string frames;
-  for (;;) {
-    pollfd readable{call[0], POLLIN, 0};
-    if (poll(&readable, 1, 5000) != 1) break;
-    char buffer[256];
-    ssize_t n = read(call[0], buffer, sizeof buffer);
-    if (n <= 0) break;
-    frames.append(buffer, static_cast<std::size_t>(n));
-  }
+  const std::string frames = drain(call[0]);
   close(call[0]);
   ASSERT_TRUE(outer.exited_with(0)) << outer.describe();
   EXPECT_EQ(outer.at("armed"), 1);

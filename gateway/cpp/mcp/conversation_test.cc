@@ -98,6 +98,30 @@ std::string hold_body(std::string_view id, std::string_view tag) {
          std::string(tag) + R"("}}})";
 }
 
+// A POST of `body` as a conforming client sends it, with no version or session header.
+McpHttpRequest post_request(std::string body, std::optional<std::string> session = std::nullopt) {
+  McpHttpRequest request;
+  request.method = "POST";
+  request.accept = "application/json, text/event-stream";
+  request.content_type = "application/json";
+  request.session_id = std::move(session);
+  request.body = std::move(body);
+  return request;
+}
+
+std::future<McpHttpReply> send(StreamableHttp& http, McpHttpRequest request) {
+  auto reply = std::make_shared<std::promise<McpHttpReply>>();
+  http.handle(std::move(request), std::make_shared<CancelToken>(), [reply](McpHttpReply r) { reply->set_value(std::move(r)); });
+  return reply->get_future();
+}
+
+std::string header_of(const McpHttpReply& reply, std::string_view name) {
+  for (const auto& [key, value] : reply.headers) {
+    if (key == name) return value;
+  }
+  return "<absent>";
+}
+
 class ConversationTest : public testing::Test {
  protected:
   ConversationTest()
@@ -142,22 +166,10 @@ class ConversationTest : public testing::Test {
 TEST_F(ConversationTest, HttpLegacyReusedIdStaysCancellable) {
   StreamableHttp http(HttpPolicy{}, conversation_);
   auto post = [&](std::string body, std::optional<std::string> session) {
-    McpHttpRequest request;
-    request.method = "POST";
-    request.accept = "application/json, text/event-stream";
-    request.content_type = "application/json";
-    request.session_id = std::move(session);
-    request.body = std::move(body);
-    auto reply = std::make_shared<std::promise<McpHttpReply>>();
-    http.handle(std::move(request), std::make_shared<CancelToken>(), [reply](McpHttpReply r) { reply->set_value(std::move(r)); });
-    return reply->get_future();
+    return send(http, post_request(std::move(body), std::move(session)));
   };
-  const McpHttpReply opened = post(initialize_body("2025-06-18"), std::nullopt).get();
-  std::optional<std::string> session;
-  for (const auto& [name, value] : opened.headers) {
-    if (name == "Mcp-Session-Id") session = value;
-  }
-  ASSERT_TRUE(session);
+  const std::string session = header_of(post(initialize_body("2025-06-18"), std::nullopt).get(), "Mcp-Session-Id");
+  ASSERT_NE(session, "<absent>");
   auto first = post(hold_body("7", "a"), session);
   auto second = post(hold_body("7", "b"), session);
   ASSERT_TRUE(dispatcher_->wait_for_held(2));
@@ -248,31 +260,20 @@ TEST_F(ConversationTest, StagesStopRequestsWithTheirOwnStatusCodeAndHeaders) {
   Conversation conversation(engine_, sessions_, std::move(stages));
   StreamableHttp http(HttpPolicy{}, conversation);
   auto post = [&](std::string_view method, std::optional<std::string> token) {
-    McpHttpRequest request;
-    request.method = "POST";
+    McpHttpRequest request = post_request(R"({"jsonrpc":"2.0","id":1,"method":")" + std::string(method) +
+                                          R"(","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}})");
     request.accept = "application/json";
-    request.content_type = "application/json";
     request.protocol_version = std::string(kModernVersion);
     request.mcp_method = std::string(method);
-    request.body = R"({"jsonrpc":"2.0","id":1,"method":")" + std::string(method) +
-                   R"(","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}})";
     if (token) request.headers.emplace_back("x-token", *token);
-    std::promise<McpHttpReply> reply;
-    http.handle(std::move(request), std::make_shared<CancelToken>(), [&reply](McpHttpReply r) { reply.set_value(std::move(r)); });
-    return reply.get_future().get();
-  };
-  auto header = [](const McpHttpReply& reply, std::string_view name) {
-    for (const auto& [key, value] : reply.headers) {
-      if (key == name) return value;
-    }
-    return std::string("<absent>");
+    return send(http, std::move(request)).get();
   };
   auto code = [](const McpHttpReply& reply) { return json::parse(reply.body).at("error").at("code").as_int64(); };
 
   const McpHttpReply anonymous = post("tools/list", std::nullopt);
   EXPECT_EQ(anonymous.status, 401);
   EXPECT_EQ(code(anonymous), -32001);
-  EXPECT_EQ(header(anonymous, "WWW-Authenticate"), R"(Bearer error="invalid_request")");
+  EXPECT_EQ(header_of(anonymous, "WWW-Authenticate"), R"(Bearer error="invalid_request")");
 
   const McpHttpReply denied = post("tools/list", "alice");
   EXPECT_EQ(denied.status, 403);
@@ -284,8 +285,8 @@ TEST_F(ConversationTest, StagesStopRequestsWithTheirOwnStatusCodeAndHeaders) {
   const McpHttpReply limited = post("tools/list", "root");
   EXPECT_EQ(limited.status, 429);
   EXPECT_EQ(code(limited), -32029);
-  EXPECT_EQ(header(limited, "Retry-After"), "7");
-  EXPECT_EQ(header(limited, "RateLimit-Policy"), "2;w=60");
+  EXPECT_EQ(header_of(limited, "Retry-After"), "7");
+  EXPECT_EQ(header_of(limited, "RateLimit-Policy"), "2;w=60");
 
   // A session's GET and DELETE pass the authenticate stage too.
   for (const char* verb : {"GET", "DELETE"}) {
@@ -293,11 +294,9 @@ TEST_F(ConversationTest, StagesStopRequestsWithTheirOwnStatusCodeAndHeaders) {
     request.method = verb;
     request.accept = "text/event-stream";
     request.session_id = "0123456789abcdef0123456789abcdef";
-    std::promise<McpHttpReply> reply;
-    http.handle(std::move(request), std::make_shared<CancelToken>(), [&reply](McpHttpReply r) { reply.set_value(std::move(r)); });
-    const McpHttpReply refused = reply.get_future().get();
+    const McpHttpReply refused = send(http, std::move(request)).get();
     EXPECT_EQ(refused.status, 401) << verb;
-    EXPECT_EQ(header(refused, "WWW-Authenticate"), R"(Bearer error="invalid_request")") << verb;
+    EXPECT_EQ(header_of(refused, "WWW-Authenticate"), R"(Bearer error="invalid_request")") << verb;
   }
 
   EXPECT_EQ(counters->get(metrics::Counter::kDeliveries), 5u);
