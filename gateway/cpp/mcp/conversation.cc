@@ -256,9 +256,8 @@ void Conversation::receive_legacy(const Delivery& delivery, RequestContext who, 
   if (!body.is_batch) {
     if (requests.empty()) return responder->answer(Answer{});
     const Message& message = *requests.front();
-    RequestContext single_context = context;
-    if (progress_token(message) != nullptr) single_context.notifications = responder->notifications();
-    return run(message, std::move(single_context), scope, delivery.cancel,
+    if (progress_token(message) != nullptr) context.notifications = responder->notifications();
+    return run(message, std::move(context), scope, delivery.cancel,
                answer_with(responder));
   }
   // A batch's answers go out together at its end, so its items get no notification channel.

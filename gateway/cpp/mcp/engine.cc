@@ -177,13 +177,20 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
     return done(invalid_params(std::string("Invalid params: '") + key + "' must be a string"));
   }
   Invocation invocation{kind, std::string(name->get_string()), "{}", "{}", context.session, nullptr};
-  // The tool gets the client's own text of its arguments and _meta, so it reads every value as sent.
-  if (const json::value* args = request.params.if_contains("arguments"); args != nullptr && !args->is_null()) {
-    if (!args->is_object()) return done(invalid_params("Invalid params: 'arguments' must be an object"));
-    invocation.arguments_json = std::string(raw_member(request.params_json, "arguments").value_or("{}"));
-  }
-  if (request_meta(request) != nullptr) {
-    invocation.meta_json = std::string(raw_member(request.params_json, "_meta").value_or("{}"));
+  const json::value* args = request.params.if_contains("arguments");
+  const bool has_arguments = args != nullptr && !args->is_null();
+  if (has_arguments && !args->is_object()) return done(invalid_params("Invalid params: 'arguments' must be an object"));
+  const bool has_meta = request_meta(request) != nullptr;
+  // The tool gets the client's own text of its arguments and _meta, so it reads every value as sent; one pass
+  // over params, each taking its last occurrence as the tree did.
+  if (has_arguments || has_meta) {
+    for (const RawMember& member : raw_members(request.params_json)) {
+      if (has_arguments && raw_key_equals(member.key, "arguments")) {
+        invocation.arguments_json = member.value;
+      } else if (has_meta && raw_key_equals(member.key, "_meta")) {
+        invocation.meta_json = member.value;
+      }
+    }
   }
   if (progress_token(request) != nullptr) {
     invocation.progress = std::make_shared<ProgressReporter>(context.notifications, settings_.progress,

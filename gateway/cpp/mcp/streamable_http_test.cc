@@ -258,7 +258,9 @@ TEST_P(StreamableHttpTest, ValuesPassAsWrittenBothWays) {
       R"({"f":115196.20000000001,"big":12345678901234567890123,"z":-0.0,"tiny":5e-324,"s":"\u00e9\ud83d\ude00","dup":1,"dup":2})";
   McpHttpRequest request = modern_post("tools/call", json::object{{"name", "echo"}});
   const std::string marker = R"("name":"echo")";
-  request.body.insert(request.body.find(marker) + marker.size(), R"(,"arguments":)" + arguments);
+  // An earlier, escaped-key duplicate loses to the last, as in Python's json.
+  request.body.insert(request.body.find(marker) + marker.size(),
+                      R"(,"\u0061rguments":{"stale":1},"arguments":)" + arguments);
   const McpHttpReply reply = call(std::move(request));
   ASSERT_EQ(reply.status, 200) << reply.body;
   const auto invocations = dispatcher_->invocations();
