@@ -4,6 +4,7 @@ two gateways on one machine need not share uids (and with them RLIMIT_NPROC coun
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from sandgate import _sandbox
@@ -20,6 +21,15 @@ def host_ids(pid: int) -> tuple[int, int]:
     return int(fields["Uid"].split()[0]), int(fields["Gid"].split()[0])
 
 
+def running_ids(marker: str, seen: list[tuple[int, int]]) -> bool:
+    """Appends the ids of a process named `marker`; the previous call's may vanish while it is read."""
+    for pid in named(marker):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            seen.append(host_ids(pid))
+            return True
+    return False
+
+
 def test_calls_run_in_the_configured_uid_range(marker: str) -> None:
     base = uid_base.CALL_UID_BASE
     gateway = Gateway(Path(uid_base.__file__), ["--set", f"call_uid_base={base}"]).start()
@@ -28,8 +38,9 @@ def test_calls_run_in_the_configured_uid_range(marker: str) -> None:
             assert host_ids(zygote) == (base + SLOTS, base + SLOTS)
         for _ in range(3):
             watch = Watch(lambda: gateway.call("hold", marker=marker, seconds=1.0))
-            assert wait_until(lambda: bool(named(marker)), 5.0), "the call never showed up on the host"
-            uid, gid = host_ids(named(marker)[0])
+            seen: list[tuple[int, int]] = []
+            assert wait_until(lambda: running_ids(marker, seen), 5.0), "the call never showed up on the host"
+            uid, gid = seen[0]
             assert base <= uid < base + SLOTS and gid == uid, uid
             assert watch.result().value == "held"
         inside_uid, inside_gid = gateway.call("ids").value
