@@ -16,6 +16,9 @@ set(SANDGATE_UNIT_TESTS
   ${CMAKE_CURRENT_LIST_DIR}/mcp/in_flight_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/conversation_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/server/stdio_server_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/policy/sandbox_grant_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/mcp/engine_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/mcp/outcome_facts_test.cc
 )
 
 foreach(source IN LISTS SANDGATE_UNIT_TESTS)

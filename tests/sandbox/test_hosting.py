@@ -44,18 +44,21 @@ def test_the_gateway_never_imports_a_hosted_module(token: str) -> None:
     thread.start()
     try:
         source = serve.hosted(str(module))
-        identity, dispatcher, runner = asyncio.run_coroutine_threadsafe(
+        identity, dispatcher, grant, runner = asyncio.run_coroutine_threadsafe(
             source(loop, ServerSettings(prespawned_children=0)), loop).result(60)
         try:
             assert (identity.name, identity.version, identity.instructions) == ("hosting-probe", "3.1", "probe")
             assert identity.tool_names == {"add"}
-            done: list[tuple[int, str]] = []
+            done: list[tuple[int, str, str]] = []
             finished = threading.Event()
             pending = dispatcher.call("tools/call", "add", '{"a": 2, "b": 3}', "{}",
-                                      lambda status, body: (done.append((status, body)), finished.set()))
+                                      lambda status, body, facts: (done.append((status, body, facts)),
+                                                                   finished.set()),
+                                      "", grant.tool("add"))
             assert not isinstance(pending, tuple) and finished.wait(30)
-            status, body = done[0]
+            status, body, facts = done[0]
             assert status == 0 and json.loads(body)["structuredContent"] == {"result": 5}
+            assert json.loads(facts)["isolation"] == "per_call"
             prompts = json.loads(dispatcher.catalog_json())["prompts"]
             assert [prompt["name"] for prompt in prompts] == ["greet"]
         finally:

@@ -25,7 +25,7 @@ def gateway() -> Iterator[tuple[_core.HttpServer, str]]:
     def add(a: int, b: int) -> int:
         return a + b
 
-    http = _core.HttpServer(core_settings(_core, server, ServerSettings(port=0)), server.dispatcher())
+    http = _core.HttpServer(core_settings(_core, server, ServerSettings(port=0)), server.dispatcher(), server.sandbox_grant())
     port = http.start()
     try:
         yield http, f"http://127.0.0.1:{port}/mcp"
@@ -82,10 +82,48 @@ def test_the_sandbox_runner_counts_into_the_registry_the_core_reads() -> None:
         counters.add("sandbox_typo")
 
     server = MCPServer("shared-registry")
-    http = _core.HttpServer(core_settings(_core, server, ServerSettings(port=0)), server.dispatcher(), counters)
+    http = _core.HttpServer(core_settings(_core, server, ServerSettings(port=0)), server.dispatcher(), server.sandbox_grant(), counters)
     try:
         assert http.counters()["sandbox_protocol_errors"] == 1
         counters.add("sandbox_protocol_errors")
         assert http.counters()["sandbox_protocol_errors"] == 2
+    finally:
+        http.shutdown()
+
+
+class FactsDispatcher:
+    """Answers every call as the sandbox runner would, with the facts on how it ended named by the tool."""
+
+    def catalog_json(self) -> str:
+        return json.dumps({"tools": [{"name": name, "inputSchema": {"type": "object"}}
+                                     for name in ("timeout", "tool_error", "ok", "sync_memory")]})
+
+    def call(self, kind, name, args_json, meta_json, completion, session="", plan=None, progress=None):
+        body = '{"content":[]}'
+        if name == "sync_memory":  # facts may also come back with a synchronous answer
+            return 0, body, json.dumps({"reason": "memory", "cpu_time_s": 0.5, "peak_memory_bytes": 4096})
+        facts = {"isolation": "per_call", "duration_s": 0.01}
+        if name != "ok":
+            facts["reason"] = name
+        completion(0, body, json.dumps(facts))
+        return None
+
+
+def test_the_facts_of_how_a_call_ended_reach_the_record_stage() -> None:
+    server = MCPServer("facts")
+    http = _core.HttpServer(core_settings(_core, server, ServerSettings(port=0)), FactsDispatcher(),
+                            server.sandbox_grant())
+    url = f"http://127.0.0.1:{http.start()}/mcp"
+    try:
+        opened = json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}}}).encode()
+        status, headers = send(url, opened, {})
+        session = {"Mcp-Session-Id": headers["Mcp-Session-Id"], "MCP-Protocol-Version": "2025-11-25"}
+        for i, name in enumerate(["timeout", "tool_error", "ok", "sync_memory", "timeout"]):
+            call = json.dumps({"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
+                               "params": {"name": name, "arguments": {}}}).encode()
+            assert send(url, call, session)[0] == 200
+        # A tool that raised ran to its end; the timeouts and the memory stop are the sandbox's.
+        assert http.counters()["sandbox_calls_stopped"] == 3
     finally:
         http.shutdown()

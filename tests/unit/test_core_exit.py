@@ -22,7 +22,7 @@ PROGRAM = textwrap.dedent("""
         return a + b
 
     settings = ServerSettings(port=0, python_workers=2)
-    http = _core.HttpServer(core_settings(_core, server, settings), server.dispatcher())
+    http = _core.HttpServer(core_settings(_core, server, settings), server.dispatcher(), server.sandbox_grant())
     port = http.start()
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {},

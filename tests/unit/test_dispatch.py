@@ -212,6 +212,14 @@ def test_dispatcher_is_built_from_a_registry():
     assert direct.call("tools/call", "add", '{"a":2,"b":2}', "{}", None)[0] == 0
 
 
+def test_a_sandboxed_plan_with_no_sandbox_fails_closed():
+    server = make_server()  # its tools ask for nothing: the core's plan is per_call
+    plan = server.sandbox_grant().tool("add")
+    assert plan[0] == "per_call"
+    status, text = server.dispatcher().call("tools/call", "add", '{"a":2,"b":2}', "{}", None, "", plan)
+    assert status == 3 and "needs a sandbox" in json.loads(text)["message"]
+
+
 def test_status_constants_are_the_cores() -> None:
     from sandgate import _core, dispatch
 

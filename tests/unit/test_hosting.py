@@ -83,7 +83,9 @@ def dispatch(module: HostedModule, loop: asyncio.AbstractEventLoop, runner: Fake
         done.append((status, body))
         finished.set()
 
-    outcome = module.dispatcher(loop, runner).call(kind, name, args, "{}", complete, session)
+    # As the core's engine does: a tool's own plan, the server-wide one for resources and prompts.
+    plan = module.grant.tool(name) if kind == "tools/call" else module.grant.server()
+    outcome = module.dispatcher(loop, runner).call(kind, name, args, "{}", complete, session, plan)
     if isinstance(outcome, tuple):
         return outcome
     assert finished.wait(5)
@@ -104,7 +106,16 @@ def test_every_handler_runs_in_the_sandbox_with_granted_limits(loop):
     # The module asked for isolation "none" server-wide: untrusted, so resources and prompts run per call.
     assert resource[0] == prompt[0] == "per_call" and resource[2].wall_time == 4
     assert resource[1]["kind"] == "resources/read" and prompt[1]["args"] == '{"name": "Ada"}'
-    assert any("isolation=\"none\"" in line for line in module.grant.refused)
+    assert any("isolation=\"none\"" in line for line in module.grant.refusals)
+
+
+def test_a_call_without_a_sandbox_plan_never_runs(loop):
+    module, runner = HostedModule(make_catalog(), DEFAULT_CEILING, "hosted.py"), FakeRunner()
+    dispatcher = module.dispatcher(loop, runner)
+    for plan in (None, ("none",)):
+        status, body = dispatcher.call("tools/call", "add", "{}", "{}", None, "", plan)
+        assert status == 3 and "without a sandbox plan" in json.loads(body)["message"]
+    assert runner.runs == []
 
 
 def test_unknown_names_answer_without_a_fork(loop):

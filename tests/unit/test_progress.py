@@ -14,6 +14,7 @@ import pytest
 from conftest import check_mcp
 from sandgate import Context, Dispatcher, InvalidProgress, MCPServer, Sandbox
 from sandgate.progress import check, forward_untrusted, params_json, sink, token_of
+from sandgate.sandbox.limits import PLAN_LIMITS
 
 
 class Notifier:
@@ -224,14 +225,18 @@ class FakeRunner:
         return 0, '{"content":[]}'
 
 
+# The tools are trusted ("none"); this plan sends them to the (fake) sandbox as the core would a per_call one.
+PER_CALL = ("per_call", *(getattr(Sandbox(), field) for field in PLAN_LIMITS))
+
+
 def sandboxed_call(loop: asyncio.AbstractEventLoop, tool: str, meta: str,
                    notifier: Notifier | None, frames: list[Any]) -> FakeRunner:
     server = make_server()
     runner = FakeRunner(frames)
-    plan = {name: ("per_call", Sandbox()) for name in ("count_sync", "no_context")}
-    dispatcher = Dispatcher(server.registry, loop=loop, runner=runner, plan=plan)  # type: ignore[arg-type]
+    dispatcher = Dispatcher(server.registry, loop=loop, runner=runner)  # type: ignore[arg-type]
     done = threading.Event()
-    dispatcher.call("tools/call", tool, '{"steps": 1}', meta, lambda *_: done.set(), "", progress=notifier)
+    dispatcher.call("tools/call", tool, '{"steps": 1}', meta, lambda *_: done.set(), "",
+                    PER_CALL, progress=notifier)
     assert done.wait(5)
     return runner
 

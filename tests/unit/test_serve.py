@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import importlib
 import signal
 import sys
 import threading
@@ -61,8 +62,8 @@ class FakeCore(types.ModuleType):
             pass
 
         class HttpServer:
-            def __init__(self, settings, dispatcher, counters=None) -> None:
-                self.settings, self.dispatcher, self.counters = settings, dispatcher, counters
+            def __init__(self, settings, dispatcher, grant, counters=None) -> None:
+                self.settings, self.dispatcher, self.grant, self.counters = settings, dispatcher, grant, counters
                 self.shutdowns = 0
                 self.stopped = threading.Event()
                 core.servers.append(self)
@@ -78,6 +79,8 @@ class FakeCore(types.ModuleType):
                 assert self.stopped.wait(10), "shutdown never came"
 
         self.Settings, self.HttpServer, self.Counters = Settings, HttpServer, Counters
+        # The grant is compiled for real: what the fake servers are given is what the core would use.
+        self.SandboxGrant = importlib.import_module("sandgate._core").SandboxGrant
 
     def call_async_tool(self, dispatcher: Dispatcher) -> None:
         done = threading.Event()
@@ -90,8 +93,8 @@ class FakeCore(types.ModuleType):
         assert hasattr(pending, "cancel")
         assert done.wait(5)
 
-    def serve_stdio(self, settings, dispatcher, counters=None) -> None:
-        self.stdio_settings = settings
+    def serve_stdio(self, settings, dispatcher, grant, counters=None) -> None:
+        self.stdio_settings, self.stdio_counters = settings, counters
         self.call_async_tool(dispatcher)
         self.stdio_output.append(dispatcher.call("tools/call", "chatty", "{}", "{}", None)[1])
 
@@ -188,3 +191,5 @@ def test_stdio_run_keeps_stdout_for_the_protocol(core, capsys):
     assert "stray output" in captured.err
     assert captured.out == ""
     assert core.stdio_settings.server_name == "serve-test"
+    # stdio counts into a registry of its own the caller holds, as HTTP does.
+    assert isinstance(core.stdio_counters, core.Counters)

@@ -54,8 +54,9 @@ std::chrono::milliseconds millis(double seconds) {
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000.0));
 }
 
-mcp::EngineSettings engine_settings(const CoreSettings& s) {
+mcp::EngineSettings engine_settings(const CoreSettings& s, std::shared_ptr<const policy::SandboxGrant> grant) {
   mcp::EngineSettings e;
+  e.sandbox = std::move(grant);
   e.identity = {s.server_name, s.server_version, s.instructions};
   e.page_size = s.page_size;
   e.progress = mcp::ProgressLimits{s.max_progress_notifications, s.max_progress_bytes};
@@ -82,10 +83,11 @@ metrics::Counter counter_or_raise(std::string_view name) {
 // Everything one HTTP gateway owns, built in dependency order and torn down in reverse.
 class Gateway {
  public:
-  Gateway(const CoreSettings& s, py::object dispatcher, std::shared_ptr<metrics::Counters> counters)
+  Gateway(const CoreSettings& s, py::object dispatcher, std::shared_ptr<const policy::SandboxGrant> grant,
+          std::shared_ptr<metrics::Counters> counters)
       : counters_(counters ? std::move(counters) : std::make_shared<metrics::Counters>()),
         dispatcher_(make_dispatcher(std::move(dispatcher), s)),
-        engine_(engine_settings(s), dispatcher_, counters_),
+        engine_(engine_settings(s, std::move(grant)), dispatcher_, counters_),
         sessions_(mcp::SessionTableLimits{s.max_sessions, millis(s.session_idle_timeout_s)}, clock_, counters_),
         conversation_(engine_, sessions_, mcp::open_stages(counters_)),
         http_(mcp::HttpPolicy{s.allowed_origins, s.response_mode == "sse" ? mcp::ResponseMode::kSse : mcp::ResponseMode::kJson},
@@ -182,10 +184,11 @@ class Gateway {
 // opens its session before the old one closes.
 constexpr mcp::SessionTableLimits kStdioSessionLimits{2, std::chrono::hours(24 * 365 * 100)};
 
-void serve_stdio(const CoreSettings& s, py::object target, std::shared_ptr<metrics::Counters> counters) {
+void serve_stdio(const CoreSettings& s, py::object target, std::shared_ptr<const policy::SandboxGrant> grant,
+                 std::shared_ptr<metrics::Counters> counters) {
   auto dispatcher = make_dispatcher(std::move(target), s);
   if (counters == nullptr) counters = std::make_shared<metrics::Counters>();
-  mcp::Engine engine(engine_settings(s), dispatcher, counters);
+  mcp::Engine engine(engine_settings(s, std::move(grant)), dispatcher, counters);
   SteadyClock clock;
   mcp::SessionTable sessions(kStdioSessionLimits, clock, counters);
   mcp::Conversation conversation(engine, sessions, mcp::open_stages(counters));
@@ -234,14 +237,28 @@ PYBIND11_MODULE(_core, m) {
       .def("snapshot", [](const metrics::Counters& c) { return snapshot(c); });
 
   py::class_<Gateway>(m, "HttpServer")
-      .def(py::init<const CoreSettings&, py::object, std::shared_ptr<metrics::Counters>>(), py::arg("settings"),
-           py::arg("dispatcher"), py::arg("counters") = nullptr)
+      .def(py::init<const CoreSettings&, py::object, std::shared_ptr<const policy::SandboxGrant>,
+                    std::shared_ptr<metrics::Counters>>(),
+           py::arg("settings"), py::arg("dispatcher"), py::arg("grant"), py::arg("counters") = nullptr)
       .def("start", &Gateway::start)
       .def("shutdown", &Gateway::shutdown)
       .def("wait", &Gateway::wait)
       .def_property_readonly("ready", &Gateway::ready)
       .def_property_readonly("session_count", &Gateway::session_count)
       .def("counters", &Gateway::counters);
+
+  // Compiled once at load from the module's requests and the operator's defaults, ceiling and trust.
+  py::class_<policy::SandboxGrant, std::shared_ptr<policy::SandboxGrant>>(m, "SandboxGrant")
+      .def(py::init([](std::string_view requests_json, std::string_view defaults_json, std::string_view ceiling_json,
+                       bool trust_module) {
+             policy::SandboxSettings settings{policy::parse_limits(defaults_json, "the operator's defaults"),
+                                              policy::parse_limits(ceiling_json, "the operator's ceiling"), trust_module};
+             return std::make_shared<policy::SandboxGrant>(requests_json, settings);
+           }),
+           py::arg("requests_json"), py::arg("defaults_json"), py::arg("ceiling_json"), py::arg("trust_module"))
+      .def("tool", [](const policy::SandboxGrant& g, std::string_view name) { return bindings::plan_tuple(g.tool(name)); })
+      .def("server", [](const policy::SandboxGrant& g) { return bindings::plan_tuple(g.server()); })
+      .def_property_readonly("refusals", &policy::SandboxGrant::refusals);
 
   // What a dispatcher's completion may report, by name: the facade's constants are tested against it.
   py::dict statuses;
@@ -254,5 +271,6 @@ PYBIND11_MODULE(_core, m) {
   statuses["shutting_down"] = static_cast<int>(mcp::OutcomeStatus::kShuttingDown);
   m.attr("OUTCOME_STATUS") = statuses;
 
-  m.def("serve_stdio", &serve_stdio, py::arg("settings"), py::arg("dispatcher"), py::arg("counters") = nullptr);
+  m.def("serve_stdio", &serve_stdio, py::arg("settings"), py::arg("dispatcher"), py::arg("grant"),
+        py::arg("counters") = nullptr);
 }

@@ -19,7 +19,7 @@ mcp::Outcome internal_error(std::string_view message) { return failure(mcp::Outc
 struct Completion {
   Completion(mcp::OutcomeCallback done, std::weak_ptr<mcp::CancelToken> cancel)
       : done_(std::move(done)), cancel_(std::move(cancel)) {}
-  void operator()(int status, std::string body) {
+  void operator()(int status, std::string body, std::string_view facts_json) {
     if (fired_.exchange(true)) return;
     // Python may keep this object alive long after; what `done` holds (a connection) must not wait for its GC.
     mcp::OutcomeCallback done = std::move(done_);
@@ -27,7 +27,7 @@ struct Completion {
     if (status < 0 || status > static_cast<int>(mcp::OutcomeStatus::kShuttingDown)) {
       done(internal_error("Internal error: unknown dispatcher status"));
     } else {
-      done(mcp::Outcome{static_cast<mcp::OutcomeStatus>(status), std::move(body)});
+      done(mcp::Outcome{static_cast<mcp::OutcomeStatus>(status), std::move(body), mcp::parse_outcome_facts(facts_json)});
     }
     // The cancel hook holds the pending future: dropped here, under the GIL, rather than by an I/O thread
     // that would have to take the GIL when the connection lets go of the token.
@@ -47,10 +47,23 @@ py::cpp_function progress_notifier(std::shared_ptr<mcp::ProgressReporter> report
   });
 }
 
+// None when the engine has no grant; an in-process call needs no limits, so its plan is one shared tuple.
+py::object call_plan(const std::optional<policy::SandboxPlan>& plan, const py::object& in_process) {
+  if (!plan) return py::none();
+  if (plan->isolation == policy::Isolation::kNone) return in_process;
+  return plan_tuple(*plan);
+}
+
 }  // namespace
 
+py::tuple plan_tuple(const policy::SandboxPlan& plan) {
+  const policy::SandboxLimits& l = plan.limits;
+  return py::make_tuple(policy::isolation_name(plan.isolation), l.wall_time, l.cpu_time, l.memory, l.max_output,
+                        l.max_processes, l.max_open_files, l.max_file_size, l.scratch);
+}
+
 PyDispatcher::PyDispatcher(py::object target, std::size_t workers)
-    : target_(std::move(target)), call_(target_.attr("call")) {
+    : target_(std::move(target)), call_(target_.attr("call")), in_process_(py::make_tuple("none")) {
   if (workers == 0) workers = 1;
   for (std::size_t i = 0; i < workers; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
@@ -138,18 +151,25 @@ void PyDispatcher::run(Job& job) {
   if (job.cancel && job.cancel->cancelled()) return job.done(failure(mcp::OutcomeStatus::kCancelled, "Request cancelled"));
   auto completion = std::make_shared<Completion>(std::move(job.done), job.cancel);
   try {
-    py::cpp_function complete([completion](int status, std::string body) { (*completion)(status, std::move(body)); });
+    py::cpp_function complete(
+        [completion](int status, std::string body, std::string_view facts_json) {
+          (*completion)(status, std::move(body), facts_json);
+        },
+        py::arg("status"), py::arg("body"), py::arg("facts_json") = "");
     const std::string method(mcp::invocation_method(job.invocation.kind));
     // Only a request with a progress token gets the extra argument; the common call stays as it was.
+    py::object plan = call_plan(job.invocation.plan, in_process_);
     py::object result =
         job.invocation.progress
             ? call_(method, job.invocation.name, job.invocation.arguments_json, job.invocation.meta_json, complete,
-                    job.invocation.session, py::arg("progress") = progress_notifier(job.invocation.progress))
+                    job.invocation.session, plan, py::arg("progress") = progress_notifier(job.invocation.progress))
             : call_(method, job.invocation.name, job.invocation.arguments_json, job.invocation.meta_json, complete,
-                    job.invocation.session);
+                    job.invocation.session, plan);
     if (py::isinstance<py::tuple>(result)) {
-      auto pair = result.cast<std::pair<int, std::string>>();
-      return (*completion)(pair.first, std::move(pair.second));
+      // (status, body) or (status, body, facts_json)
+      auto outcome = result.cast<py::tuple>();
+      const std::string facts = outcome.size() > 2 ? outcome[2].cast<std::string>() : std::string();
+      return (*completion)(outcome[0].cast<int>(), outcome[1].cast<std::string>(), facts);
     }
     // Asynchronous: the coroutine calls `complete`; a client that leaves cancels its future.
     if (job.cancel && py::hasattr(result, "cancel")) {
@@ -168,10 +188,10 @@ void PyDispatcher::run(Job& job) {
     error.restore();
     PyErr_Print();
     mcp::Outcome outcome = internal_error("Internal error: the tool dispatcher failed");
-    (*completion)(static_cast<int>(outcome.status), std::move(outcome.json));
+    (*completion)(static_cast<int>(outcome.status), std::move(outcome.json), "");
   } catch (const std::exception& error) {
     mcp::Outcome outcome = internal_error(std::string("Internal error: ") + error.what());
-    (*completion)(static_cast<int>(outcome.status), std::move(outcome.json));
+    (*completion)(static_cast<int>(outcome.status), std::move(outcome.json), "");
   }
 }
 

@@ -14,10 +14,14 @@ namespace sandgate::bindings {
 
 namespace py = pybind11;
 
+// (isolation, wall_time, cpu_time, memory, max_output, max_processes, max_open_files, max_file_size, scratch):
+// the facade's `sandbox.limits.Plan`.
+py::tuple plan_tuple(const policy::SandboxPlan& plan);
+
 class PyDispatcher final : public mcp::Dispatcher {
  public:
   // Construct with the GIL held. `target` has catalog_json() and call(kind, name, args, meta, completion,
-  // session[, progress=notifier]), which returns (status, json) or, for a coroutine, a future with cancel().
+  // session, plan[, progress=notifier]), which returns (status, json) or, for a coroutine, a future with cancel().
   // `progress` is passed only for a request with a progress token: notifier(params_json) -> bool.
   PyDispatcher(py::object target, std::size_t workers);
   ~PyDispatcher() override;
@@ -39,6 +43,7 @@ class PyDispatcher final : public mcp::Dispatcher {
 
   py::object target_;
   py::object call_;
+  py::object in_process_;  // the plan of every isolation "none" call, built once
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job> queue_;

@@ -282,7 +282,7 @@ void Conversation::run(const Message& request, RequestContext context, std::stri
                        std::shared_ptr<CancelToken> cancel, std::function<void(std::string, WireError)> done) {
   const Era era = context.era;
   auto fail = [&](Fault fault) {
-    stages_.record->record(context, request.method, fault.kind);
+    stages_.record->record(context, request.method, fault.kind, OutcomeFacts{});
     WireError wire = to_wire(fault, era);
     done(encode_error(request.id, wire.jsonrpc_code, fault.message, fault.data_json), std::move(wire));
   };
@@ -292,14 +292,14 @@ void Conversation::run(const Message& request, RequestContext context, std::stri
   std::optional<InFlight::Entry> entry;
   if (!scope.empty()) entry = in_flight_.start(scope, request.id, cancel);
   auto finished = [this, entry = std::move(entry), id = request.id, method = request.method, context,
-                   done = std::move(done)](Reply reply) {
+                   done = std::move(done)](Reply reply, const OutcomeFacts& facts) {
     if (entry) in_flight_.finish(*entry);
     if (const Fault* fault = std::get_if<Fault>(&reply)) {
-      stages_.record->record(context, method, fault->kind);
+      stages_.record->record(context, method, fault->kind, facts);
       WireError wire = to_wire(*fault, context.era);
       return done(encode_error(id, wire.jsonrpc_code, fault->message, fault->data_json), std::move(wire));
     }
-    stages_.record->record(context, method, std::nullopt);
+    stages_.record->record(context, method, std::nullopt, facts);
     done(encode_result(id, std::get<std::string>(reply)), WireError{200, 0});
   };
   engine_.handle(request, context, std::move(cancel), std::move(finished));

@@ -4,11 +4,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <utility>
 #include <string>
 #include <string_view>
 
 #include "mcp/notifications.h"
+#include "mcp/outcome_facts.h"
+#include "policy/sandbox_grant.h"
 
 namespace sandgate::mcp {
 
@@ -57,6 +60,8 @@ struct Invocation {
   std::string meta_json;       // the request's params._meta, "{}" when absent
   std::string session;         // legacy session id or stdio connection; empty for stateless requests
   std::shared_ptr<ProgressReporter> progress;  // set only when the request carries a progress token
+  // Where and under which limits it runs, as the operator's grant decided; empty when the engine has no grant.
+  std::optional<policy::SandboxPlan> plan;
 };
 
 // Status values the runner reports; the engine maps them to protocol failures.
@@ -71,8 +76,12 @@ enum class OutcomeStatus : int {
 };
 
 struct Outcome {
+  Outcome() = default;
+  Outcome(OutcomeStatus status, std::string json, OutcomeFacts facts = {})
+      : status(status), json(std::move(json)), facts(std::move(facts)) {}
   OutcomeStatus status = OutcomeStatus::kOk;
   std::string json;  // result object, or {"message":..., "data"?:...} for failures
+  OutcomeFacts facts;
 };
 
 using OutcomeCallback = std::function<void(Outcome)>;

@@ -142,8 +142,10 @@ std::string Engine::finish(std::string result, const RequestContext& context, st
 }
 
 void Engine::handle(const Message& request, const RequestContext& context, std::shared_ptr<CancelToken> cancel,
-                    ReplyCallback done) const {
+                    ReplyCallback on_reply) const {
   const std::string& method = request.method;
+  // Answered here without dispatching: no facts to tell.
+  auto done = [&on_reply](Reply reply) { on_reply(std::move(reply), OutcomeFacts{}); };
   const bool modern = context.era == Era::kModern;
   for (const ListMethod& list : kListMethods) {
     if (method != list.method) continue;
@@ -151,11 +153,13 @@ void Engine::handle(const Message& request, const RequestContext& context, std::
     if (auto* fault = std::get_if<Fault>(&page)) return done(std::move(*fault));
     return done(finish(std::move(std::get<std::string>(page)), context, settings_.list_ttl_ms));
   }
-  if (method == "tools/call") return invoke(InvocationKind::kToolCall, request, context, std::move(cancel), std::move(done));
+  if (method == "tools/call") return invoke(InvocationKind::kToolCall, request, context, std::move(cancel), std::move(on_reply));
   if (method == "resources/read") {
-    return invoke(InvocationKind::kResourceRead, request, context, std::move(cancel), std::move(done));
+    return invoke(InvocationKind::kResourceRead, request, context, std::move(cancel), std::move(on_reply));
   }
-  if (method == "prompts/get") return invoke(InvocationKind::kPromptGet, request, context, std::move(cancel), std::move(done));
+  if (method == "prompts/get") {
+    return invoke(InvocationKind::kPromptGet, request, context, std::move(cancel), std::move(on_reply));
+  }
   if (modern && method == "server/discover") return done(finish(discover_result(), context, settings_.list_ttl_ms));
   if (!modern) {
     if (method == "initialize") return done(initialize_result(negotiate_legacy_version(context.protocol_version)));
@@ -170,13 +174,14 @@ void Engine::handle(const Message& request, const RequestContext& context, std::
 }
 
 void Engine::invoke(InvocationKind kind, const Message& request, const RequestContext& context,
-                    std::shared_ptr<CancelToken> cancel, ReplyCallback done) const {
+                    std::shared_ptr<CancelToken> cancel, ReplyCallback on_reply) const {
+  auto done = [&on_reply](Reply reply) { on_reply(std::move(reply), OutcomeFacts{}); };
   const char* key = kind == InvocationKind::kResourceRead ? "uri" : "name";
   const json::value* name = request.params.if_contains(key);
   if (name == nullptr || !name->is_string()) {
     return done(invalid_params(std::string("Invalid params: '") + key + "' must be a string"));
   }
-  Invocation invocation{kind, std::string(name->get_string()), "{}", "{}", context.session, nullptr};
+  Invocation invocation{kind, std::string(name->get_string()), "{}", "{}", context.session, nullptr, std::nullopt};
   const json::value* args = request.params.if_contains("arguments");
   const bool has_arguments = args != nullptr && !args->is_null();
   if (has_arguments && !args->is_object()) return done(invalid_params("Invalid params: 'arguments' must be an object"));
@@ -192,6 +197,9 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
       }
     }
   }
+  if (settings_.sandbox) {
+    invocation.plan = kind == InvocationKind::kToolCall ? settings_.sandbox->tool(invocation.name) : settings_.sandbox->server();
+  }
   if (progress_token(request) != nullptr) {
     invocation.progress = std::make_shared<ProgressReporter>(context.notifications, settings_.progress,
                                                              counters_,
@@ -199,12 +207,13 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
   }
   const std::int64_t ttl = kind == InvocationKind::kResourceRead ? settings_.read_ttl_ms : kNotCacheable;
   dispatcher_->invoke(std::move(invocation), std::move(cancel),
-                      [this, context, ttl, done = std::move(done)](Outcome outcome) {
+                      [this, context, ttl, on_reply = std::move(on_reply)](Outcome outcome) {
+                        OutcomeFacts facts = std::move(outcome.facts);
                         Reply reply = outcome_to_reply(std::move(outcome), settings_.json_limits);
                         if (auto* result = std::get_if<std::string>(&reply)) {
-                          return done(finish(std::move(*result), context, ttl));
+                          return on_reply(finish(std::move(*result), context, ttl), facts);
                         }
-                        done(std::move(reply));
+                        on_reply(std::move(reply), facts);
                       });
 }
 

@@ -14,6 +14,7 @@
 #include "mcp/notifications.h"
 #include "mcp/protocol.h"
 #include "mcp/request_context.h"
+#include "policy/sandbox_grant.h"
 
 namespace sandgate::mcp {
 
@@ -31,11 +32,14 @@ struct EngineSettings {
   std::int64_t list_ttl_ms = 60'000;
   std::int64_t read_ttl_ms = 0;
   ProgressLimits progress;
+  // Each call's isolation and limits; without one the dispatcher decides where handlers run.
+  std::shared_ptr<const policy::SandboxGrant> sandbox;
 };
 
 // A result is a JSON object's text: values a tool returned go out as it wrote them.
 using Reply = std::variant<std::string, Fault>;
-using ReplyCallback = std::function<void(Reply)>;
+// `facts` tell how a dispatched call ended; a request that dispatched nothing has none (all unknown).
+using ReplyCallback = std::function<void(Reply, const OutcomeFacts& facts)>;
 
 class Engine {
  public:

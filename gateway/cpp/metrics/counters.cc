@@ -31,6 +31,7 @@ std::string_view counter_name(Counter counter) {
     case Counter::kSandboxPrespawnedRecycled: return "sandbox_prespawned_recycled";
     case Counter::kSandboxSessionWorkersRefused: return "sandbox_session_workers_refused";
     case Counter::kSandboxZygoteRestarts: return "sandbox_zygote_restarts";
+    case Counter::kSandboxCallsStopped: return "sandbox_calls_stopped";
     case Counter::kCount: break;
   }
   return "unknown";

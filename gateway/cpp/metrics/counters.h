@@ -45,6 +45,7 @@ enum class Counter : std::size_t {
   kSandboxPrespawnedRecycled,    // ...that waited past prespawn_idle_s and were replaced
   kSandboxSessionWorkersRefused, // per_session calls run per_call: max_session_workers reached
   kSandboxZygoteRestarts,
+  kSandboxCallsStopped,          // calls the sandbox ended (timeout, memory, seccomp, crash, ...), counted by the core
   kCount,
 };
 

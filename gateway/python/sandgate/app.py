@@ -10,8 +10,9 @@ from sandgate.errors import ConfigError
 from sandgate.prompts import Prompt
 from sandgate.registry import Registry
 from sandgate.resources import Resource, ResourceTemplate, is_template
-from sandgate.sandbox.limits import DEFAULT_SANDBOX, Isolation, Sandbox, check_isolation
-from sandgate.sandbox.trust import DEFAULT_CEILING, Grant, grant
+from sandgate.sandbox import trust
+from sandgate.sandbox.limits import DEFAULT_SANDBOX, Isolation, Sandbox, check_isolation, granted
+from sandgate.sandbox.trust import DEFAULT_CEILING
 from sandgate.settings import ServerSettings, build_settings
 from sandgate.tools import Tool, ToolAnnotations
 
@@ -81,22 +82,27 @@ class MCPServer:
         tool.sandbox = sandbox
         return self.registry.add_tool(tool)
 
-    def sandbox_grant(self, ceiling: Sandbox = DEFAULT_CEILING) -> Grant:
-        """Each tool's isolation and limits, and the server-wide ones for resources and prompts:
-        this server's own code is trusted (isolation "none" holds), its limits clamped to `ceiling`."""
-        requests = {tool.name: (tool.isolation, tool.sandbox) for tool in self.registry.tools}
-        return grant((self.isolation, self.sandbox), requests, ceiling, trusted=True)
+    def sandbox_requests(self) -> dict[str, Any]:
+        """What this server asks for: server-wide and per-tool isolation and limits."""
+        tools = {tool.name: (tool.isolation, tool.sandbox) for tool in self.registry.tools}
+        return trust.requests(self.isolation, self.sandbox, tools)
+
+    def sandbox_grant(self, ceiling: Sandbox = DEFAULT_CEILING) -> Any:
+        """The core's decision on this server's requests: its own code is trusted (isolation "none"
+        holds), its limits are clamped to `ceiling`."""
+        return trust.compile_grant(self.sandbox_requests(), ceiling, trusted=True)
 
     def sandbox_plan(self, ceiling: Sandbox = DEFAULT_CEILING) -> dict[str, tuple[Isolation, Sandbox]]:
         """Each tool's effective isolation and limits."""
-        return self.sandbox_grant(ceiling).tools
+        grant = self.sandbox_grant(ceiling)
+        return {tool.name: granted(grant.tool(tool.name)) for tool in self.registry.tools}
 
     @property
     def needs_sandbox(self) -> bool:
         grant = self.sandbox_grant()
         handlers = self.registry.resources or self.registry.templates or self.registry.prompts
-        return (any(isolation != "none" for isolation, _ in grant.tools.values())
-                or bool(handlers and grant.server[0] != "none"))
+        return (any(grant.tool(tool.name)[0] != "none" for tool in self.registry.tools)
+                or bool(handlers and grant.server()[0] != "none"))
 
     def resource(self, uri: str, *, name: str | None = None, description: str | None = None,
                  mime_type: str | None = None, title: str | None = None) -> Callable[[F], F]:
@@ -139,12 +145,10 @@ class MCPServer:
         return self.registry.add_prompt(prompt)
 
     def dispatcher(self, loop: asyncio.AbstractEventLoop | None = None,
-                   runner: SandboxRunner | None = None, ceiling: Sandbox = DEFAULT_CEILING) -> Dispatcher:
-        """Without a runner every handler runs in-process (as it does inside the sandbox child)."""
-        if runner is None:
-            return Dispatcher(self.registry, loop=loop)
-        grant = self.sandbox_grant(ceiling)
-        return Dispatcher(self.registry, loop=loop, runner=runner, plan=grant.tools, server_plan=grant.server)
+                   runner: SandboxRunner | None = None) -> Dispatcher:
+        """Each call runs where the core's plan for it says; without a plan, in-process (as inside the
+        sandbox child)."""
+        return Dispatcher(self.registry, loop=loop, runner=runner)
 
     def run(self, transport: Transport = "http", host: str | None = None, port: int | None = None,
             *, banner: bool = False, **overrides: Any) -> None:

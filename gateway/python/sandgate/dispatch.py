@@ -14,7 +14,7 @@ from sandgate.errors import (
 from sandgate.progress import Notifier, forward_untrusted, sink, token_of
 from sandgate.registry import Registry
 from sandgate.schema import parse_meta
-from sandgate.sandbox.limits import Sandbox
+from sandgate.sandbox.limits import Plan, granted
 from sandgate.results import json_text
 
 if TYPE_CHECKING:
@@ -45,8 +45,10 @@ FAILURE_PREFIX = {
     "prompts/get": "Error rendering prompt",
 }
 
-Outcome = tuple[int, str]
-Completion = Callable[[int, str], None]
+# (status, body), or from the sandbox (status, body, facts): see sandbox.outcome.Ended.
+Outcome = tuple[int, str] | tuple[int, str, dict[str, Any]]
+# The core's completion: (status, body) or, from the sandbox, (status, body, facts as JSON text).
+Completion = Callable[..., None]
 # A scheduled coroutine: its result arrives through `completion`; the core may `cancel()` it.
 Pending = Future[Outcome]
 
@@ -59,24 +61,22 @@ class Dispatcher:
     goes away, and the result arrives through `completion`. Without a loop they run in the
     calling thread via asyncio.run.
 
+    `plan` is the core's decision on where the call runs (`sandbox.limits.Plan`): a sandboxed
+    plan goes to the runner, ("none",) runs in-process; without one (inside the sandbox child, in
+    tests) everything runs in-process.
+
     `progress`, given only for a request with a progress token, is where a tool's Context
     reports: in-process directly, from a sandboxed child through the runner.
     """
 
-    __slots__ = ("_registry", "_loop", "_catalog", "_catalog_revision", "_runner", "_plan", "_server_plan")
+    __slots__ = ("_registry", "_loop", "_catalog", "_catalog_revision", "_runner")
 
     def __init__(self, registry: Registry, *,
                  loop: asyncio.AbstractEventLoop | None = None,
-                 runner: SandboxRunner | None = None,
-                 plan: dict[str, tuple[str, Sandbox]] | None = None,
-                 server_plan: tuple[str, Sandbox] | None = None) -> None:
+                 runner: SandboxRunner | None = None) -> None:
         self._registry = registry
         self._loop = loop
-        # With a runner, tools whose plan says so run in the sandbox; the rest in-process.
         self._runner = runner
-        self._plan = plan or {}
-        # Resources and prompts follow the server-wide choice.
-        self._server_plan = server_plan or ("none", None)
         self._catalog = ""
         self._catalog_revision = -1
 
@@ -87,16 +87,18 @@ class Dispatcher:
         return self._catalog
 
     def call(self, kind: str, name: str, args_json: str, meta_json: str,
-             completion: Completion, session: str = "",
+             completion: Completion, session: str = "", plan: Plan | None = None,
              progress: Notifier | None = None) -> Outcome | Pending:
         """`session` names a legacy HTTP session or the stdio connection; "" when stateless."""
         try:
+            if plan is not None and plan[0] != "none" and (self._runner is None or self._loop is None):
+                return INTERNAL_ERROR, _error_json("Internal error: the call's plan needs a sandbox and none runs")
             if kind == "tools/call":
-                return self._call_tool(name, args_json, meta_json, completion, session, progress)
+                return self._call_tool(name, args_json, meta_json, completion, session, plan, progress)
             if kind == "resources/read":
-                return self._read_resource(name, meta_json, completion, session)
+                return self._read_resource(name, meta_json, completion, session, plan)
             if kind == "prompts/get":
-                return self._get_prompt(name, args_json, meta_json, completion, session)
+                return self._get_prompt(name, args_json, meta_json, completion, session, plan)
             return INTERNAL_ERROR, json_text({"message": f"Unsupported request kind: {kind}"})
         except BaseException as exc:  # noqa: BLE001 - the core must always get a status back
             return failure_outcome(exc, kind, name)
@@ -107,18 +109,16 @@ class Dispatcher:
             self._loop.call_soon_threadsafe(self._runner.end_session, session)
 
     def _call_tool(self, name: str, args_json: str, meta_json: str, completion: Completion,
-                   session: str = "", progress: Notifier | None = None) -> Outcome | Pending:
+                   session: str, plan: Plan | None, progress: Notifier | None) -> Outcome | Pending:
         tool = self._registry.tool(name)
-        isolation, limits = self._plan.get(name, ("none", None))
-        if isolation != "none" and self._runner is not None and self._loop is not None:
+        if plan is not None and plan[0] != "none":
             # The operator's own script (trusted): invalid arguments fail here without a fork.
             kwargs = tool.bind(args_json, meta_json)
             if type(kwargs) is str:
                 return OK, kwargs
             forward = child_progress(meta_json, progress) if tool.arguments.context_parameter else None
             request = sandbox_request("tools/call", name, args_json, meta_json, forward)
-            return run_sandboxed(self._runner, self._loop, request, (isolation, limits), session,
-                                 forward, completion)
+            return run_sandboxed(self._runner, self._loop, request, granted(plan), session, forward, completion)
         if not tool.is_async:
             return OK, tool.call(args_json, meta_json, progress)
         kwargs = tool.bind(args_json, meta_json, progress)
@@ -127,11 +127,11 @@ class Dispatcher:
         return self._schedule(tool.call_async(kwargs), completion, "tools/call", name)
 
     def _read_resource(self, uri: str, meta_json: str, completion: Completion,
-                       session: str = "") -> Outcome | Pending:
+                       session: str, plan: Plan | None) -> Outcome | Pending:
         resource, params = self._registry.resource(uri)
-        if self._sandboxes_server_handlers():
+        if plan is not None and plan[0] != "none":
             request = sandbox_request("resources/read", uri, "{}", meta_json, None)
-            return run_sandboxed(self._runner, self._loop, request, self._server_plan, session, None, completion)
+            return run_sandboxed(self._runner, self._loop, request, granted(plan), session, None, completion)
         kwargs = resource.bind(uri, params, meta_json)
         if resource.is_async:
             reading = resource.read_async(uri, kwargs)
@@ -139,18 +139,15 @@ class Dispatcher:
         return OK, resource.read(uri, kwargs)
 
     def _get_prompt(self, name: str, args_json: str, meta_json: str,
-                    completion: Completion, session: str = "") -> Outcome | Pending:
+                    completion: Completion, session: str, plan: Plan | None) -> Outcome | Pending:
         prompt = self._registry.prompt(name)
-        if self._sandboxes_server_handlers():
+        if plan is not None and plan[0] != "none":
             request = sandbox_request("prompts/get", name, args_json, meta_json, None)
-            return run_sandboxed(self._runner, self._loop, request, self._server_plan, session, None, completion)
+            return run_sandboxed(self._runner, self._loop, request, granted(plan), session, None, completion)
         kwargs = prompt.bind(args_json, meta_json)
         if prompt.is_async:
             return self._schedule(prompt.get_async(kwargs), completion, "prompts/get", name)
         return OK, prompt.get(kwargs)
-
-    def _sandboxes_server_handlers(self) -> bool:
-        return self._server_plan[0] != "none" and self._runner is not None and self._loop is not None
 
     def _schedule(self, work: Coroutine[Any, Any, str], completion: Completion, kind: str,
                   name: str) -> Outcome | Pending:
@@ -233,7 +230,10 @@ def _deliver(completion: Completion, kind: str, name: str, future: Future[Outcom
     else:
         outcome = future.result()
     try:
-        completion(*outcome)
+        if len(outcome) > 2:  # the sandbox's facts on how the call ended travel as JSON text
+            completion(outcome[0], outcome[1], json_text(outcome[2]))
+        else:
+            completion(*outcome)
     except Exception:
         logger.exception("completion of %s '%s' raised", kind, name)
 

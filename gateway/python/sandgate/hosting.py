@@ -12,9 +12,9 @@ from sandgate.dispatch import (
 )
 from sandgate.progress import Notifier
 from sandgate.results import json_text
+from sandgate.sandbox import trust
 from sandgate.sandbox.catalog import Catalog
-from sandgate.sandbox.limits import Sandbox
-from sandgate.sandbox.trust import Grant, grant
+from sandgate.sandbox.limits import Plan, Sandbox, granted
 
 if TYPE_CHECKING:
     import asyncio
@@ -31,17 +31,15 @@ class HostedModule:
         self.version = catalog.version
         self.instructions = catalog.instructions
         self.label = label
-        # Tools without requests of their own follow the server-wide ones.
-        requests = {tool: catalog.requests.tools.get(tool, (None, None)) for tool in catalog.tool_names}
-        self.grant: Grant = grant((catalog.requests.isolation, catalog.requests.sandbox), requests, ceiling,
-                                  trusted=False)
+        # The core's SandboxGrant: the module's requests are only requests, and it is not trusted.
+        self.grant = trust.compile_grant(catalog.requests.as_json(), ceiling, trusted=False)
 
     @property
     def tool_names(self) -> frozenset[str]:
         return self.catalog.tool_names
 
     def log_refusals(self) -> None:
-        self.grant.log_refusals(self.label)
+        trust.log_refusals(self.grant, self.label)
 
     def dispatcher(self, loop: asyncio.AbstractEventLoop, runner: SandboxRunner) -> HostedDispatcher:
         return HostedDispatcher(self, loop, runner)
@@ -62,26 +60,28 @@ class HostedDispatcher:
         return self._catalog_json
 
     def call(self, kind: str, name: str, args_json: str, meta_json: str, completion: Completion,
-             session: str = "", progress: Notifier | None = None) -> Outcome | Pending:
+             session: str = "", plan: Plan | None = None, progress: Notifier | None = None) -> Outcome | Pending:
         try:
-            catalog, granted = self._module.catalog, self._module.grant
+            catalog = self._module.catalog
+            if plan is None or plan[0] == "none":  # the module is never trusted: nothing of it runs here
+                return INTERNAL_ERROR, _error("Internal error: a hosted module's call came without a sandbox plan")
             if kind == "tools/call":
-                if name not in granted.tools:
+                if name not in catalog.tool_names:
                     return INVALID_PARAMS, _error(f"Unknown tool: {name}", {"name": name})
                 forward = child_progress(meta_json, progress)
-                return self._run(sandbox_request(kind, name, args_json, meta_json, forward),
-                                 granted.tools[name], session, forward, completion)
+                return self._run(sandbox_request(kind, name, args_json, meta_json, forward), plan, session,
+                                 forward, completion)
             if kind == "resources/read":
                 # Templates are matched in the child: their patterns are the module's.
                 if name not in catalog.resource_uris and not catalog.listing["resourceTemplates"]:
                     return RESOURCE_NOT_FOUND, _error("Resource not found", {"uri": name})
-                return self._run(sandbox_request(kind, name, "{}", meta_json, None), granted.server, session,
-                                 None, completion)
+                return self._run(sandbox_request(kind, name, "{}", meta_json, None), plan, session, None,
+                                 completion)
             if kind == "prompts/get":
                 if name not in catalog.prompt_names:
                     return INVALID_PARAMS, _error(f"Unknown prompt: {name}", {"name": name})
-                return self._run(sandbox_request(kind, name, args_json, meta_json, None), granted.server,
-                                 session, None, completion)
+                return self._run(sandbox_request(kind, name, args_json, meta_json, None), plan, session, None,
+                                 completion)
             return INTERNAL_ERROR, _error(f"Unsupported request kind: {kind}")
         except BaseException as exc:  # noqa: BLE001 - the core must always get a status back
             return failure_outcome(exc, kind, name)
@@ -90,9 +90,9 @@ class HostedDispatcher:
         if not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._runner.end_session, session)
 
-    def _run(self, request: dict[str, Any], plan: tuple[str, Sandbox], session: str,
+    def _run(self, request: dict[str, Any], plan: Plan, session: str,
              forward: Callable[[Any], bool] | None, completion: Completion) -> Pending:
-        return run_sandboxed(self._runner, self._loop, request, plan, session, forward, completion)
+        return run_sandboxed(self._runner, self._loop, request, granted(plan), session, forward, completion)
 
 
 def _error(message: str, data: dict[str, Any] | None = None) -> str:

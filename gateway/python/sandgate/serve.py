@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sandgate.sandbox.limits import Sandbox
-from sandgate.sandbox.trust import DEFAULT_CEILING
+from sandgate.sandbox.trust import DEFAULT_CEILING, log_refusals
 from sandgate.settings import ServerSettings
 
 logger = logging.getLogger("sandgate.serve")
@@ -39,7 +39,7 @@ class Identity:
     tool_names: frozenset[str]
 
 
-Served = tuple[Identity, Any, "SandboxRunner | None"]  # identity, dispatcher, runner
+Served = tuple[Identity, Any, Any, "SandboxRunner | None"]  # identity, dispatcher, the core's SandboxGrant, runner
 # Builds what is served once the loop runs: the zygote (if any) starts there.
 Source = Callable[[asyncio.AbstractEventLoop, ServerSettings], Coroutine[Any, Any, Served]]
 
@@ -65,13 +65,15 @@ def trusted(server: MCPServer, ceiling: Sandbox = DEFAULT_CEILING, data_paths: S
 
     async def build(loop: asyncio.AbstractEventLoop, settings: ServerSettings) -> Served:
         runner = None
+        grant = server.sandbox_grant(ceiling)
+        log_refusals(grant, server.name)
         if server.needs_sandbox:
             from sandgate.sandbox.paths import server_target
 
             runner = await start_sandbox(server_target(server), loop, settings, ceiling, data_paths)
         identity = Identity(server.name, server.version, server.instructions,
                             frozenset(tool.name for tool in server.registry.tools))
-        return identity, server.dispatcher(loop=loop, runner=runner, ceiling=ceiling), runner
+        return identity, server.dispatcher(loop=loop, runner=runner), grant, runner
 
     return build
 
@@ -96,7 +98,7 @@ def hosted(target: str, ceiling: Sandbox = DEFAULT_CEILING, data_paths: Sequence
             logger.warning("%s: server settings set by the module are ignored (%s); the operator sets them "
                            "with sandgate serve --set KEY=VALUE", label, ", ".join(module.catalog.settings))
         identity = Identity(module.name, module.version, module.instructions, module.tool_names)
-        return identity, module.dispatcher(loop, runner), runner
+        return identity, module.dispatcher(loop, runner), module.grant, runner
 
     return build
 
@@ -109,10 +111,8 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool) ->
     from sandgate import __version__, _core
 
     loop = asyncio.get_running_loop()
-    identity, dispatcher, runner = await source(loop, settings)
-    # One registry: what the sandbox runner counts, the core reports with its own counters.
-    counters = runner.counters if runner is not None else _core.Counters()
-    http = _core.HttpServer(core_settings(_core, identity, settings), dispatcher, counters)
+    identity, dispatcher, grant, runner = await source(loop, settings)
+    http = _core.HttpServer(core_settings(_core, identity, settings), dispatcher, grant, registry(_core, runner))
     shutdown: list[asyncio.Future[None]] = []
 
     def request_shutdown() -> None:
@@ -169,19 +169,23 @@ def serve_stdio(source: Source, settings: ServerSettings) -> None:
     thread.start()
     print(f"Sandgate {__version__} serving MCP over stdio", file=sys.stderr, flush=True)
     try:
-        identity, dispatcher, runner = asyncio.run_coroutine_threadsafe(source(loop, settings), loop).result()
+        identity, dispatcher, grant, runner = asyncio.run_coroutine_threadsafe(source(loop, settings), loop).result()
     except BaseException:
         _stop_loop(loop, thread, settings.shutdown_grace_s)
         raise
     try:
         # stdout carries the protocol, so stray prints from handlers must not reach it.
         with contextlib.redirect_stdout(sys.stderr):
-            counters = runner.counters if runner is not None else None
-            _core.serve_stdio(core_settings(_core, identity, settings), dispatcher, counters)
+            _core.serve_stdio(core_settings(_core, identity, settings), dispatcher, grant, registry(_core, runner))
     finally:
         if runner is not None:
             asyncio.run_coroutine_threadsafe(runner.close(), loop).result()
         _stop_loop(loop, thread, settings.shutdown_grace_s)
+
+
+def registry(core: Any, runner: SandboxRunner | None) -> Any:
+    """The one counter registry: what the sandbox runner counts, the core reports with its own."""
+    return runner.counters if runner is not None else core.Counters()
 
 
 def endpoint_url(host: str, port: int) -> str:

@@ -196,7 +196,8 @@ def reason(outcome: tuple[int, str]) -> str:
 
 def test_a_child_that_lingers_after_its_reply_is_killed_and_its_pidfd_closed(fakes):
     outcome, child, runner = per_call(fakes, [framing.encode(REPLY)])
-    assert outcome == (0, REPLY["body"])
+    assert outcome[:2] == (0, REPLY["body"])
+    assert outcome[2]["isolation"] == "per_call" and outcome[2]["duration_s"] > 0 and "reason" not in outcome[2]
     assert child.call.pidfd is None and child.call.released
     assert killed(child)
     assert runner.protocol_errors == 0
@@ -242,7 +243,8 @@ async def answered_session_call(runner: FakeChildren, workers_before: int = 0) -
         await asyncio.sleep(0.01)
     worker = runner.children[workers_before]
     worker.sock.sendall(framing.encode(REPLY))
-    assert await call == (0, REPLY["body"])
+    status, body, facts = await call
+    assert (status, body, facts["isolation"]) == (0, REPLY["body"], "per_session")
     return worker
 
 

@@ -27,7 +27,7 @@ def reply(body: Any, status: int = 0, **extra: Any) -> dict[str, Any]:
 
 
 def tool(body: Any, status: int = 0) -> tuple[int, str]:
-    return settle(reply(body, status), "tools/call")
+    return settle(reply(body, status), "tools/call")[:2]
 
 
 def strict_json(text: str) -> Any:
@@ -57,7 +57,7 @@ def test_an_ok_result_passes_byte_for_byte(body):
     ("resources/read", '{"anything": 1}'),  # only tool results have a shape the gateway checks
 ])
 def test_other_kinds_pass_unchanged(kind, body):
-    assert settle(reply(body), kind) == (0, body)
+    assert settle(reply(body), kind) == (0, body, {})
 
 
 @pytest.mark.parametrize("status", [1, 2, 3, 4])
@@ -230,7 +230,7 @@ def test_a_log_at_the_cap_is_whole():
 def test_the_runner_logs_one_tagged_record_per_call(caplog):
     frame = {"status": 0, "body": '{"content":[]}', "log": "INFO t: a\nCRITICAL sandgate: forged"}
     with caplog.at_level(logging.WARNING, logger="sandgate.sandbox"):
-        assert SandboxRunner._settle(frame, {"kind": "tools/call", "name": "lint"}) == (0, '{"content":[]}')
+        assert SandboxRunner._settle(frame, {"kind": "tools/call", "name": "lint"}) == (0, '{"content":[]}', {})
     (record,) = caplog.records
     message = record.getMessage()
     assert message == "sandboxed tools/call 'lint' logged: INFO t: a\\nCRITICAL sandgate: forged"

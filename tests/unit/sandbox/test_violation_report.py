@@ -93,13 +93,16 @@ async def _outcome(exited: dict[str, Any], violation: Any) -> dict[str, Any]:
     call = _Call(loop.create_future(), loop.create_future())
     call.exited.set_result(exited)
     call.violation = violation
-    _, body = await _runner(loop)._outcome(call, Sandbox())
+    _, body, facts = await _runner(loop)._outcome(call, Sandbox())
     meta: dict[str, Any] = json.loads(body)["_meta"]["io.sandgate/sandbox"]
+    # The facts the core records say what the client's result says, and what the kernel counted.
+    assert {"reason": facts["reason"], **facts.get("sandbox", {})} == meta
+    assert facts["cpu_time_s"] == exited["cpu"] and facts["peak_memory_bytes"] == exited.get("maxrss_kib", 0) * 1024
     return meta
 
 
 def test_death_by_sigsys_names_the_reported_syscall():
-    meta = asyncio.run(_outcome({"signal": int(signal.SIGSYS), "cpu": 0.0}, REPORT))
+    meta = asyncio.run(_outcome({"signal": int(signal.SIGSYS), "cpu": 0.5, "maxrss_kib": 2048}, REPORT))
     assert meta == {"reason": "seccomp", "signal": "SIGSYS", "syscall": NAME_OF_59}
 
 

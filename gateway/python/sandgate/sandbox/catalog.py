@@ -18,6 +18,7 @@ import pydantic_core
 from pydantic import ValidationError
 
 from sandgate.errors import ConfigError, describe_validation_error
+from sandgate.sandbox import trust
 from sandgate.sandbox.limits import ISOLATION_MODES, Isolation, Sandbox
 
 MAX_CATALOG_BYTES = 8 * 1024 * 1024
@@ -45,6 +46,10 @@ class Requests:
     isolation: Isolation = "per_call"
     sandbox: Sandbox = field(default_factory=Sandbox)
     tools: dict[str, tuple[Isolation | None, Sandbox | None]] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """As the core's SandboxGrant reads them."""
+        return trust.requests(self.isolation, self.sandbox, self.tools)
 
 
 @dataclass(frozen=True)
@@ -75,26 +80,12 @@ class Catalog:
 def export_catalog(server: Any) -> bytes:
     """The served module's catalog, as JSON bytes."""
     listing = server.registry.catalog()
-    tools = {}
-    for tool in server.registry.tools:
-        request: dict[str, Any] = {}
-        if tool.isolation is not None:
-            request["isolation"] = tool.isolation
-        if tool.sandbox is not None:
-            request["sandbox"] = _explicit(tool.sandbox)
-        if request:
-            tools[tool.name] = request
-    requests = {"isolation": server.isolation, "sandbox": _explicit(server.sandbox), "tools": tools}
     return pydantic_core.to_json({
         "server": {"name": server.name, "version": server.version, "instructions": server.instructions},
         **listing,
-        "requests": requests,
+        "requests": server.sandbox_requests(),
         "settings": sorted(server.settings.model_fields_set),
     })
-
-
-def _explicit(sandbox: Sandbox) -> dict[str, Any]:
-    return sandbox.model_dump(include=set(sandbox.model_fields_set))
 
 
 # --- In the gateway -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -66,3 +67,24 @@ class Sandbox(BaseModel):
 
 
 DEFAULT_SANDBOX = Sandbox()
+
+
+# The core's decision for one call (its SandboxGrant): (isolation, wall_time, cpu_time, memory, max_output,
+# max_processes, max_open_files, max_file_size, scratch); a call that runs in-process gets ("none",).
+Plan = tuple[Any, ...]
+PLAN_LIMITS = ("wall_time", "cpu_time", "memory", "max_output", "max_processes", "max_open_files",
+               "max_file_size", "scratch")
+
+
+@lru_cache(maxsize=1024)
+def granted(plan: Plan) -> tuple[Isolation, Sandbox]:
+    """The plan as the runner takes it; one Sandbox per distinct plan (the runner keys its reserve on it)."""
+    isolation = check_isolation(plan[0])
+    if len(plan) == 1:
+        return isolation, DEFAULT_SANDBOX
+    return isolation, Sandbox(**dict(zip(PLAN_LIMITS, plan[1:], strict=True)))
+
+
+def explicit(sandbox: Sandbox) -> dict[str, Any]:
+    """Only the fields set explicitly: a request, which falls back to the server-wide one field by field."""
+    return sandbox.model_dump(include=set(sandbox.model_fields_set))

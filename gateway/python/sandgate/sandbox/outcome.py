@@ -28,6 +28,18 @@ _EXPLANATIONS: dict[str, str] = {
 }
 
 
+# How a sandboxed call ended: (status, body, facts). The facts are the core's OutcomeFacts: reason,
+# duration_s, cpu_time_s, peak_memory_bytes, isolation and the sandbox's details, each when known.
+Ended = tuple[int, str, dict[str, Any]]
+
+
+def stopped(reason: Reason, **detail: Any) -> Ended:
+    """A call the sandbox stopped: its isError result, and the same verdict as facts."""
+    details = {key: value for key, value in detail.items() if value is not None}
+    return 0, stopped_result(reason, **detail), ({"reason": reason, "sandbox": details} if details
+                                                 else {"reason": reason})
+
+
 def stopped_result(reason: Reason, **detail: Any) -> str:
     """The isError tool result for a call the sandbox stopped."""
     text = f"Sandbox stopped the call ({reason}): {_EXPLANATIONS[reason]}"

@@ -13,7 +13,7 @@ from typing import Any
 import pydantic_core
 
 from sandgate.results import ERROR_META_KEY
-from sandgate.sandbox.outcome import SANDBOX_META_KEY, stopped_result
+from sandgate.sandbox.outcome import SANDBOX_META_KEY, Ended, stopped
 
 MAX_STATUS = 4  # the Dispatcher's statuses, 0 (ok) to 4
 REPLY_KEYS = frozenset({"status", "body", "log"})
@@ -57,8 +57,8 @@ def child_log(reply: dict[str, Any]) -> str | None:
     return escaped
 
 
-def settle(reply: dict[str, Any], kind: str) -> tuple[int, str]:
-    """The reply's (status, body) as the Dispatcher contract has it, with the gateway's verdict.
+def settle(reply: dict[str, Any], kind: str) -> Ended:
+    """The reply's (status, body) as the Dispatcher contract has it, with the gateway's verdict and its facts.
 
     The body passes unchanged unless the gateway changed something in it.
     """
@@ -71,25 +71,27 @@ def settle(reply: dict[str, Any], kind: str) -> tuple[int, str]:
     if status != 0:
         if not result.keys() <= ERROR_BODY_KEYS or type(result.get("message")) is not str:
             raise ProtocolError("an error reply's body is not {message, data?}")
-        return status, body
+        return status, body, {}
     meta = result.get("_meta")
     if "_meta" in result and type(meta) is not dict:
         raise ProtocolError("the result's _meta is not an object")
     changed = False
+    facts: dict[str, Any] = {}
     if meta is not None and SANDBOX_META_KEY in meta:
         del meta[SANDBOX_META_KEY]  # the child's claim: only the gateway says how a call ended
         changed = True
     if kind == "tools/call":
         error_type = _raised(result, meta)
         if error_type == "MemoryError":
-            return 0, stopped_result("memory")
+            return stopped("memory")
         if error_type is not None:
             assert meta is not None  # _raised found the type there
             printable = _one_line(error_type[:MAX_ERROR_TYPE_CHARS])[:MAX_ERROR_TYPE_CHARS]
             meta[SANDBOX_META_KEY] = {"reason": "tool_error", "type": printable}
+            facts = {"reason": "tool_error", "sandbox": {"type": printable}}
             changed = True
     # inf_nan_mode: a number too large for a float parsed as infinity must stay valid JSON.
-    return 0, pydantic_core.to_json(result, inf_nan_mode="null").decode() if changed else body
+    return 0, pydantic_core.to_json(result, inf_nan_mode="null").decode() if changed else body, facts
 
 
 def _raised(result: dict[str, Any], meta: dict[str, Any] | None) -> str | None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sandgate.sandbox import framing, replies
 from sandgate.sandbox.channel import ZygoteChannel, ZygoteConfig, _Call, _Unavailable
 from sandgate.sandbox.limits import Sandbox
-from sandgate.sandbox.outcome import reason_for_signal, reported_syscall, signal_name, stopped_result
+from sandgate.sandbox.outcome import Ended, reason_for_signal, reported_syscall, signal_name, stopped
 from sandgate.sandbox.replies import ProtocolError
 
 if TYPE_CHECKING:
@@ -99,13 +99,19 @@ class SandboxRunner(ZygoteChannel):
         self._drop_zygote("the gateway is shutting down")
 
     async def run(self, request: dict[str, Any], limits: Sandbox, *,
-                  progress: Callable[[Any], object] | None = None) -> tuple[int, str]:
-        """One sandboxed call: (status, body) as the Dispatcher contract has it; `progress` gets
-        the child's progress frames."""
+                  progress: Callable[[Any], object] | None = None) -> Ended:
+        """One sandboxed call: (status, body, facts) as the Dispatcher contract has it; `progress`
+        gets the child's progress frames."""
+        started = self.loop.time()
+        ended = await self._run_per_call(request, limits, progress)
+        return _timed(ended, "per_call", self.loop.time() - started)
+
+    async def _run_per_call(self, request: dict[str, Any], limits: Sandbox,
+                            progress: Callable[[Any], object] | None) -> Ended:
         payload = framing.encode(request)
         taken = self._take_live_child(limits, payload)
         if taken is None:
-            return 0, stopped_result("sandbox_unavailable")
+            return stopped("sandbox_unavailable")
         (call, sock), sent = taken
         deadline = self.loop.time() + limits.wall_time
         try:
@@ -224,8 +230,16 @@ class SandboxRunner(ZygoteChannel):
             self._release(call, kill=call.kill_on_spawn)
 
     async def run_in_session(self, session: str, request: dict[str, Any], limits: Sandbox, *,
-                             progress: Callable[[Any], object] | None = None) -> tuple[int, str]:
+                             progress: Callable[[Any], object] | None = None) -> Ended:
         """A call on the session's own worker: state persists across the session's calls only."""
+        started = self.loop.time()
+        ended = await self._run_on_worker(session, request, limits, progress)
+        if ended[2].get("isolation") == "per_call":  # refused a worker: it ran per call
+            return ended
+        return _timed(ended, "per_session", self.loop.time() - started)
+
+    async def _run_on_worker(self, session: str, request: dict[str, Any], limits: Sandbox,
+                             progress: Callable[[Any], object] | None) -> Ended:
         worker = self._workers.get(session)
         if worker is not None and worker.call.done:  # it died between calls: start afresh
             self._release(self._drop_worker(session, worker), kill=False)
@@ -237,11 +251,11 @@ class SandboxRunner(ZygoteChannel):
                 return await self.run(request, limits, progress=progress)
             worker = await self._spawn_worker(session, limits)
             if worker is None:
-                return 0, stopped_result("sandbox_unavailable")
+                return stopped("sandbox_unavailable")
         async with worker.lock:
             if worker.call.done:  # died while this call waited its turn
                 self._release(self._drop_worker(session, worker), kill=False)
-                return 0, stopped_result("crashed", detail="the session's worker exited")
+                return stopped("crashed", detail="the session's worker exited")
             deadline = self.loop.time() + limits.wall_time
             try:
                 async with asyncio.timeout_at(deadline):
@@ -330,7 +344,7 @@ class SandboxRunner(ZygoteChannel):
             data += chunk
         return bytes(data)
 
-    async def _outcome(self, call: _Call, limits: Sandbox, deadline: float | None = None) -> tuple[int, str]:
+    async def _outcome(self, call: _Call, limits: Sandbox, deadline: float | None = None) -> Ended:
         """Why a call ended without a reply, from the zygote's report of its exit.
 
         One that closed its socket and lives on past its wall time (and the grace) is killed.
@@ -342,7 +356,7 @@ class SandboxRunner(ZygoteChannel):
             return self._kill(call, "timeout", wall_time=limits.wall_time)
         except _Unavailable:  # the zygote died, and its children with it
             self._release(call, kill=False)
-            return 0, stopped_result("sandbox_unavailable")
+            return stopped("sandbox_unavailable")
         except BaseException:
             self._release(call, kill=True)
             raise
@@ -352,25 +366,25 @@ class SandboxRunner(ZygoteChannel):
             reason = reason_for_signal(number, exited.get("cpu", 0.0), limits.cpu_time)
             # The child's word on the syscall counts only when the kernel's SIGSYS agrees.
             syscall = reported_syscall(call.violation) if number == signal.SIGSYS else None
-            return 0, stopped_result(reason, signal=signal_name(number), syscall=syscall)
-        return 0, stopped_result("crashed", exit_code=exited.get("code"))
+            return _measured(stopped(reason, signal=signal_name(number), syscall=syscall), exited)
+        return _measured(stopped("crashed", exit_code=exited.get("code")), exited)
 
     @staticmethod
-    def _settle(frame: dict[str, Any], request: dict[str, Any]) -> tuple[int, str]:
+    def _settle(frame: dict[str, Any], request: dict[str, Any]) -> Ended:
         """The gateway's verdict on a reply frame; its log goes to the gateway's log, escaped and tagged."""
         log = replies.child_log(frame)
         if log:
             logger.warning("sandboxed %s %r logged: %s", request["kind"], request["name"], log)
         return replies.settle(frame, request["kind"])
 
-    def _broke_protocol(self, call: _Call, request: dict[str, Any], error: ProtocolError) -> tuple[int, str]:
+    def _broke_protocol(self, call: _Call, request: dict[str, Any], error: ProtocolError) -> Ended:
         self.counters.add("sandbox_protocol_errors")
         logger.warning("sandboxed %s %r broke the call protocol (%s): killed", request["kind"], request["name"], error)
         return self._kill(call, "protocol_error", problem=str(error))
 
-    def _kill(self, call: _Call, reason: Any, **detail: Any) -> tuple[int, str]:
+    def _kill(self, call: _Call, reason: Any, **detail: Any) -> Ended:
         self._release(call, kill=True)
-        return 0, stopped_result(reason, **detail)
+        return stopped(reason, **detail)
 
     def _release(self, call: _Call, kill: bool) -> None:
         """Done with this child: SIGKILL it if asked (its pidfd may still be on its way), drop the pidfd."""
@@ -389,6 +403,18 @@ class SandboxRunner(ZygoteChannel):
                 pass
         os.close(call.pidfd)
         call.pidfd = None
+
+
+def _timed(ended: Ended, isolation: str, duration_s: float) -> Ended:
+    status, body, facts = ended
+    return status, body, {**facts, "isolation": isolation, "duration_s": duration_s}
+
+
+def _measured(ended: Ended, exited: dict[str, Any]) -> Ended:
+    """With what the kernel counted for the call's process, from the zygote's report of its exit."""
+    status, body, facts = ended
+    return status, body, {**facts, "cpu_time_s": exited.get("cpu", 0.0),
+                          "peak_memory_bytes": exited.get("maxrss_kib", 0) * 1024}
 
 
 def _failed(future: asyncio.Future[Any]) -> bool:

@@ -1,12 +1,14 @@
-"""The operator's word on a module's sandbox requests: limits clamped to a ceiling, and
-`isolation="none"` only for a module the operator trusts."""
+"""The operator's word on a module's sandbox requests, compiled by the core (its SandboxGrant):
+requests over the operator's defaults, clamped to the operator's ceiling, and `isolation="none"`
+only for a module the operator trusts. The policy file will supply the operator's part."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from typing import Any
 
-from sandgate.sandbox.limits import Isolation, Sandbox
+from sandgate.results import json_text
+from sandgate.sandbox.limits import DEFAULT_SANDBOX, Isolation, Sandbox, explicit
 
 logger = logging.getLogger("sandgate.sandbox")
 
@@ -15,50 +17,30 @@ DEFAULT_CEILING = Sandbox(wall_time=300, cpu_time=300, memory="4Gi", max_output=
                           max_processes=1024, max_open_files=65_536, max_file_size="4Gi", scratch="1Gi")
 
 
-def clamp(limits: Sandbox, ceiling: Sandbox) -> Sandbox:
-    """Each limit at most the ceiling's."""
-    lowered = {name: getattr(ceiling, name) for name in Sandbox.model_fields
-               if getattr(limits, name) > getattr(ceiling, name)}
-    return limits.model_copy(update=lowered) if lowered else limits
+def requests(isolation: Isolation, sandbox: Sandbox,
+             tools: dict[str, tuple[Isolation | None, Sandbox | None]]) -> dict[str, Any]:
+    """A module's requests as the core reads them: explicit fields only, per tool where it asked."""
+    per_tool: dict[str, dict[str, Any]] = {}
+    for name, (tool_isolation, tool_sandbox) in tools.items():
+        request: dict[str, Any] = {}
+        if tool_isolation is not None:
+            request["isolation"] = tool_isolation
+        if tool_sandbox is not None:
+            request["sandbox"] = explicit(tool_sandbox)
+        if request:
+            per_tool[name] = request
+    return {"isolation": isolation, "sandbox": explicit(sandbox), "tools": per_tool}
 
 
-@dataclass(frozen=True)
-class Grant:
-    """Requests turned into what runs: per-tool plan, the server-wide choice for resources and
-    prompts, and what was refused (logged once at start)."""
+def compile_grant(module_requests: dict[str, Any], ceiling: Sandbox, *, trusted: bool,
+                  defaults: Sandbox = DEFAULT_SANDBOX) -> Any:
+    """The core's SandboxGrant: `tool(name)` and `server()` give plans, `refusals` what was lowered or refused."""
+    from sandgate import _core  # the gateway's only: zygotes import this module for `requests`
 
-    tools: dict[str, tuple[Isolation, Sandbox]]
-    server: tuple[Isolation, Sandbox]
-    refused: list[str] = field(default_factory=list)
-
-    def log_refusals(self, module: str) -> None:
-        for refusal in self.refused:
-            logger.warning("%s: %s", module, refusal)
+    return _core.SandboxGrant(json_text(module_requests), json_text(defaults.model_dump()),
+                              json_text(ceiling.model_dump()), trusted)
 
 
-def grant(server_request: tuple[Isolation, Sandbox],
-          tool_requests: dict[str, tuple[Isolation | None, Sandbox | None]],
-          ceiling: Sandbox, *, trusted: bool) -> Grant:
-    refused: list[str] = []
-
-    def decide(owner: str, isolation: Isolation, limits: Sandbox) -> tuple[Isolation, Sandbox]:
-        if isolation == "none" and not trusted:
-            refused.append(f'{owner} asked for isolation="none": refused, the module is not trusted '
-                           "(sandgate serve --trust); it runs per_call")
-            isolation = "per_call"
-        granted = clamp(limits, ceiling)
-        lowered = [name for name in Sandbox.model_fields if getattr(granted, name) != getattr(limits, name)]
-        if lowered:
-            refused.append(f"{owner}: limits above the operator's ceiling lowered: "
-                           + ", ".join(f"{name} {getattr(limits, name)} -> {getattr(granted, name)}"
-                                       for name in lowered))
-        return isolation, granted
-
-    server_isolation, server_limits = server_request
-    server = decide("the server", server_isolation, server_limits)
-    tools = {}
-    for name, (isolation, limits) in tool_requests.items():
-        wanted = (isolation or server_isolation,
-                  limits.over(server_limits) if limits is not None else server_limits)
-        tools[name] = decide(f"tool '{name}'", *wanted)
-    return Grant(tools, server, refused)
+def log_refusals(grant: Any, label: str) -> None:
+    for refusal in grant.refusals:
+        logger.warning("%s: %s", label, refusal)

@@ -1,0 +1,66 @@
+#include "mcp/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace sandgate::mcp {
+namespace {
+
+// Keeps what each invocation was planned to run under.
+class PlanRecorder final : public Dispatcher {
+ public:
+  std::string catalog_json() override {
+    return R"({"tools":[{"name":"fast"},{"name":"slow"}],"resources":[{"uri":"r://x","name":"x"}]})";
+  }
+  void invoke(Invocation invocation, std::shared_ptr<CancelToken>, OutcomeCallback done) override {
+    plans.push_back(invocation.plan);
+    done({OutcomeStatus::kOk, R"({"content":[]})"});
+  }
+  std::vector<std::optional<policy::SandboxPlan>> plans;
+};
+
+Message request(std::string_view method, std::string_view params) {
+  auto body = decode_body(R"({"jsonrpc":"2.0","id":1,"method":")" + std::string(method) + R"(","params":)" +
+                          std::string(params) + "}");
+  return std::get<Message>(std::get<Body>(std::move(body)).messages.at(0));
+}
+
+void handle(const Engine& engine, const Message& message) {
+  RequestContext context;
+  context.era = Era::kLegacy;
+  engine.handle(message, context, std::make_shared<CancelToken>(), [](Reply, const OutcomeFacts&) {});
+}
+
+TEST(EngineSandboxPlan, EachCallCarriesTheGrantsPlanForItsToolOrTheServer) {
+  policy::SandboxSettings settings;
+  settings.defaults = policy::SandboxLimits{30, 10, 1000, 1000, 64, 256, 1000, 1000};
+  settings.ceiling = policy::SandboxLimits{60, 20, 2000, 2000, 128, 512, 2000, 2000};
+  EngineSettings engine_settings;
+  engine_settings.sandbox = std::make_shared<policy::SandboxGrant>(
+      R"({"tools":{"fast":{"isolation":"per_session","sandbox":{"wall_time":5}}}})", settings);
+  auto dispatcher = std::make_shared<PlanRecorder>();
+  Engine engine(engine_settings, dispatcher);
+
+  handle(engine, request("tools/call", R"({"name":"fast"})"));
+  handle(engine, request("tools/call", R"({"name":"slow"})"));
+  handle(engine, request("resources/read", R"({"uri":"r://x"})"));
+  ASSERT_EQ(dispatcher->plans.size(), 3u);
+  EXPECT_EQ(dispatcher->plans[0]->isolation, policy::Isolation::kPerSession);
+  EXPECT_EQ(dispatcher->plans[0]->limits.wall_time, 5);
+  EXPECT_EQ(dispatcher->plans[1], engine_settings.sandbox->server());
+  EXPECT_EQ(dispatcher->plans[2], engine_settings.sandbox->server());
+}
+
+TEST(EngineSandboxPlan, WithoutAGrantNoPlanIsSent) {
+  auto dispatcher = std::make_shared<PlanRecorder>();
+  Engine engine(EngineSettings{}, dispatcher);
+  handle(engine, request("tools/call", R"({"name":"fast"})"));
+  ASSERT_EQ(dispatcher->plans.size(), 1u);
+  EXPECT_EQ(dispatcher->plans[0], std::nullopt);
+}
+
+}  // namespace
+}  // namespace sandgate::mcp
