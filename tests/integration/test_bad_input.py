@@ -153,6 +153,15 @@ def test_headers_over_the_limit_are_431(limited_server, limited_settings, modern
     add_still_works(limited_server.url)
 
 
+def test_more_header_fields_than_the_limit_are_431(limited_server, limited_settings, modern, add_still_works) -> None:
+    wire = modern(limited_server.url)
+    fields = {f"X-Field-{i}": "f" for i in range(limited_settings.max_header_fields)}
+    assert wire.request("tools/call", ADD, headers=fields).status_code == 431
+    # A call with a few fields more than its usual ones is still served: the bound is on count, not presence.
+    assert wire.request("tools/call", ADD, headers={"X-Field-0": "f", "X-Field-1": "f"}).status_code == 200
+    add_still_works(limited_server.url)
+
+
 # --- Sessions (legacy) ------------------------------------------------------------------------
 
 def test_legacy_request_without_session_is_400(server, modern, add_still_works) -> None:

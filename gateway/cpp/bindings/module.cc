@@ -30,6 +30,7 @@ struct CoreSettings {
   int python_workers = 4;
   std::size_t max_body_bytes = 4 * 1024 * 1024;
   std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_header_fields = 100;
   double read_timeout_s = 30.0;
   double idle_timeout_s = 120.0;
   double shutdown_grace_s = 10.0;
@@ -137,6 +138,7 @@ class Gateway {
     l.io_threads = static_cast<unsigned>(std::max(0, s.io_threads));
     l.max_body_bytes = s.max_body_bytes;
     l.max_header_bytes = s.max_header_bytes;
+    l.max_header_fields = s.max_header_fields;
     l.read_timeout = millis(s.read_timeout_s);
     l.idle_timeout = millis(s.idle_timeout_s);
     l.shutdown_grace = millis(s.shutdown_grace_s);
@@ -209,6 +211,7 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("python_workers", &CoreSettings::python_workers)
       .def_readwrite("max_body_bytes", &CoreSettings::max_body_bytes)
       .def_readwrite("max_header_bytes", &CoreSettings::max_header_bytes)
+      .def_readwrite("max_header_fields", &CoreSettings::max_header_fields)
       .def_readwrite("read_timeout_s", &CoreSettings::read_timeout_s)
       .def_readwrite("idle_timeout_s", &CoreSettings::idle_timeout_s)
       .def_readwrite("shutdown_grace_s", &CoreSettings::shutdown_grace_s)

@@ -27,7 +27,7 @@ struct Delivery {
   std::string body;
   Transport transport = Transport::kStreamableHttp;
   std::string peer;
-  Headers headers;  // what a stage may read, lower-cased names, at most kMaxContextHeaders
+  Headers headers;  // what a stage may read, lower-cased names, every one the transport received
   std::optional<std::string> session_id;  // the legacy session it names
   // For a transport whose connection is its client's session (stdio): every request's session and cancel scope.
   std::string connection;

@@ -228,9 +228,9 @@ TEST_F(ConversationTest, InitializeOpensASessionAndClosingItTellsTheDispatcher) 
 class TokenAuthenticator final : public auth::Authenticator {
  public:
   std::variant<auth::Principal, auth::AuthFailure> authenticate(const RequestContext& context) const override {
-    const std::string* token = find_header(*context.headers, "x-token");
-    if (token == nullptr) return auth::AuthFailure{auth::AuthError::kMissingCredentials, "Unauthorized", R"(error="invalid_request")"};
-    return auth::Principal{auth::Principal::Kind::kToken, *token + "@" + std::string(transport_name(context.transport)), {}};
+    const std::optional<std::string_view> token = context.headers->find("x-token");
+    if (!token) return auth::AuthFailure{auth::AuthError::kMissingCredentials, "Unauthorized", R"(error="invalid_request")"};
+    return auth::Principal{auth::Principal::Kind::kToken, std::string(*token) + "@" + std::string(transport_name(context.transport)), {}};
   }
 };
 class RootOnly final : public policy::Authorizer {
@@ -265,7 +265,7 @@ TEST_F(ConversationTest, StagesStopRequestsWithTheirOwnStatusCodeAndHeaders) {
     request.accept = "application/json";
     request.protocol_version = std::string(kModernVersion);
     request.mcp_method = std::string(method);
-    if (token) request.headers.emplace_back("x-token", *token);
+    if (token) request.headers.add("X-Token", *token);
     return send(http, std::move(request)).get();
   };
   auto code = [](const McpHttpReply& reply) { return json::parse(reply.body).at("error").at("code").as_int64(); };

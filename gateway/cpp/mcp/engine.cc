@@ -107,8 +107,8 @@ std::string Engine::discover_result() const {
   return json::serialize(result);
 }
 
-std::string Engine::finish(std::string result, const RequestContext& context, std::int64_t ttl_ms) const {
-  if (context.era != Era::kModern) return result;
+std::string Engine::finish(std::string result, Era era, std::int64_t ttl_ms) const {
+  if (era != Era::kModern) return result;
   // Rewritten member by member on the text: what the tool wrote passes as it wrote it.
   const bool cacheable = ttl_ms != kNotCacheable;
   std::string out = "{";
@@ -151,7 +151,7 @@ void Engine::handle(const Message& request, const RequestContext& context, std::
     if (method != list.method) continue;
     auto page = catalog_.page(list.kind, request.params.if_contains("cursor"));
     if (auto* fault = std::get_if<Fault>(&page)) return done(std::move(*fault));
-    return done(finish(std::move(std::get<std::string>(page)), context, settings_.list_ttl_ms));
+    return done(finish(std::move(std::get<std::string>(page)), context.era, settings_.list_ttl_ms));
   }
   if (method == "tools/call") return invoke(InvocationKind::kToolCall, request, context, std::move(cancel), std::move(on_reply));
   if (method == "resources/read") {
@@ -160,7 +160,7 @@ void Engine::handle(const Message& request, const RequestContext& context, std::
   if (method == "prompts/get") {
     return invoke(InvocationKind::kPromptGet, request, context, std::move(cancel), std::move(on_reply));
   }
-  if (modern && method == "server/discover") return done(finish(discover_result(), context, settings_.list_ttl_ms));
+  if (modern && method == "server/discover") return done(finish(discover_result(), context.era, settings_.list_ttl_ms));
   if (!modern) {
     if (method == "initialize") return done(initialize_result(negotiate_legacy_version(context.protocol_version)));
     if (method == "ping") return done(std::string("{}"));
@@ -207,11 +207,11 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
   }
   const std::int64_t ttl = kind == InvocationKind::kResourceRead ? settings_.read_ttl_ms : kNotCacheable;
   dispatcher_->invoke(std::move(invocation), std::move(cancel),
-                      [this, context, ttl, on_reply = std::move(on_reply)](Outcome outcome) {
+                      [this, era = context.era, ttl, on_reply = std::move(on_reply)](Outcome outcome) {
                         OutcomeFacts facts = std::move(outcome.facts);
                         Reply reply = outcome_to_reply(std::move(outcome), settings_.json_limits);
                         if (auto* result = std::get_if<std::string>(&reply)) {
-                          return on_reply(finish(std::move(*result), context, ttl), facts);
+                          return on_reply(finish(std::move(*result), era, ttl), facts);
                         }
                         on_reply(std::move(reply), facts);
                       });

@@ -65,7 +65,7 @@ class Engine {
  private:
   void invoke(InvocationKind kind, const Message& request, const RequestContext& context,
               std::shared_ptr<CancelToken> cancel, ReplyCallback done) const;
-  std::string finish(std::string result, const RequestContext& context, std::int64_t ttl_ms) const;
+  std::string finish(std::string result, Era era, std::int64_t ttl_ms) const;
   std::string discover_result() const;
 
   EngineSettings settings_;

@@ -10,11 +10,24 @@ std::string_view transport_name(Transport transport) {
   return "unknown";
 }
 
-const std::string* find_header(const Headers& headers, std::string_view lower_name) {
-  for (const auto& [name, value] : headers) {
-    if (name == lower_name) return &value;
+void Headers::reserve(std::size_t fields, std::size_t bytes) {
+  fields_.reserve(fields);
+  text_.reserve(bytes);
+}
+
+void Headers::add(std::string_view name, std::string_view value) {
+  Field field{text_.size(), name.size(), text_.size() + name.size(), value.size()};
+  for (char c : name) text_.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+  text_.append(value);
+  fields_.push_back(field);
+}
+
+std::optional<std::string_view> Headers::find(std::string_view lower_name) const {
+  const std::string_view text(text_);
+  for (const Field& field : fields_) {
+    if (text.substr(field.name_at, field.name_size) == lower_name) return text.substr(field.value_at, field.value_size);
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 }  // namespace sandgate::mcp

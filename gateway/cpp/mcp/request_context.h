@@ -2,6 +2,7 @@
 // What every stage of a request's path may know about it, on every transport.
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -16,11 +17,24 @@ namespace sandgate::mcp {
 enum class Transport { kStreamableHttp, kStdio };
 std::string_view transport_name(Transport transport);
 
-// Request headers a stage may read, names lower-cased; transports keep at most kMaxContextHeaders.
-using Headers = std::vector<std::pair<std::string, std::string>>;
-inline constexpr std::size_t kMaxContextHeaders = 64;
-// The first value of `lower_name`, or null.
-const std::string* find_header(const Headers& headers, std::string_view lower_name);
+// Request headers a stage may read, names lower-cased; the HTTP listener refuses more than max_header_fields.
+// Kept in one buffer: copying a request's headers costs two allocations, not two per header.
+class Headers {
+ public:
+  void reserve(std::size_t fields, std::size_t bytes);
+  // `name` is stored lower-cased (ASCII, as HTTP field names are).
+  void add(std::string_view name, std::string_view value);
+  // The first value of `lower_name`, or nullopt.
+  std::optional<std::string_view> find(std::string_view lower_name) const;
+  std::size_t size() const { return fields_.size(); }
+
+ private:
+  struct Field {
+    std::size_t name_at, name_size, value_at, value_size;
+  };
+  std::string text_;
+  std::vector<Field> fields_;
+};
 
 struct RequestContext {
   Era era = Era::kModern;

@@ -28,7 +28,7 @@ struct McpHttpRequest {
   bool duplicate_routing_header = false;
   std::string body;
   std::string peer;  // "address:port" of the client
-  Headers headers;   // every header, names lower-cased, at most kMaxContextHeaders: what a stage may read
+  Headers headers;   // every header, names lower-cased (at most max_header_fields): what a stage may read
 };
 
 struct McpHttpReply {

@@ -19,7 +19,7 @@ enum class Counter : std::size_t {
   kHttpRequests,
   kHttpReadTimeouts,             // a request not whole within read_timeout_s
   kHttpBodiesTooLarge,           // over max_body_bytes
-  kHttpHeadersTooLarge,          // over max_header_bytes
+  kHttpHeadersTooLarge,          // over max_header_bytes or max_header_fields
   kHttpCancelledByDisconnect,    // a client left (or stopped reading) while its call ran
   // Legacy sessions.
   kSessionsOpened,

@@ -142,6 +142,15 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
     }
     if (path != "/mcp") return write_simple(http::status::not_found, R"({"error":"not found"})", false);
 
+    std::size_t fields = 0, bytes = 0;
+    for (const auto& field : req) {
+      ++fields;
+      bytes += field.name_string().size() + field.value().size();
+    }
+    if (fields > server_.settings.max_header_fields) {
+      server_.count(metrics::Counter::kHttpHeadersTooLarge);
+      return write_simple(http::status::request_header_fields_too_large, "", true);
+    }
     mcp::McpHttpRequest request;
     request.method = std::string(req.method_string());
     request.accept = header(req, "Accept");
@@ -155,12 +164,8 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
         duplicated(req, "MCP-Protocol-Version") || duplicated(req, "Mcp-Method") || duplicated(req, "Mcp-Name");
     request.body = std::move(req.body());
     request.peer = peer_;
-    for (const auto& field : req) {
-      if (request.headers.size() == mcp::kMaxContextHeaders) break;
-      std::string name(field.name_string());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      request.headers.emplace_back(std::move(name), std::string(field.value()));
-    }
+    request.headers.reserve(fields, bytes);
+    for (const auto& field : req) request.headers.add(field.name_string(), field.value());
 
     cancel_ = std::make_shared<mcp::CancelToken>();
     server_.request_started();

@@ -13,6 +13,7 @@ struct ListenerSettings {
   unsigned io_threads = 0;  // 0: one per core
   std::size_t max_body_bytes = 4 * 1024 * 1024;
   std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_header_fields = 100;  // more is refused (431): every one reaches the request's context
   std::chrono::milliseconds read_timeout{30'000};   // a request must arrive whole within this
   std::chrono::milliseconds idle_timeout{120'000};  // a kept-alive connection may sit idle this long
   std::chrono::milliseconds shutdown_grace{10'000};

@@ -9,6 +9,7 @@ class Settings:
     python_workers: int
     max_body_bytes: int
     max_header_bytes: int
+    max_header_fields: int
     read_timeout_s: float
     idle_timeout_s: float
     shutdown_grace_s: float

@@ -27,6 +27,7 @@ class ServerSettings(BaseModel):
     python_workers: int = Field(4, ge=1, le=1024)
     max_body_bytes: int = Field(4 * MIB, ge=1 * KIB, le=1024 * MIB)
     max_header_bytes: int = Field(16 * KIB, ge=1 * KIB, le=1 * MIB)
+    max_header_fields: int = Field(100, ge=8, le=10_000)
     read_timeout_s: PositiveSeconds = 30.0
     idle_timeout_s: PositiveSeconds = 120.0
     allowed_origins: tuple[str, ...] = Field(

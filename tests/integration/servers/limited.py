@@ -21,6 +21,7 @@ server = MCPServer(
     version="1.0.0",
     max_body_bytes=1024,  # the smallest body limit settings accept
     max_header_bytes=2048,
+    max_header_fields=24,
     read_timeout_s=1.0,
     shutdown_grace_s=5.0,
 )
