@@ -19,6 +19,7 @@ set(SANDGATE_UNIT_TESTS
   ${CMAKE_CURRENT_LIST_DIR}/policy/sandbox_grant_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/engine_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/outcome_facts_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/ratelimit/gcra_test.cc
 )
 
 foreach(source IN LISTS SANDGATE_UNIT_TESTS)

@@ -26,6 +26,8 @@ std::string_view counter_name(Counter counter) {
     case Counter::kAuthFailures: return "auth_failures";
     case Counter::kPolicyDenials: return "policy_denials";
     case Counter::kRateLimited: return "rate_limited";
+    case Counter::kRateLimitKeysEvicted: return "ratelimit_keys_evicted";
+    case Counter::kRateLimitKeysEvictedEarly: return "ratelimit_keys_evicted_early";
     case Counter::kSandboxProtocolErrors: return "sandbox_protocol_errors";
     case Counter::kSandboxPrespawnedLost: return "sandbox_prespawned_lost";
     case Counter::kSandboxPrespawnedRecycled: return "sandbox_prespawned_recycled";

@@ -39,6 +39,8 @@ enum class Counter : std::size_t {
   kAuthFailures,                 // deliveries the authenticate stage refused
   kPolicyDenials,                // requests the authorize stage refused
   kRateLimited,                  // requests the rate-limit stage refused
+  kRateLimitKeysEvicted,         // keys the bounded rate-limit table forgot to make room
+  kRateLimitKeysEvictedEarly,    // ...before their bucket had refilled (they start afresh)
   // The sandbox runner (Python, through the binding).
   kSandboxProtocolErrors,        // calls killed for a frame the gateway could not accept
   kSandboxPrespawnedLost,        // children forked ahead of demand that died waiting
