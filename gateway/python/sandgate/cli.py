@@ -1,4 +1,4 @@
-"""The `sandgate` command: `sandgate serve tools.py[:variable]` and `sandgate --version`.
+"""The `sandgate` command: `sandgate serve tools.py[:variable]`, `sandgate policy ...` and `sandgate --version`.
 
 `serve` never imports the module in this process unless the operator passes `--trust`: a
 confined zygote imports it and sends its catalog.
@@ -39,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "policy":
+        from sandgate.policy_cli import policy_command
+
+        return policy_command(args)
     try:
         serve_command(args)
     except SandgateError as exc:
@@ -101,6 +105,9 @@ def build_parser(version: str) -> argparse.ArgumentParser:
                        help="a file or directory the sandbox may read (besides the module's Python files)")
     serve.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="settings",
                        help="a server setting, e.g. --set prespawned_children=0 (VALUE as JSON, else text)")
+    from sandgate.policy_cli import add_policy_commands
+
+    add_policy_commands(commands)
     return parser
 
 

@@ -1,0 +1,215 @@
+"""The policy file's schema: strict, closed models whose JSON Schema editors and `sandgate policy schema` use.
+
+Names are the YAML's (camelCase); units are in the names (`wallSeconds`, `memoryMiB`), never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from sandgate.sandbox.limits import Isolation, Sandbox
+
+API_VERSION = "sandgate.dev/v1"
+KIND = "ToolPolicy"
+DEFAULT_RULE = "default"  # the id a decision names when no rule decided; no rule may take it
+
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+# A tool's exact name, a trailing-`*` namespace glob (`fs.*`), or `*` for every tool; never a regex.
+ToolPattern = Annotated[str, StringConstraints(pattern=r"^(\*|[A-Za-z0-9_.\-/]{1,128}\*?)$")]
+RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$")
+PERIOD_SECONDS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
+                  "d": 86_400, "day": 86_400}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, alias_generator=to_camel,
+                              populate_by_name=False)
+
+
+class Limits(Strict):
+    """Sandbox limits of a call; unset fields come from the policy's defaults, then Sandgate's."""
+
+    wall_seconds: float | None = Field(None, gt=0, le=86_400)
+    cpu_seconds: float | None = Field(None, gt=0, le=86_400)
+    memory_mi_b: int | None = Field(None, ge=16, le=1_048_576, alias="memoryMiB")
+    max_output_ki_b: int | None = Field(None, ge=1, le=16_777_216, alias="maxOutputKiB")
+    pids: int | None = Field(None, ge=1, le=65_536)
+    open_files: int | None = Field(None, ge=16, le=1_048_576)
+    file_size_mi_b: int | None = Field(None, ge=1, le=1_048_576, alias="fileSizeMiB")
+    scratch_mi_b: int | None = Field(None, ge=1, le=1_048_576, alias="scratchMiB")
+
+    def sandbox(self) -> Sandbox:
+        """As the runner's Sandbox, with only the fields this file sets marked as set."""
+        mapping = {"wall_seconds": ("wall_time", 1), "cpu_seconds": ("cpu_time", 1),
+                   "memory_mi_b": ("memory", 1024**2), "max_output_ki_b": ("max_output", 1024),
+                   "pids": ("max_processes", 1), "open_files": ("max_open_files", 1),
+                   "file_size_mi_b": ("max_file_size", 1024**2), "scratch_mi_b": ("scratch", 1024**2)}
+        values = {target: getattr(self, name) * scale for name, (target, scale) in mapping.items()
+                  if getattr(self, name) is not None}
+        return Sandbox(**values)
+
+
+class Constraint(Strict):
+    """What one argument must be. Several keys must all hold; a type mismatch or a missing argument denies."""
+
+    enum: list[Any] | None = Field(None, min_length=1)
+    const: Any = None
+    prefix: list[str] | None = Field(None, min_length=1)
+    glob: list[str] | None = Field(None, min_length=1)
+    not_glob: list[str] | None = Field(None, min_length=1)
+    pattern: str | None = Field(None, min_length=1, description="RE2 syntax, matched against the whole value")
+    min: int | float | None = None
+    max: int | float | None = None
+    max_length: int | None = Field(None, ge=0, description="in Unicode code points")
+    hosts: list[str] | None = Field(None, min_length=1, description="URL hosts, ASCII (punycode); *.example.com")
+    cidrs: list[str] | None = Field(None, min_length=1, description="URL hosts that are IP literals")
+
+    @model_validator(mode="after")
+    def says_something(self) -> Constraint:
+        if not self.model_fields_set:
+            raise ValueError("a constraint needs at least one of its keys")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min is greater than max")
+        return self
+
+    def compiled(self) -> dict[str, Any]:
+        """As the core's constraint compiler reads it (the YAML's names)."""
+        return self.model_dump(by_alias=True, include=set(self.model_fields_set))
+
+
+class Selector(Strict):
+    """Who a principal name stands for. Every given field must hold; JWT claims selectors join later."""
+
+    names: list[Name] | None = Field(None, min_length=1, description="principal names, e.g. an API key's")
+    any_group: list[Name] | None = Field(None, min_length=1)
+    all_groups: list[Name] | None = Field(None, min_length=1)
+    anonymous: bool | None = Field(None, description="true: only anonymous callers; false: only authenticated")
+
+    @model_validator(mode="after")
+    def says_something(self) -> Selector:
+        if not self.model_fields_set:
+            raise ValueError("a principal selector needs at least one of names, anyGroup, allGroups, anonymous")
+        return self
+
+
+class ApiKey(Strict):
+    name: Name = Field(description="names the key in logs; never the key itself")
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] = Field(
+        description="hex SHA-256 of the key as the client sends it")
+    principal: Name
+    groups: list[Name] = []
+
+
+class Auth(Strict):
+    anonymous: Literal["loopback-only", "allow", "deny"] = "loopback-only"
+    api_keys: list[ApiKey] = []
+
+
+class RateLimit(Strict):
+    """GCRA: `burst` at once from a full bucket, then `rate`; one bucket per distinct key."""
+
+    key: list[Literal["principal", "tool", "group", "client"]] = Field(
+        min_length=1, description="principal name, tool name, the principal's first group, the peer address")
+    rate: str = Field(description="count per period: 60/min, 10/s, 1000/h, 5/10s")
+    burst: int | None = Field(None, ge=1, le=1_000_000, description="default: the rate's count")
+
+    @field_validator("rate")
+    @classmethod
+    def readable_rate(cls, value: str) -> str:
+        if parse_rate(value) is None:
+            raise ValueError(f"{value!r} is not a rate like 60/min, 10/s, 1000/h or 5/10s")
+        return value
+
+
+def parse_rate(text: str) -> tuple[int, float] | None:
+    """`"5/10s"` → (5, 10.0): count per period in seconds."""
+    match = RATE.match(text)
+    if match is None or int(match.group(1)) < 1:
+        return None
+    multiple = int(match.group(2)) if match.group(2) else 1
+    if multiple < 1:
+        return None
+    return int(match.group(1)), float(multiple * PERIOD_SECONDS[match.group(3)])
+
+
+class Defaults(Strict):
+    decision: Literal["deny"] = Field("deny", description="what no matching rule decides; always deny")
+    mode: Literal["enforce", "shadow"] = "enforce"
+    isolation: Literal["per_call", "per_session"] = "per_call"
+    sandbox: Limits = Limits()
+    max_sandbox: Limits = Field(Limits(), description="the most a module's own requests may raise limits to")
+    rate_limit: Name | None = None
+    trust_modules: bool = Field(False, description="honour a module's isolation=\"none\"")
+
+
+class Rule(Strict):
+    id: Name
+    description: str | None = None
+    effect: Literal["allow", "deny"]
+    mode: Literal["enforce", "shadow"] | None = Field(None, description="default: the policy's")
+    principals: list[Name | Literal["*"]] = Field(min_length=1)
+    tools: list[ToolPattern] = Field(min_length=1)
+    args: dict[str, Constraint] = {}
+    isolation: Isolation | None = None
+    sandbox: Limits | None = None
+    rate_limit: Name | None = None
+
+    @model_validator(mode="after")
+    def deny_has_no_grant(self) -> Rule:
+        if self.effect == "deny" and (self.sandbox is not None or self.isolation is not None
+                                      or self.rate_limit is not None):
+            raise ValueError("a deny rule grants nothing: sandbox, isolation and rateLimit belong to allows")
+        return self
+
+
+class TestPrincipal(Strict):
+    name: Name = "anonymous"
+    groups: list[Name] = []
+    anonymous: bool = False
+
+
+class Expect(Strict):
+    allow: Name | None = Field(None, description="the rule id that allows")
+    deny: Name | None = Field(None, description=f"the rule id that denies, or {DEFAULT_RULE!r}")
+
+    @model_validator(mode="after")
+    def one_outcome(self) -> Expect:
+        if (self.allow is None) == (self.deny is None):
+            raise ValueError("expect either allow: RULE or deny: RULE")
+        return self
+
+
+class PolicyTest(Strict):
+    name: str | None = None
+    principal: TestPrincipal = TestPrincipal(anonymous=True)
+    api_key: Name | None = Field(None, description="act as this auth.apiKeys entry")
+    tool: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    args: dict[str, Any] = {}
+    expect: Expect
+
+
+class Metadata(Strict):
+    name: Name
+    revision: Annotated[str, StringConstraints(min_length=1, max_length=128)] | int | None = None
+
+
+class Spec(Strict):
+    defaults: Defaults = Defaults()
+    auth: Auth = Auth()
+    principals: dict[Name, Selector] = {}
+    rate_limits: dict[Name, RateLimit] = {}
+    rules: list[Rule] = []
+    tests: list[PolicyTest] = []
+
+
+class Policy(Strict):
+    model_config = ConfigDict(title="Sandgate tool policy")
+
+    api_version: Literal["sandgate.dev/v1"]
+    kind: Literal["ToolPolicy"]
+    metadata: Metadata
+    spec: Spec
