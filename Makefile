@@ -8,7 +8,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 APT_PACKAGES := build-essential cmake ninja-build pkg-config libboost1.81-dev libseccomp-dev libssl-dev \
-                libgtest-dev
+                libgtest-dev libre2-dev
 # Debian's own interpreter needs its venv and headers packages; a self-built one ships both.
 ifneq ($(filter /usr/bin/%,$(PYTHON)),)
 APT_PACKAGES += python3-dev python3-venv

@@ -17,6 +17,8 @@ set(SANDGATE_UNIT_TESTS
   ${CMAKE_CURRENT_LIST_DIR}/mcp/conversation_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/server/stdio_server_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/policy/sandbox_grant_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/policy/arg_constraints_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/policy/tool_policy_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/engine_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/outcome_facts_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/ratelimit/gcra_test.cc
@@ -38,6 +40,18 @@ add_executable(jsonrpc_fuzz_replay
 target_link_libraries(jsonrpc_fuzz_replay PRIVATE sandgate_mcp)
 add_test(NAME jsonrpc_fuzz_replay COMMAND jsonrpc_fuzz_replay ${CMAKE_CURRENT_SOURCE_DIR}/gateway/cpp/fuzz/testdata/jsonrpc)
 
+add_executable(arg_constraints_fuzz_replay
+  ${CMAKE_CURRENT_LIST_DIR}/fuzz/arg_constraints_fuzz.cc
+  ${CMAKE_CURRENT_LIST_DIR}/fuzz/replay_main.cc
+)
+target_link_libraries(arg_constraints_fuzz_replay PRIVATE sandgate_mcp)
+add_test(NAME arg_constraints_fuzz_replay
+         COMMAND arg_constraints_fuzz_replay ${CMAKE_CURRENT_SOURCE_DIR}/gateway/cpp/fuzz/testdata/arg_constraints)
+
+# Run by hand (benchmarks/RESULTS.md), never by ctest: what one decision of a 100-rule policy costs.
+add_executable(policy_decision_bench ${CMAKE_CURRENT_SOURCE_DIR}/benchmarks/policy_decision.cc)
+target_link_libraries(policy_decision_bench PRIVATE sandgate_mcp)
+
 # With clang, a real libFuzzer binary over an instrumented copy of the protocol library (never run by ctest):
 #   build/cpp/jsonrpc_fuzzer gateway/cpp/fuzz/testdata/jsonrpc
 if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
@@ -45,7 +59,7 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
   list(TRANSFORM sandgate_mcp_sources PREPEND ${CMAKE_CURRENT_SOURCE_DIR}/)
   add_library(sandgate_mcp_fuzz STATIC ${sandgate_mcp_sources})
   target_include_directories(sandgate_mcp_fuzz PUBLIC ${CMAKE_CURRENT_LIST_DIR})
-  target_link_libraries(sandgate_mcp_fuzz PUBLIC Boost::headers OpenSSL::Crypto Threads::Threads)
+  target_link_libraries(sandgate_mcp_fuzz PUBLIC Boost::headers OpenSSL::Crypto Threads::Threads PkgConfig::SANDGATE_RE2)
   target_compile_options(sandgate_mcp_fuzz PUBLIC -g -fsanitize=fuzzer-no-link,address,undefined)
   target_link_options(sandgate_mcp_fuzz PUBLIC -fsanitize=address,undefined)
 
@@ -53,4 +67,10 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
   target_compile_options(jsonrpc_fuzzer PRIVATE -fsanitize=fuzzer)
   target_link_options(jsonrpc_fuzzer PRIVATE -fsanitize=fuzzer)
   target_link_libraries(jsonrpc_fuzzer PRIVATE sandgate_mcp_fuzz)
+
+  #   build/cpp/arg_constraints_fuzzer gateway/cpp/fuzz/testdata/arg_constraints
+  add_executable(arg_constraints_fuzzer ${CMAKE_CURRENT_LIST_DIR}/fuzz/arg_constraints_fuzz.cc)
+  target_compile_options(arg_constraints_fuzzer PRIVATE -fsanitize=fuzzer)
+  target_link_options(arg_constraints_fuzzer PRIVATE -fsanitize=fuzzer)
+  target_link_libraries(arg_constraints_fuzzer PRIVATE sandgate_mcp_fuzz)
 endif()

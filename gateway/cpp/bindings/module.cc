@@ -15,6 +15,8 @@
 #include "mcp/engine.h"
 #include "mcp/session_table.h"
 #include "mcp/streamable_http.h"
+#include "common/json_text.h"
+#include "policy/tool_policy.h"
 #include "server/http_server.h"
 #include "server/stdio_server.h"
 
@@ -199,6 +201,27 @@ void serve_stdio(const CoreSettings& s, py::object target, std::shared_ptr<const
   dispatcher->drain();
 }
 
+// A compiled policy for the author's commands (check, test, explain); the request path holds the same object.
+struct PolicyHandle {
+  std::shared_ptr<const policy::ToolPolicy> policy;
+};
+
+auth::Principal principal_of(std::string name, std::vector<std::string> groups, bool anonymous) {
+  return auth::Principal{anonymous ? auth::Principal::Kind::kAnonymous : auth::Principal::Kind::kApiKey,
+                         std::move(name), std::move(groups)};
+}
+
+json::value arguments_of(std::string_view arguments_json) {
+  auto parsed = parse_json_text(arguments_json, JsonLimits{});
+  if (auto* error = std::get_if<JsonParseError>(&parsed)) throw py::value_error(error->message);
+  return std::move(std::get<json::value>(parsed));
+}
+
+py::tuple decision_tuple(const policy::Decision& d) {
+  return py::make_tuple(d.allowed, std::string(d.rule), std::string(d.reason), std::string(d.shadow_rule),
+                        d.shadow_would_allow);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -273,6 +296,43 @@ PYBIND11_MODULE(_core, m) {
   statuses["cancelled"] = static_cast<int>(mcp::OutcomeStatus::kCancelled);
   statuses["shutting_down"] = static_cast<int>(mcp::OutcomeStatus::kShuttingDown);
   m.attr("OUTCOME_STATUS") = statuses;
+
+  // (policy, []) or (None, [(where, code, message), ...]): every problem the core finds, at once.
+  py::class_<PolicyHandle>(m, "ToolPolicy")
+      .def("decide",
+           [](const PolicyHandle& h, std::string name, std::vector<std::string> groups, bool anonymous,
+              std::string_view tool, std::string_view arguments_json) {
+             return decision_tuple(h.policy->decide(principal_of(std::move(name), std::move(groups), anonymous), tool,
+                                                    arguments_of(arguments_json)));
+           })
+      .def("explain",
+           [](const PolicyHandle& h, std::string name, std::vector<std::string> groups, bool anonymous,
+              std::string_view tool, std::string_view arguments_json) {
+             std::vector<policy::RuleTrace> trace;
+             const policy::Decision decision = h.policy->decide(
+                 principal_of(std::move(name), std::move(groups), anonymous), tool, arguments_of(arguments_json), &trace);
+             py::list steps;
+             for (const policy::RuleTrace& step : trace) {
+               steps.append(py::make_tuple(step.rule->id, step.rule->effect == policy::Effect::kAllow ? "allow" : "deny",
+                                           step.rule->shadow, step.tool_matched, step.principal_matched,
+                                           step.args_satisfied, step.field, step.reason));
+             }
+             return py::make_tuple(decision_tuple(decision), steps);
+           })
+      .def("visible", [](const PolicyHandle& h, std::string name, std::vector<std::string> groups, bool anonymous,
+                         std::string_view tool) {
+        return h.policy->visible(principal_of(std::move(name), std::move(groups), anonymous), tool);
+      })
+      .def_property_readonly("revision", [](const PolicyHandle& h) { return h.policy->revision(); });
+  m.def("compile_tool_policy", [](std::string_view compiled_json) -> py::tuple {
+    auto compiled = policy::ToolPolicy::compile(compiled_json);
+    py::list errors;
+    if (auto* problems = std::get_if<std::vector<policy::PolicyCompileError>>(&compiled)) {
+      for (const auto& problem : *problems) errors.append(py::make_tuple(problem.where, problem.code, problem.message));
+      return py::make_tuple(py::none(), errors);
+    }
+    return py::make_tuple(PolicyHandle{std::get<std::shared_ptr<const policy::ToolPolicy>>(compiled)}, errors);
+  }, py::arg("compiled_json"));
 
   m.def("serve_stdio", &serve_stdio, py::arg("settings"), py::arg("dispatcher"), py::arg("grant"),
         py::arg("counters") = nullptr);

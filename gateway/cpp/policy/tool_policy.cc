@@ -1,0 +1,330 @@
+#include "policy/tool_policy.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <tuple>
+#include <unordered_map>
+
+#include "common/json_text.h"
+
+namespace sandgate::policy {
+namespace {
+
+// Compiling collects every problem instead of stopping at the first.
+class Reader {
+ public:
+  std::vector<PolicyCompileError> errors;
+
+  void fail(std::string where, std::string code, std::string message) {
+    errors.push_back({std::move(where), std::move(code), std::move(message)});
+  }
+  const json::object* object(const json::value* value, const std::string& where) {
+    if (value != nullptr && value->is_object()) return &value->get_object();
+    fail(where, "bad_document", "expected an object");
+    return nullptr;
+  }
+  std::vector<std::string> strings(const json::object& owner, std::string_view key, const std::string& where) {
+    std::vector<std::string> out;
+    const json::value* value = owner.if_contains(key);
+    if (value == nullptr) return out;
+    if (!value->is_array()) {
+      fail(where + "." + std::string(key), "bad_document", "expected an array of strings");
+      return out;
+    }
+    for (const json::value& item : value->get_array()) {
+      if (!item.is_string()) {
+        fail(where + "." + std::string(key), "bad_document", "expected an array of strings");
+        return {};
+      }
+      out.emplace_back(item.get_string());
+    }
+    return out;
+  }
+  std::string text(const json::object& owner, std::string_view key, const std::string& where, bool required) {
+    const json::value* value = owner.if_contains(key);
+    if (value == nullptr || value->is_null()) {
+      if (required) fail(where + "." + std::string(key), "bad_document", "required");
+      return {};
+    }
+    if (!value->is_string()) {
+      fail(where + "." + std::string(key), "bad_document", "expected a string");
+      return {};
+    }
+    return std::string(value->get_string());
+  }
+  bool flag(const json::object& owner, std::string_view key, const std::string& where) {
+    const json::value* value = owner.if_contains(key);
+    if (value == nullptr || value->is_null()) return false;
+    if (!value->is_bool()) fail(where + "." + std::string(key), "bad_document", "expected true or false");
+    return value->is_bool() && value->get_bool();
+  }
+};
+
+bool contains(const std::vector<std::string>& values, std::string_view value) {
+  return std::find(values.begin(), values.end(), value) != values.end();
+}
+
+}  // namespace
+
+long tool_pattern_rank(std::string_view pattern, std::string_view tool) {
+  if (pattern == "*") return 0;
+  if (!pattern.empty() && pattern.back() == '*') {
+    const std::string_view prefix = pattern.substr(0, pattern.size() - 1);
+    return tool.substr(0, prefix.size()) == prefix ? 1 + static_cast<long>(prefix.size()) : -1;
+  }
+  return pattern == tool ? 1'000'000 : -1;  // longer than any name: an exact name beats every glob
+}
+
+bool Selector::matches(const auth::Principal& principal) const {
+  const bool is_anonymous = principal.kind == auth::Principal::Kind::kAnonymous;
+  if (anonymous && *anonymous != is_anonymous) return false;
+  if (!names.empty() && (is_anonymous || !contains(names, principal.name))) return false;
+  if (!any_group.empty() && std::none_of(any_group.begin(), any_group.end(),
+                                         [&](const std::string& group) { return contains(principal.groups, group); })) {
+    return false;
+  }
+  return std::all_of(all_groups.begin(), all_groups.end(),
+                     [&](const std::string& group) { return contains(principal.groups, group); });
+}
+
+std::variant<std::shared_ptr<const ToolPolicy>, std::vector<PolicyCompileError>> ToolPolicy::compile(
+    std::string_view compiled_json) {
+  Reader read;
+  auto parsed = parse_json_text(compiled_json, JsonLimits{});
+  if (const auto* error = std::get_if<JsonParseError>(&parsed)) {
+    return std::vector<PolicyCompileError>{{"", "bad_document", error->message}};
+  }
+  const json::value document = std::move(std::get<json::value>(parsed));
+  const json::object* root = read.object(&document, "policy");
+  if (root == nullptr) return read.errors;
+
+  std::shared_ptr<ToolPolicy> policy(new ToolPolicy());
+  policy->name_ = read.text(*root, "name", "policy", true);
+  policy->revision_ = read.text(*root, "revision", "policy", false);
+
+  std::unordered_map<std::string, std::size_t> selector_index;
+  if (const json::value* selectors = root->if_contains("selectors")) {
+    if (const json::object* entries = read.object(selectors, "selectors")) {
+      for (const auto& [key, value] : *entries) {
+        const std::string where = "selectors." + std::string(key);
+        const json::object* entry = read.object(&value, where);
+        if (entry == nullptr) continue;
+        Selector selector;
+        selector.names = read.strings(*entry, "names", where);
+        selector.any_group = read.strings(*entry, "anyGroup", where);
+        selector.all_groups = read.strings(*entry, "allGroups", where);
+        if (const json::value* anonymous = entry->if_contains("anonymous"); anonymous && !anonymous->is_null()) {
+          selector.anonymous = read.flag(*entry, "anonymous", where);
+        }
+        selector.rank = (selector.names.empty() ? 0 : 4) + (selector.all_groups.empty() ? 0 : 2) +
+                        (selector.any_group.empty() ? 0 : 1);
+        selector_index.emplace(std::string(key), policy->selectors_.size());
+        policy->selectors_.push_back(std::move(selector));
+      }
+    }
+  }
+
+  const json::value* rules = root->if_contains("rules");
+  if (rules == nullptr || !rules->is_array()) {
+    read.fail("rules", "bad_document", "expected an array");
+    return read.errors;
+  }
+  std::size_t index = 0;
+  for (const json::value& value : rules->get_array()) {
+    const std::string where = "rules[" + std::to_string(index++) + "]";
+    const json::object* entry = read.object(&value, where);
+    if (entry == nullptr) continue;
+    Rule rule;
+    rule.id = read.text(*entry, "id", where, true);
+    const std::string effect = read.text(*entry, "effect", where, true);
+    if (effect == "allow") {
+      rule.effect = Effect::kAllow;
+    } else if (effect == "deny") {
+      rule.effect = Effect::kDeny;
+    } else if (!effect.empty()) {
+      read.fail(where + ".effect", "bad_document", "expected allow or deny");
+    }
+    rule.shadow = read.flag(*entry, "shadow", where);
+    for (const std::string& name : read.strings(*entry, "principals", where)) {
+      if (name == "*") {
+        rule.everyone = true;
+      } else if (auto found = selector_index.find(name); found != selector_index.end()) {
+        rule.selectors.push_back(found->second);
+      } else {
+        read.fail(where + ".principals", "unknown_principal", "no principal named '" + name + "'");
+      }
+    }
+    rule.tools = read.strings(*entry, "tools", where);
+    if (rule.tools.empty()) read.fail(where + ".tools", "bad_document", "a rule names at least one tool");
+    if (const json::value* args = entry->if_contains("args"); args != nullptr && !args->is_null()) {
+      if (const json::object* spec = read.object(args, where + ".args")) {
+        auto compiled = ArgConstraints::compile(*spec);
+        if (auto* error = std::get_if<CompileError>(&compiled)) {
+          read.fail(where + ".args." + error->field, error->code, error->message);
+        } else {
+          rule.args = std::move(std::get<ArgConstraints>(compiled));
+          rule.constrained_args = spec->size();
+        }
+      }
+    }
+    if (std::string isolation = read.text(*entry, "isolation", where, false); !isolation.empty()) {
+      rule.isolation = parse_isolation(isolation);
+      if (!rule.isolation) read.fail(where + ".isolation", "bad_document", "unknown isolation '" + isolation + "'");
+    }
+    if (const json::value* sandbox = entry->if_contains("sandbox"); sandbox != nullptr && !sandbox->is_null()) {
+      try {
+        rule.sandbox = parse_limits_request(json::serialize(*sandbox), where + ".sandbox");
+      } catch (const std::invalid_argument& error) {
+        read.fail(where + ".sandbox", "bad_document", error.what());
+      }
+    }
+    rule.rate_limit = read.text(*entry, "rateLimit", where, false);
+    policy->rules_.push_back(std::move(rule));
+  }
+  if (!read.errors.empty()) return read.errors;
+  for (std::size_t rule = 0; rule < policy->rules_.size(); ++rule) {
+    bool has_glob = false;
+    for (const std::string& pattern : policy->rules_[rule].tools) {
+      if (!pattern.empty() && pattern.back() == '*') {
+        has_glob = true;
+      } else {
+        auto& named = policy->rules_by_name_[pattern];
+        if (named.empty() || named.back() != rule) named.push_back(rule);
+      }
+    }
+    if (has_glob) policy->rules_with_globs_.push_back(rule);
+  }
+  return std::shared_ptr<const ToolPolicy>(std::move(policy));
+}
+
+template <typename Visit>
+void ToolPolicy::for_each_candidate(std::string_view tool, Visit visit) const {
+  static const std::vector<std::size_t> kNone;
+  auto named = rules_by_name_.find(tool);
+  const std::vector<std::size_t>& exact = named == rules_by_name_.end() ? kNone : named->second;
+  // Both lists ascend: merge them so rules are seen in file order, each once.
+  auto a = exact.begin();
+  auto b = rules_with_globs_.begin();
+  while (a != exact.end() || b != rules_with_globs_.end()) {
+    std::size_t next;
+    if (b == rules_with_globs_.end() || (a != exact.end() && *a <= *b)) {
+      next = *a++;
+      if (b != rules_with_globs_.end() && *b == next) ++b;
+    } else {
+      next = *b++;
+      // A rule seen only for its globs: skip it here unless one matches, before any per-rule work.
+      const Rule& rule = rules_[next];
+      if (std::none_of(rule.tools.begin(), rule.tools.end(),
+                       [&](const std::string& pattern) { return tool_pattern_rank(pattern, tool) >= 0; })) {
+        continue;
+      }
+    }
+    visit(rules_[next]);
+  }
+}
+
+bool ToolPolicy::principal_matches(const Rule& rule, const auth::Principal& principal) const {
+  if (rule.everyone) return true;
+  return std::any_of(rule.selectors.begin(), rule.selectors.end(),
+                     [&](std::size_t index) { return selectors_[index].matches(principal); });
+}
+
+int ToolPolicy::principal_rank(const Rule& rule, const auth::Principal& principal) const {
+  int rank = -1;
+  if (rule.everyone) rank = 0;
+  for (std::size_t index : rule.selectors) {
+    if (selectors_[index].matches(principal)) rank = std::max(rank, 1 + selectors_[index].rank);
+  }
+  return rank;
+}
+
+Decision ToolPolicy::decide(const auth::Principal& principal, std::string_view tool, const json::value& arguments,
+                            std::vector<RuleTrace>* trace) const {
+  Decision decision;
+  const Rule* best_allow = nullptr;
+  std::tuple<long, int, std::size_t> best_rank{-1, -1, 0};
+  const Rule* matched_deny = nullptr;
+  const Rule* shadow_deny = nullptr;
+  const Rule* shadow_allow = nullptr;
+  bool argument_refused = false;
+  auto consider = [&](const Rule& rule) {
+    RuleTrace step;
+    step.rule = &rule;
+    long tool_rank = -1;
+    for (const std::string& pattern : rule.tools) tool_rank = std::max(tool_rank, tool_pattern_rank(pattern, tool));
+    step.tool_matched = tool_rank >= 0;
+    step.principal_matched = step.tool_matched && principal_matches(rule, principal);
+    if (step.principal_matched) {
+      try {
+        ArgCheck check = rule.args.check(arguments);
+        step.args_satisfied = check.satisfied;
+        step.field = std::move(check.field);
+        step.reason = std::move(check.reason);
+      } catch (const std::exception&) {
+        // Fail closed: an erring deny matches, an erring allow does not.
+        step.args_satisfied = rule.effect == Effect::kDeny;
+        step.reason = "rule_error";
+      }
+    }
+    if (step.principal_matched && !step.args_satisfied && rule.effect == Effect::kAllow && !rule.shadow) {
+      argument_refused = true;
+    }
+    if (step.matched()) {
+      if (rule.effect == Effect::kDeny) {
+        if (rule.shadow) {
+          if (shadow_deny == nullptr) shadow_deny = &rule;
+        } else if (matched_deny == nullptr) {
+          matched_deny = &rule;
+        }
+      } else if (rule.shadow) {
+        if (shadow_allow == nullptr) shadow_allow = &rule;
+      } else {
+        std::tuple<long, int, std::size_t> rank{tool_rank, principal_rank(rule, principal), rule.constrained_args};
+        if (best_allow == nullptr || rank > best_rank) {  // ties keep the earlier rule
+          best_allow = &rule;
+          best_rank = rank;
+        }
+      }
+    }
+    if (trace != nullptr) trace->push_back(std::move(step));
+  };
+  if (trace != nullptr) {
+    for (const Rule& rule : rules_) consider(rule);  // explain reports every rule, named or not
+  } else {
+    for_each_candidate(tool, consider);
+  }
+  if (matched_deny != nullptr) {
+    decision.rule = matched_deny->id;
+    decision.reason = kDeniedByRule;
+  } else if (best_allow != nullptr) {
+    decision.allowed = true;
+    decision.rule = best_allow->id;
+    decision.reason = kAllowed;
+    decision.grant = best_allow;
+  } else {
+    decision.reason = argument_refused ? kArgumentNotAllowed : kNoMatchingRule;
+  }
+  if (decision.allowed && shadow_deny != nullptr) {
+    decision.shadow_rule = shadow_deny->id;
+  } else if (!decision.allowed && shadow_allow != nullptr && matched_deny == nullptr) {
+    decision.shadow_rule = shadow_allow->id;
+    decision.shadow_would_allow = true;
+  }
+  return decision;
+}
+
+bool ToolPolicy::visible(const auth::Principal& principal, std::string_view tool) const {
+  bool allowed = false;
+  bool denied = false;
+  for_each_candidate(tool, [&](const Rule& rule) {
+    if (rule.shadow || denied) return;
+    bool tool_matched = false;
+    for (const std::string& pattern : rule.tools) tool_matched = tool_matched || tool_pattern_rank(pattern, tool) >= 0;
+    if (!tool_matched || !principal_matches(rule, principal)) return;
+    if (rule.effect == Effect::kDeny && rule.args.empty()) denied = true;
+    if (rule.effect == Effect::kAllow) allowed = true;
+  });
+  return allowed && !denied;
+}
+
+}  // namespace sandgate::policy

@@ -1,0 +1,120 @@
+#pragma once
+// A policy file's rules, compiled once: who may call which tool with which arguments, and which rule's grant
+// applies. Immutable after compile; the request path shares one snapshot and a reload swaps it whole.
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "auth/principal.h"
+#include "common/json.h"
+#include "policy/arg_constraints.h"
+#include "policy/sandbox_grant.h"
+
+namespace sandgate::policy {
+
+enum class Effect { kAllow, kDeny };
+
+// Stable reason codes: what a client, the audit log and a test see; never which clause or value failed.
+inline constexpr std::string_view kAllowed = "allowed";
+inline constexpr std::string_view kDeniedByRule = "denied_by_rule";
+inline constexpr std::string_view kNoMatchingRule = "no_matching_rule";
+inline constexpr std::string_view kArgumentNotAllowed = "argument_not_allowed";
+inline constexpr std::string_view kDefaultRule = "default";
+
+struct PolicyCompileError {
+  std::string where;  // e.g. "rules[3].args.path", as the compiled document names it
+  std::string code;
+  std::string message;
+};
+
+// Who a principal name in a rule stands for; every given field must hold.
+struct Selector {
+  std::vector<std::string> names;
+  std::vector<std::string> any_group;
+  std::vector<std::string> all_groups;
+  std::optional<bool> anonymous;
+  int rank = 0;  // how specific: names beat groups beat anonymity
+  bool matches(const auth::Principal& principal) const;
+};
+
+struct Rule {
+  std::string id;
+  Effect effect = Effect::kAllow;
+  bool shadow = false;  // decided and reported, never enforced
+  bool everyone = false;  // principals: ["*"]
+  std::vector<std::size_t> selectors;  // into ToolPolicy's selectors
+  std::vector<std::string> tools;  // exact names, "prefix*" globs, or "*"
+  ArgConstraints args;
+  std::size_t constrained_args = 0;  // how many arguments `args` constrains: more is more specific
+  std::optional<Isolation> isolation;
+  LimitsRequest sandbox;  // what the rule sets; the rest comes from defaults and the module's requests
+  std::string rate_limit;  // a rateLimits name; empty: the policy's default
+};
+
+// One rule's part in a decision, for `sandgate policy explain`.
+struct RuleTrace {
+  const Rule* rule = nullptr;
+  bool principal_matched = false;
+  bool tool_matched = false;
+  bool args_satisfied = false;  // meaningful when both above hold
+  std::string field;            // the argument that failed, when one did
+  std::string reason;           // its reason code (arg_constraints' codes)
+  bool matched() const { return principal_matched && tool_matched && args_satisfied; }
+};
+
+struct Decision {
+  bool allowed = false;
+  std::string_view rule = kDefaultRule;  // the deciding rule's id
+  std::string_view reason = kNoMatchingRule;
+  const Rule* grant = nullptr;  // allowed: the rule whose isolation, limits and rate apply
+  // A shadow rule that would have decided otherwise (reported and counted, not enforced); empty: none.
+  std::string_view shadow_rule;
+  bool shadow_would_allow = false;
+};
+
+class ToolPolicy {
+ public:
+  // `compiled_json` is what the Python loader emits for a checked policy file (sandgate/policy/compile.py).
+  static std::variant<std::shared_ptr<const ToolPolicy>, std::vector<PolicyCompileError>> compile(std::string_view compiled_json);
+
+  // Thread-safe. `arguments` is the call's `arguments` value as the sandbox will receive it (null when absent).
+  Decision decide(const auth::Principal& principal, std::string_view tool, const json::value& arguments,
+                  std::vector<RuleTrace>* trace = nullptr) const;
+  // Whether `tools/list` shows the tool: some enforced allow could let this principal call it and no enforced,
+  // unconditional deny forbids it. A hidden tool's call answers as an unknown tool's.
+  bool visible(const auth::Principal& principal, std::string_view tool) const;
+
+  const std::string& name() const { return name_; }
+  const std::string& revision() const { return revision_; }
+  const std::vector<Rule>& rules() const { return rules_; }
+
+ private:
+  ToolPolicy() = default;
+  bool principal_matches(const Rule& rule, const auth::Principal& principal) const;
+  int principal_rank(const Rule& rule, const auth::Principal& principal) const;
+
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+  };
+  // The rules a call of `tool` can match, in file order: those naming it exactly, and those with a glob.
+  template <typename Visit>
+  void for_each_candidate(std::string_view tool, Visit visit) const;
+
+  std::string name_;
+  std::string revision_;
+  std::unordered_map<std::string, std::vector<std::size_t>, NameHash, std::equal_to<>> rules_by_name_;
+  std::vector<std::size_t> rules_with_globs_;
+  std::vector<Selector> selectors_;
+  std::vector<Rule> rules_;
+};
+
+// Tool-name patterns: an exact name, a trailing-`*` namespace glob, or `*`. -1: no match; else how specific.
+long tool_pattern_rank(std::string_view pattern, std::string_view tool);
+
+}  // namespace sandgate::policy

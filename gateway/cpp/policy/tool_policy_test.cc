@@ -1,0 +1,219 @@
+#include "policy/tool_policy.h"
+
+#include <gtest/gtest.h>
+
+namespace sandgate::policy {
+namespace {
+
+auth::Principal anonymous() { return auth::Principal{}; }
+auth::Principal key(std::string name, std::vector<std::string> groups = {}) {
+  return auth::Principal{auth::Principal::Kind::kApiKey, std::move(name), std::move(groups)};
+}
+
+std::shared_ptr<const ToolPolicy> compile_ok(std::string_view rules, std::string_view selectors = "{}") {
+  const std::string text = R"({"name":"t","revision":"1","selectors":)" + std::string(selectors) +
+                           R"(,"rules":)" + std::string(rules) + "}";
+  auto compiled = ToolPolicy::compile(text);
+  if (auto* errors = std::get_if<std::vector<PolicyCompileError>>(&compiled)) {
+    ADD_FAILURE() << (*errors)[0].where << ": " << (*errors)[0].message;
+    return nullptr;
+  }
+  return std::get<std::shared_ptr<const ToolPolicy>>(compiled);
+}
+
+std::vector<PolicyCompileError> compile_errors(std::string_view text) {
+  auto compiled = ToolPolicy::compile(text);
+  if (auto* errors = std::get_if<std::vector<PolicyCompileError>>(&compiled)) return *errors;
+  ADD_FAILURE() << "compiled: " << text;
+  return {};
+}
+
+json::value args(std::string_view text) { return json::parse(text); }
+
+constexpr std::string_view kSelectors =
+    R"({"eng":{"anyGroup":["eng","sre"]},"alice":{"names":["alice"]},"both":{"allGroups":["eng","sre"]},)"
+    R"("anon":{"anonymous":true},"authenticated":{"anonymous":false}})";
+
+TEST(ToolPolicyTest, DefaultDenyNamesNoRule) {
+  auto policy = compile_ok(R"([{"id":"a","effect":"allow","principals":["alice"],"tools":["add"]}])", kSelectors);
+  const Decision decision = policy->decide(key("bob"), "add", args("{}"));
+  EXPECT_FALSE(decision.allowed);
+  EXPECT_EQ(decision.rule, kDefaultRule);
+  EXPECT_EQ(decision.reason, kNoMatchingRule);
+  EXPECT_EQ(decision.grant, nullptr);
+}
+
+TEST(ToolPolicyTest, AMatchingDenyWinsOverAnyAllow) {
+  auto policy = compile_ok(R"([{"id":"exact-allow","effect":"allow","principals":["alice"],"tools":["shell.exec"]},
+                               {"id":"no-shell","effect":"deny","principals":["*"],"tools":["shell.*"]}])",
+                           kSelectors);
+  const Decision decision = policy->decide(key("alice"), "shell.exec", args("{}"));
+  EXPECT_FALSE(decision.allowed);
+  EXPECT_EQ(decision.rule, "no-shell");
+  EXPECT_EQ(decision.reason, kDeniedByRule);
+}
+
+TEST(ToolPolicyTest, TheMostSpecificAllowGrants) {
+  auto policy = compile_ok(R"([{"id":"everything","effect":"allow","principals":["*"],"tools":["*"]},
+                               {"id":"fs","effect":"allow","principals":["*"],"tools":["fs.*"]},
+                               {"id":"fs-read","effect":"allow","principals":["*"],"tools":["fs.read*"]},
+                               {"id":"exact","effect":"allow","principals":["*"],"tools":["fs.read_file"]},
+                               {"id":"exact-for-eng","effect":"allow","principals":["eng"],"tools":["fs.read_file"]},
+                               {"id":"exact-for-alice","effect":"allow","principals":["alice"],"tools":["fs.read_file"]},
+                               {"id":"alice-constrained","effect":"allow","principals":["alice"],"tools":["fs.read_file"],
+                                "args":{"path":{"prefix":["/srv/"]}}}])",
+                           kSelectors);
+  EXPECT_EQ(policy->decide(anonymous(), "add", args("{}")).rule, "everything");
+  EXPECT_EQ(policy->decide(anonymous(), "fs.list", args("{}")).rule, "fs");
+  EXPECT_EQ(policy->decide(anonymous(), "fs.readlink", args("{}")).rule, "fs-read");
+  EXPECT_EQ(policy->decide(anonymous(), "fs.read_file", args("{}")).rule, "exact");
+  EXPECT_EQ(policy->decide(key("sam", {"sre"}), "fs.read_file", args("{}")).rule, "exact-for-eng");
+  EXPECT_EQ(policy->decide(key("alice", {"sre"}), "fs.read_file", args(R"({"path":"/etc/x"})")).rule,
+            "exact-for-alice");
+  const Decision most = policy->decide(key("alice", {"sre"}), "fs.read_file", args(R"({"path":"/srv/x"})"));
+  EXPECT_TRUE(most.allowed);
+  EXPECT_EQ(most.rule, "alice-constrained");
+  ASSERT_NE(most.grant, nullptr);
+  EXPECT_EQ(most.grant->id, "alice-constrained");
+}
+
+TEST(ToolPolicyTest, EqualSpecificityKeepsFileOrder) {
+  auto policy = compile_ok(R"([{"id":"first","effect":"allow","principals":["*"],"tools":["add"]},
+                               {"id":"second","effect":"allow","principals":["*"],"tools":["add"]}])");
+  EXPECT_EQ(policy->decide(anonymous(), "add", args("{}")).rule, "first");
+}
+
+TEST(ToolPolicyTest, ArgumentsThatNoAllowAcceptsDenyWithTheirOwnReason) {
+  auto policy = compile_ok(R"([{"id":"small","effect":"allow","principals":["*"],"tools":["add"],
+                                "args":{"a":{"max":10}}}])");
+  EXPECT_TRUE(policy->decide(anonymous(), "add", args(R"({"a":3})")).allowed);
+  for (std::string_view refused : {R"({"a":11})", R"({"a":"3"})", R"({"b":1})", "null", "[1]"}) {
+    const Decision decision = policy->decide(anonymous(), "add", args(refused));
+    EXPECT_FALSE(decision.allowed) << refused;
+    EXPECT_EQ(decision.reason, kArgumentNotAllowed) << refused;
+    EXPECT_EQ(decision.rule, kDefaultRule) << refused;
+  }
+}
+
+TEST(ToolPolicyTest, AConditionalDenyDeniesOnlyWhatItsArgumentsMatch) {
+  auto policy = compile_ok(R"([{"id":"all","effect":"allow","principals":["*"],"tools":["fetch"]},
+                               {"id":"no-internal","effect":"deny","principals":["*"],"tools":["fetch"],
+                                "args":{"url":{"prefix":["http://10."]}}}])");
+  EXPECT_TRUE(policy->decide(anonymous(), "fetch", args(R"({"url":"https://example.com/"})")).allowed);
+  EXPECT_EQ(policy->decide(anonymous(), "fetch", args(R"({"url":"http://10.0.0.1/"})")).rule, "no-internal");
+  EXPECT_TRUE(policy->visible(anonymous(), "fetch"));
+}
+
+TEST(ToolPolicyTest, ShadowRulesAreReportedNeverEnforced) {
+  auto policy = compile_ok(R"([{"id":"allow-add","effect":"allow","principals":["*"],"tools":["add"]},
+                               {"id":"would-deny-add","effect":"deny","shadow":true,"principals":["*"],"tools":["add"]},
+                               {"id":"would-allow-mul","effect":"allow","shadow":true,"principals":["*"],"tools":["mul"]}])");
+  const Decision add = policy->decide(anonymous(), "add", args("{}"));
+  EXPECT_TRUE(add.allowed);
+  EXPECT_EQ(add.shadow_rule, "would-deny-add");
+  EXPECT_FALSE(add.shadow_would_allow);
+  const Decision mul = policy->decide(anonymous(), "mul", args("{}"));
+  EXPECT_FALSE(mul.allowed);
+  EXPECT_EQ(mul.shadow_rule, "would-allow-mul");
+  EXPECT_TRUE(mul.shadow_would_allow);
+  EXPECT_FALSE(policy->visible(anonymous(), "mul"));
+}
+
+TEST(ToolPolicyTest, SelectorsMatchNamesGroupsAndAnonymity) {
+  auto policy = compile_ok(R"([{"id":"eng","effect":"allow","principals":["eng"],"tools":["eng"]},
+                               {"id":"both","effect":"allow","principals":["both"],"tools":["both"]},
+                               {"id":"alice","effect":"allow","principals":["alice"],"tools":["alice"]},
+                               {"id":"anon","effect":"allow","principals":["anon"],"tools":["anon"]},
+                               {"id":"authenticated","effect":"allow","principals":["authenticated"],"tools":["authenticated"]}])",
+                           kSelectors);
+  auto allowed = [&](const auth::Principal& who, std::string_view tool) {
+    return policy->decide(who, tool, args("{}")).allowed;
+  };
+  EXPECT_TRUE(allowed(key("x", {"sre"}), "eng"));
+  EXPECT_FALSE(allowed(key("x", {"ops"}), "eng"));
+  EXPECT_FALSE(allowed(key("x", {"sre"}), "both"));
+  EXPECT_TRUE(allowed(key("x", {"sre", "eng"}), "both"));
+  EXPECT_TRUE(allowed(key("alice"), "alice"));
+  auth::Principal anonymous_named_alice = anonymous();
+  anonymous_named_alice.name = "alice";
+  EXPECT_FALSE(allowed(anonymous_named_alice, "alice"));  // a name is an authenticated principal's only
+  EXPECT_TRUE(allowed(anonymous(), "anon"));
+  EXPECT_FALSE(allowed(key("alice"), "anon"));
+  EXPECT_FALSE(allowed(anonymous(), "authenticated"));
+  EXPECT_TRUE(allowed(key("alice"), "authenticated"));
+}
+
+TEST(ToolPolicyTest, ListsShowOnlyWhatSomeAllowCouldGrant) {
+  auto policy = compile_ok(R"([{"id":"eng-fs","effect":"allow","principals":["eng"],"tools":["fs.*"]},
+                               {"id":"no-write","effect":"deny","principals":["*"],"tools":["fs.write"]},
+                               {"id":"constrained","effect":"allow","principals":["*"],"tools":["fetch"],
+                                "args":{"url":{"prefix":["https://"]}}}])",
+                           kSelectors);
+  EXPECT_TRUE(policy->visible(key("x", {"eng"}), "fs.read"));
+  EXPECT_FALSE(policy->visible(key("x", {"eng"}), "fs.write"));
+  EXPECT_FALSE(policy->visible(anonymous(), "fs.read"));
+  EXPECT_TRUE(policy->visible(anonymous(), "fetch"));
+  EXPECT_FALSE(policy->visible(anonymous(), "unknown"));
+}
+
+TEST(ToolPolicyTest, TheTraceSaysWhichClauseOfEachRuleFailed) {
+  auto policy = compile_ok(R"([{"id":"other-tool","effect":"allow","principals":["*"],"tools":["mul"]},
+                               {"id":"other-person","effect":"allow","principals":["alice"],"tools":["add"]},
+                               {"id":"small","effect":"allow","principals":["*"],"tools":["add"],"args":{"a":{"max":1}}}])",
+                           kSelectors);
+  std::vector<RuleTrace> trace;
+  policy->decide(key("bob"), "add", args(R"({"a":5})"), &trace);
+  ASSERT_EQ(trace.size(), 3u);
+  EXPECT_FALSE(trace[0].tool_matched);
+  EXPECT_TRUE(trace[1].tool_matched);
+  EXPECT_FALSE(trace[1].principal_matched);
+  EXPECT_TRUE(trace[2].principal_matched);
+  EXPECT_FALSE(trace[2].args_satisfied);
+  EXPECT_EQ(trace[2].field, "a");
+  EXPECT_EQ(trace[2].reason, "above_max");
+}
+
+TEST(ToolPolicyTest, ToolPatternsAreExactNamesOrTrailingGlobs) {
+  EXPECT_EQ(tool_pattern_rank("*", "anything"), 0);
+  EXPECT_EQ(tool_pattern_rank("fs.*", "fs.read"), 4);
+  EXPECT_EQ(tool_pattern_rank("fs.*", "fs"), -1);
+  EXPECT_EQ(tool_pattern_rank("fs.*", "fsx.read"), -1);
+  EXPECT_GT(tool_pattern_rank("fs.read", "fs.read"), tool_pattern_rank("fs.rea*", "fs.read"));
+  EXPECT_EQ(tool_pattern_rank("fs.read", "fs.read2"), -1);
+}
+
+TEST(ToolPolicyTest, CompileErrorsNameWhereAndWhy) {
+  auto unknown = compile_errors(R"({"name":"t","selectors":{},"rules":[{"id":"a","effect":"allow","principals":["ghost"],"tools":["x"]}]})");
+  ASSERT_EQ(unknown.size(), 1u);
+  EXPECT_EQ(unknown[0].where, "rules[0].principals");
+  EXPECT_EQ(unknown[0].code, "unknown_principal");
+
+  auto several = compile_errors(R"({"name":"t","rules":[{"id":"a","effect":"maybe","principals":["*"],"tools":[]},
+                                    {"id":"b","effect":"allow","principals":["*"],"tools":["x"],"isolation":"chroot",
+                                     "sandbox":{"wall_time":"long"}}]})");
+  ASSERT_EQ(several.size(), 4u);
+  EXPECT_EQ(several[0].where, "rules[0].effect");
+  EXPECT_EQ(several[1].where, "rules[0].tools");
+  EXPECT_EQ(several[2].where, "rules[1].isolation");
+  EXPECT_EQ(several[3].where, "rules[1].sandbox");
+
+  EXPECT_EQ(compile_errors("[]")[0].code, "bad_document");
+  EXPECT_EQ(compile_errors("{")[0].code, "bad_document");
+  EXPECT_EQ(compile_errors(R"({"name":"t"})")[0].where, "rules");
+}
+
+TEST(ToolPolicyTest, ARuleKeepsItsGrant) {
+  auto policy = compile_ok(R"([{"id":"slow","effect":"allow","principals":["*"],"tools":["build"],
+                                "isolation":"per_session","sandbox":{"wall_time":120,"memory":1073741824},
+                                "rateLimit":"builds"}])");
+  const Decision decision = policy->decide(anonymous(), "build", args("{}"));
+  ASSERT_NE(decision.grant, nullptr);
+  EXPECT_EQ(decision.grant->isolation, Isolation::kPerSession);
+  EXPECT_EQ(decision.grant->sandbox.wall_time, 120.0);
+  EXPECT_EQ(decision.grant->sandbox.memory, 1073741824u);
+  EXPECT_FALSE(decision.grant->sandbox.cpu_time.has_value());
+  EXPECT_EQ(decision.grant->rate_limit, "builds");
+}
+
+}  // namespace
+}  // namespace sandgate::policy

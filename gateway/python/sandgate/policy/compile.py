@@ -1,0 +1,56 @@
+"""A checked policy as the core compiles it (`_core.ToolPolicy`): names resolved, units in seconds and bytes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandgate.policy.model import Limits, Policy, Selector, parse_rate
+from sandgate.sandbox.limits import explicit
+
+
+def compiled_document(policy: Policy) -> dict[str, Any]:
+    spec = policy.spec
+    return {
+        "name": policy.metadata.name,
+        "revision": "" if policy.metadata.revision is None else str(policy.metadata.revision),
+        "selectors": {name: _selector(selector) for name, selector in spec.principals.items()},
+        "rules": [{
+            "id": rule.id,
+            "effect": rule.effect,
+            "shadow": (rule.mode or spec.defaults.mode) == "shadow",
+            "principals": list(rule.principals),
+            "tools": list(rule.tools),
+            "args": {field: constraint.compiled() for field, constraint in rule.args.items()},
+            "isolation": rule.isolation,
+            "sandbox": _limits(rule.sandbox) if rule.sandbox is not None else None,
+            "rateLimit": rule.rate_limit,
+        } for rule in spec.rules],
+        "rateLimits": {name: _rate(limit.key, limit.rate, limit.burst) for name, limit in spec.rate_limits.items()},
+        "defaults": {
+            "isolation": spec.defaults.isolation,
+            "sandbox": _limits(spec.defaults.sandbox),
+            "maxSandbox": _limits(spec.defaults.max_sandbox),
+            "rateLimit": spec.defaults.rate_limit,
+            "trustModules": spec.defaults.trust_modules,
+        },
+        "auth": {
+            "anonymous": spec.auth.anonymous,
+            "apiKeys": [key.model_dump(by_alias=True) for key in spec.auth.api_keys],
+        },
+    }
+
+
+def _selector(selector: Selector) -> dict[str, Any]:
+    return selector.model_dump(by_alias=True, exclude_none=True)
+
+
+def _limits(limits: Limits) -> dict[str, Any]:
+    return explicit(limits.sandbox())
+
+
+def _rate(key: list[str], rate: str, burst: int | None) -> dict[str, Any]:
+    parsed = parse_rate(rate)
+    assert parsed is not None  # the model checked it
+    count, period_s = parsed
+    return {"key": list(key), "count": count, "periodNs": int(period_s * 1_000_000_000),
+            "burst": burst if burst is not None else count}
