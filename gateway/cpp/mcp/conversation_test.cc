@@ -245,7 +245,8 @@ class TwoEach final : public ratelimit::RateLimiter {
   std::optional<ratelimit::Limited> admit(const RequestContext& context, const Message&) override {
     std::lock_guard lock(mutex_);
     if (++seen_[context.principal.name] <= 2) return std::nullopt;
-    return ratelimit::Limited{ratelimit::RateLimitError::kExhausted, 7, "2;w=60"};
+    return ratelimit::Limited{ratelimit::RateLimitError::kExhausted, std::chrono::milliseconds(6'500), "two-a-minute", 2,
+                              60, 0, 45};
   }
 
  private:
@@ -286,7 +287,10 @@ TEST_F(ConversationTest, StagesStopRequestsWithTheirOwnStatusCodeAndHeaders) {
   EXPECT_EQ(limited.status, 429);
   EXPECT_EQ(code(limited), -32029);
   EXPECT_EQ(header_of(limited, "Retry-After"), "7");
-  EXPECT_EQ(header_of(limited, "RateLimit-Policy"), "2;w=60");
+  EXPECT_EQ(header_of(limited, "RateLimit-Policy"), R"("two-a-minute";q=2;w=60)");
+  EXPECT_EQ(header_of(limited, "RateLimit"), R"("two-a-minute";r=0;t=45)");
+  EXPECT_EQ(json::parse(limited.body).at("error").at("data"),
+            json::parse(R"({"retryAfterMs":6500,"limit":2,"policy":"two-a-minute"})"));
 
   // A session's GET and DELETE pass the authenticate stage too.
   for (const char* verb : {"GET", "DELETE"}) {

@@ -62,6 +62,7 @@ WireError to_wire(const Fault& fault, Era era) {
       break;
     case Failure::kRateLimited:
       if (!detail.rate_limit_policy.empty()) wire.headers.emplace_back("RateLimit-Policy", detail.rate_limit_policy);
+      if (!detail.rate_limit.empty()) wire.headers.emplace_back("RateLimit", detail.rate_limit);
       [[fallthrough]];
     case Failure::kServerBusy:
     case Failure::kShuttingDown:

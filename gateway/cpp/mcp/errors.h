@@ -40,6 +40,7 @@ struct FaultDetail {
   std::string challenge;           // kUnauthenticated, kForbidden: WWW-Authenticate auth-params
   std::int64_t retry_after_s = 0;  // kRateLimited, kServerBusy, kShuttingDown: Retry-After when > 0
   std::string rate_limit_policy;   // kRateLimited: RateLimit-Policy
+  std::string rate_limit;          // kRateLimited: RateLimit
   std::string allow;               // kHttpMethodNotAllowed: Allow (default "GET, POST, DELETE")
 };
 

@@ -81,6 +81,7 @@ TEST(ToWire, StageFailuresCarryTheirHeaders) {
   EXPECT_EQ(wire.http_status, 429);
   EXPECT_EQ(header_of(wire, "Retry-After"), "3");
   EXPECT_EQ(header_of(wire, "RateLimit-Policy"), "10;w=1");
+  EXPECT_EQ(header_of(wire, "RateLimit"), "<absent>");
 
   EXPECT_EQ(header_of(to_wire(Fault{Failure::kHttpMethodNotAllowed, "x"}, Era::kModern), "Allow"), "GET, POST, DELETE");
   Fault verbs{Failure::kHttpMethodNotAllowed, "x"};

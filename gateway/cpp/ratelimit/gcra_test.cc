@@ -135,3 +135,40 @@ TEST_F(GcraTest, ConcurrentTakersNeverExceedTheAllowance) {
 
 }  // namespace
 }  // namespace sandgate::ratelimit
+
+namespace sandgate::ratelimit {
+namespace {
+
+// The real clock and real threads: admitted within 0.98x and 1x (+1) of the allowance over the measured time.
+TEST(GcraHammer, ThreadsOnOneKeyAdmitTheAllowanceNoMoreNoLess) {
+  SteadyClock clock;
+  const auto counters = std::make_shared<metrics::Counters>();
+  const Rate rate{10'000, std::chrono::seconds(1), 1'000};  // the burst spans 100 ms: a stalled taker loses nothing
+  const auto start = clock.now();
+  GcraTable limits(clock, 64, counters);
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> admitted{0};
+  std::vector<std::thread> takers;
+  for (int t = 0; t < 4; ++t) {
+    takers.emplace_back([&] {
+      for (std::uint64_t taken = 0; !stop.load() && taken < 50'000'000; ++taken) {
+        if (limits.take("hammered", rate).admitted) admitted.fetch_add(1);
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  stop = true;
+  for (auto& taker : takers) taker.join();
+  const auto before_drain = clock.now();
+  while (limits.take("hammered", rate).admitted) admitted.fetch_add(1);
+  const auto after_drain = clock.now();
+  auto allowance = [&](Clock::time_point at) {
+    const double seconds = std::chrono::duration<double>(at - start).count();
+    return static_cast<double>(rate.burst) + static_cast<double>(rate.count) * seconds;
+  };
+  EXPECT_LE(static_cast<double>(admitted.load()), allowance(after_drain) + 1);
+  EXPECT_GE(static_cast<double>(admitted.load()), 0.98 * allowance(before_drain));
+}
+
+}  // namespace
+}  // namespace sandgate::ratelimit

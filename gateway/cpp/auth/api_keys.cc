@@ -1,0 +1,116 @@
+#include "auth/api_keys.h"
+
+#include <openssl/sha.h>
+
+#include <stdexcept>
+
+namespace sandgate::auth {
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+std::string digest_of(std::string_view key) {
+  std::string digest(SHA256_DIGEST_LENGTH, '\0');
+  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), reinterpret_cast<unsigned char*>(digest.data()));
+  return digest;
+}
+
+bool iequals_ascii(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] + 32) : a[i];
+    const char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] + 32) : b[i];
+    if (x != y) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+AuthFailure invalid() {
+  return {AuthError::kInvalidCredentials, "Unauthorized: invalid credentials", R"(error="invalid_token")"};
+}
+
+}  // namespace
+
+std::optional<AnonymousAccess> parse_anonymous_access(std::string_view name) {
+  if (name == "loopback-only") return AnonymousAccess::kLoopbackOnly;
+  if (name == "allow") return AnonymousAccess::kAllow;
+  if (name == "deny") return AnonymousAccess::kDeny;
+  return std::nullopt;
+}
+
+ApiKeyAuthenticator::ApiKeyAuthenticator(const std::vector<ApiKey>& keys, AnonymousAccess anonymous)
+    : anonymous_(anonymous) {
+  for (const ApiKey& key : keys) {
+    if (key.sha256.size() != 2 * SHA256_DIGEST_LENGTH) {
+      throw std::invalid_argument("API key " + key.name + ": sha256 must be 64 hex digits");
+    }
+    std::string digest(SHA256_DIGEST_LENGTH, '\0');
+    for (std::size_t i = 0; i < digest.size(); ++i) {
+      const int high = hex_value(key.sha256[2 * i]);
+      const int low = hex_value(key.sha256[2 * i + 1]);
+      if (high < 0 || low < 0) throw std::invalid_argument("API key " + key.name + ": sha256 must be lower-case hex");
+      digest[i] = static_cast<char>(high * 16 + low);
+    }
+    Principal principal{Principal::Kind::kApiKey, key.principal, key.groups};
+    if (!by_digest_.emplace(std::move(digest), std::move(principal)).second) {
+      throw std::invalid_argument("API key " + key.name + ": the same key is listed twice");
+    }
+  }
+}
+
+std::variant<Principal, AuthFailure> ApiKeyAuthenticator::authenticate(const mcp::RequestContext& context) const {
+  std::optional<std::string_view> credential;
+  if (context.headers != nullptr) {
+    if (auto authorization = context.headers->find("authorization")) {
+      const std::string_view value = trim(*authorization);
+      const std::size_t space = value.find(' ');
+      if (space == std::string_view::npos || !iequals_ascii(value.substr(0, space), "bearer")) return invalid();
+      credential = trim(value.substr(space + 1));
+    }
+    if (auto api_key = context.headers->find("x-api-key")) {
+      // Two different credentials in one request: refuse rather than pick one.
+      if (credential && *credential != trim(*api_key)) return invalid();
+      credential = trim(*api_key);
+    }
+  }
+  if (credential) {
+    if (credential->empty()) return invalid();
+    // A digest-keyed lookup: what the timing of the map reveals is about SHA-256 outputs, not the key.
+    auto found = by_digest_.find(digest_of(*credential));
+    if (found == by_digest_.end()) return invalid();
+    return found->second;
+  }
+  const bool local = context.transport == mcp::Transport::kStdio || peer_is_local(context.peer);
+  if (anonymous_ == AnonymousAccess::kAllow || (anonymous_ == AnonymousAccess::kLoopbackOnly && local)) {
+    return Principal{};
+  }
+  return AuthFailure{AuthError::kMissingCredentials, "Unauthorized: credentials required", ""};
+}
+
+bool peer_is_local(std::string_view peer) {
+  if (peer == "stdio") return true;
+  std::string_view host = peer;
+  if (!host.empty() && host.front() == '[') {
+    const std::size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    host = host.substr(1, close - 1);
+    if (host == "::1") return true;
+    if (host.substr(0, 7) != "::ffff:") return false;
+    host.remove_prefix(7);
+  } else {
+    host = host.substr(0, host.rfind(':'));
+  }
+  return host.substr(0, 4) == "127.";
+}
+
+}  // namespace sandgate::auth
