@@ -40,8 +40,9 @@ std::string hundred_rules() {
       R"("args":{"path":{"glob":["/srv/t99/**"],"notGlob":["**/*.pem"]},"mode":{"enum":["r","rw"]}}})");
   std::string selectors;
   for (int i = 0; i < 8; ++i) {
-    selectors += (i ? "," : "") + std::string(R"("team)") + std::to_string(i) + R"(":{"anyGroup":["g)" +
-                 std::to_string(i) + R"("]})";
+    if (i > 0) selectors += ',';
+    selectors.append(R"("team)").append(std::to_string(i)).append(R"(":{"anyGroup":["g)").append(std::to_string(i));
+    selectors.append(R"("]})");
   }
   return R"({"name":"bench","revision":"1","selectors":{)" + selectors + R"(},"rules":[)" + rules + "]}";
 }

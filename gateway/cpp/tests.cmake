@@ -21,6 +21,7 @@ set(SANDGATE_UNIT_TESTS
   ${CMAKE_CURRENT_LIST_DIR}/policy/tool_policy_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/auth/api_keys_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/ratelimit/rate_limit_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/ratelimit/policy_limiter_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/engine_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/outcome_facts_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/ratelimit/gcra_test.cc

@@ -1,6 +1,8 @@
 #include "policy/tool_policy.h"
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <stdexcept>
 #include <tuple>
 #include <unordered_map>
@@ -124,6 +126,49 @@ std::variant<std::shared_ptr<const ToolPolicy>, std::vector<PolicyCompileError>>
     }
   }
 
+  std::unordered_map<std::string, const RateLimitSpec*> rate_index;
+  if (const json::value* limits = root->if_contains("rateLimits"); limits != nullptr && !limits->is_null()) {
+    if (const json::object* entries = read.object(limits, "rateLimits")) {
+      for (const auto& [key, value] : *entries) {
+        const std::string where = "rateLimits." + std::string(key);
+        const json::object* entry = read.object(&value, where);
+        if (entry == nullptr) continue;
+        auto spec = std::make_unique<RateLimitSpec>();
+        spec->name = std::string(key);
+        for (const std::string& part : read.strings(*entry, "key", where)) {
+          if (part == "principal") spec->key.push_back(RateKeyPart::kPrincipal);
+          else if (part == "tool") spec->key.push_back(RateKeyPart::kTool);
+          else if (part == "group") spec->key.push_back(RateKeyPart::kGroup);
+          else if (part == "client") spec->key.push_back(RateKeyPart::kClient);
+          else read.fail(where + ".key", "bad_document", "unknown key part '" + part + "'");
+        }
+        auto positive = [&](std::string_view field) -> std::uint64_t {
+          const json::value* number = entry->if_contains(field);
+          if (number != nullptr && number->is_uint64() && number->get_uint64() > 0) return number->get_uint64();
+          if (number != nullptr && number->is_int64() && number->get_int64() > 0) return static_cast<std::uint64_t>(number->get_int64());
+          read.fail(where + "." + std::string(field), "bad_document", "expected a positive integer");
+          return 1;
+        };
+        spec->rate = ratelimit::Rate{positive("count"), std::chrono::nanoseconds(static_cast<std::int64_t>(
+                                                            std::min<std::uint64_t>(positive("periodNs"), INT64_MAX))),
+                                     positive("burst")};
+        rate_index.emplace(spec->name, spec.get());
+        policy->rate_limits_.push_back(std::move(spec));
+      }
+    }
+  }
+  auto rate_named = [&](const std::string& name, const std::string& where) -> const RateLimitSpec* {
+    if (name.empty()) return nullptr;
+    auto found = rate_index.find(name);
+    if (found != rate_index.end()) return found->second;
+    read.fail(where, "unknown_rate_limit", "no rate limit named '" + name + "'");
+    return nullptr;
+  };
+  if (const json::value* defaults = root->if_contains("defaults"); defaults != nullptr && defaults->is_object()) {
+    policy->default_rate_limit_ = rate_named(read.text(defaults->get_object(), "rateLimit", "defaults", false),
+                                             "defaults.rateLimit");
+  }
+
   const json::value* rules = root->if_contains("rules");
   if (rules == nullptr || !rules->is_array()) {
     read.fail("rules", "bad_document", "expected an array");
@@ -178,7 +223,7 @@ std::variant<std::shared_ptr<const ToolPolicy>, std::vector<PolicyCompileError>>
         read.fail(where + ".sandbox", "bad_document", error.what());
       }
     }
-    rule.rate_limit = read.text(*entry, "rateLimit", where, false);
+    rule.rate_limit = rate_named(read.text(*entry, "rateLimit", where, false), where + ".rateLimit");
     policy->rules_.push_back(std::move(rule));
   }
   if (!read.errors.empty()) return read.errors;
@@ -195,6 +240,11 @@ std::variant<std::shared_ptr<const ToolPolicy>, std::vector<PolicyCompileError>>
     if (has_glob) policy->rules_with_globs_.push_back(rule);
   }
   return std::shared_ptr<const ToolPolicy>(std::move(policy));
+}
+
+const RateLimitSpec* ToolPolicy::rate_limit(const Decision& decision) const {
+  if (decision.grant != nullptr && decision.grant->rate_limit != nullptr) return decision.grant->rate_limit;
+  return default_rate_limit_;
 }
 
 template <typename Visit>

@@ -14,6 +14,7 @@
 #include "common/json.h"
 #include "policy/arg_constraints.h"
 #include "policy/sandbox_grant.h"
+#include "ratelimit/gcra.h"
 
 namespace sandgate::policy {
 
@@ -30,6 +31,15 @@ struct PolicyCompileError {
   std::string where;  // e.g. "rules[3].args.path", as the compiled document names it
   std::string code;
   std::string message;
+};
+
+// What a rate limit's bucket is keyed by: the policy's `key:` list, in its order.
+enum class RateKeyPart { kPrincipal, kTool, kGroup, kClient };
+
+struct RateLimitSpec {
+  std::string name;
+  std::vector<RateKeyPart> key;
+  ratelimit::Rate rate;
 };
 
 // Who a principal name in a rule stands for; every given field must hold.
@@ -53,7 +63,7 @@ struct Rule {
   std::size_t constrained_args = 0;  // how many arguments `args` constrains: more is more specific
   std::optional<Isolation> isolation;
   LimitsRequest sandbox;  // what the rule sets; the rest comes from defaults and the module's requests
-  std::string rate_limit;  // a rateLimits name; empty: the policy's default
+  const RateLimitSpec* rate_limit = nullptr;  // null: the policy's default
 };
 
 // One rule's part in a decision, for `sandgate policy explain`.
@@ -92,6 +102,10 @@ class ToolPolicy {
   const std::string& name() const { return name_; }
   const std::string& revision() const { return revision_; }
   const std::vector<Rule>& rules() const { return rules_; }
+  // The rate limit a call allowed by `decision` spends from; null when none applies.
+  const RateLimitSpec* rate_limit(const Decision& decision) const;
+  // The rate limit every other request (lists, initialize, ping, ...) spends from; null when none.
+  const RateLimitSpec* default_rate_limit() const { return default_rate_limit_; }
 
  private:
   ToolPolicy() = default;
@@ -112,6 +126,8 @@ class ToolPolicy {
   std::vector<std::size_t> rules_with_globs_;
   std::vector<Selector> selectors_;
   std::vector<Rule> rules_;
+  std::vector<std::unique_ptr<RateLimitSpec>> rate_limits_;  // stable addresses: rules point at them
+  const RateLimitSpec* default_rate_limit_ = nullptr;
 };
 
 // Tool-name patterns: an exact name, a trailing-`*` namespace glob, or `*`. -1: no match; else how specific.

@@ -10,8 +10,10 @@ auth::Principal key(std::string name, std::vector<std::string> groups = {}) {
   return auth::Principal{auth::Principal::Kind::kApiKey, std::move(name), std::move(groups)};
 }
 
-std::shared_ptr<const ToolPolicy> compile_ok(std::string_view rules, std::string_view selectors = "{}") {
-  const std::string text = R"({"name":"t","revision":"1","selectors":)" + std::string(selectors) +
+std::shared_ptr<const ToolPolicy> compile_ok(std::string_view rules, std::string_view selectors = "{}",
+                                             std::string_view rate_limits = "{}") {
+  const std::string text = R"({"name":"t","revision":"1","rateLimits":)" + std::string(rate_limits) +
+                           R"(,"selectors":)" + std::string(selectors) +
                            R"(,"rules":)" + std::string(rules) + "}";
   auto compiled = ToolPolicy::compile(text);
   if (auto* errors = std::get_if<std::vector<PolicyCompileError>>(&compiled)) {
@@ -205,14 +207,45 @@ TEST(ToolPolicyTest, CompileErrorsNameWhereAndWhy) {
 TEST(ToolPolicyTest, ARuleKeepsItsGrant) {
   auto policy = compile_ok(R"([{"id":"slow","effect":"allow","principals":["*"],"tools":["build"],
                                 "isolation":"per_session","sandbox":{"wall_time":120,"memory":1073741824},
-                                "rateLimit":"builds"}])");
+                                "rateLimit":"builds"}])",
+                           "{}", R"({"builds":{"key":["tool"],"count":1,"periodNs":1000000000,"burst":1}})");
   const Decision decision = policy->decide(anonymous(), "build", args("{}"));
   ASSERT_NE(decision.grant, nullptr);
   EXPECT_EQ(decision.grant->isolation, Isolation::kPerSession);
   EXPECT_EQ(decision.grant->sandbox.wall_time, 120.0);
   EXPECT_EQ(decision.grant->sandbox.memory, 1073741824u);
   EXPECT_FALSE(decision.grant->sandbox.cpu_time.has_value());
-  EXPECT_EQ(decision.grant->rate_limit, "builds");
+  ASSERT_NE(decision.grant->rate_limit, nullptr);
+  EXPECT_EQ(decision.grant->rate_limit->name, "builds");
+  EXPECT_EQ(policy->rate_limit(decision), decision.grant->rate_limit);
+}
+
+TEST(ToolPolicyTest, RateLimitsResolveByNameWithTheDefaultForEverythingElse) {
+  auto compiled = ToolPolicy::compile(R"({"name":"t","selectors":{},
+      "rateLimits":{"per-user":{"key":["principal"],"count":60,"periodNs":60000000000,"burst":20},
+                    "ci":{"key":["principal","tool"],"count":10,"periodNs":1000000000,"burst":20}},
+      "defaults":{"rateLimit":"per-user"},
+      "rules":[{"id":"ci","effect":"allow","principals":["*"],"tools":["build"],"rateLimit":"ci"},
+               {"id":"rest","effect":"allow","principals":["*"],"tools":["*"]}]})");
+  ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const ToolPolicy>>(compiled));
+  auto policy = std::get<std::shared_ptr<const ToolPolicy>>(compiled);
+  const RateLimitSpec* build = policy->rate_limit(policy->decide(anonymous(), "build", args("{}")));
+  ASSERT_NE(build, nullptr);
+  EXPECT_EQ(build->name, "ci");
+  EXPECT_EQ(build->key, (std::vector<RateKeyPart>{RateKeyPart::kPrincipal, RateKeyPart::kTool}));
+  EXPECT_EQ(build->rate.count, 10u);
+  EXPECT_EQ(build->rate.burst, 20u);
+  EXPECT_EQ(policy->rate_limit(policy->decide(anonymous(), "add", args("{}")))->name, "per-user");
+  EXPECT_EQ(policy->default_rate_limit()->rate.period, std::chrono::seconds(60));
+
+  auto errors = compile_errors(R"({"name":"t","rateLimits":{"r":{"key":["ip"],"count":0,"periodNs":1,"burst":1}},
+      "defaults":{"rateLimit":"nope"},"rules":[{"id":"a","effect":"allow","principals":["*"],"tools":["x"],
+      "rateLimit":"ghost"}]})");
+  ASSERT_EQ(errors.size(), 4u);
+  EXPECT_EQ(errors[0].where, "rateLimits.r.key");
+  EXPECT_EQ(errors[1].where, "rateLimits.r.count");
+  EXPECT_EQ(errors[2].code, "unknown_rate_limit");
+  EXPECT_EQ(errors[3].where, "rules[0].rateLimit");
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ namespace sandgate::ratelimit {
 enum class RateLimitError { kExhausted };
 
 struct Limited {
-  RateLimitError error;
+  RateLimitError error = RateLimitError::kExhausted;
   std::chrono::milliseconds retry_after{1000};  // until the next request of this key would be admitted
   std::string policy;           // the policy file's rate-limit name
   std::uint64_t quota = 0;      // requests per window...
