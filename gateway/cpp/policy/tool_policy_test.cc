@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/json_text.h"
+
 namespace sandgate::policy {
 namespace {
 
@@ -95,6 +97,16 @@ TEST(ToolPolicyTest, ArgumentsThatNoAllowAcceptsDenyWithTheirOwnReason) {
     EXPECT_EQ(decision.reason, kArgumentNotAllowed) << refused;
     EXPECT_EQ(decision.rule, kDefaultRule) << refused;
   }
+}
+
+TEST(ToolPolicyTest, ADuplicatedArgumentIsJudgedByTheValueTheToolReceives) {
+  // Python's json (the tool's side) keeps the last of duplicate keys; the policy must judge that one too.
+  auto policy = compile_ok(R"([{"id":"srv","effect":"allow","principals":["*"],"tools":["read"],
+                                "args":{"path":{"glob":["/srv/**"]}}}])");
+  auto parsed = [](std::string_view text) { return std::get<json::value>(parse_json_text(text, JsonLimits{})); };
+  EXPECT_FALSE(policy->decide(anonymous(), "read", parsed(R"({"path":"/srv/ok","path":"/etc/shadow"})")).allowed);
+  EXPECT_TRUE(policy->decide(anonymous(), "read", parsed(R"({"path":"/etc/shadow","path":"/srv/ok"})")).allowed);
+  EXPECT_FALSE(policy->decide(anonymous(), "read", parsed(R"({"path":"/srv/ok","pa\u0074h":"/etc/shadow"})")).allowed);
 }
 
 TEST(ToolPolicyTest, AConditionalDenyDeniesOnlyWhatItsArgumentsMatch) {
