@@ -19,6 +19,7 @@ set(SANDGATE_UNIT_TESTS
   ${CMAKE_CURRENT_LIST_DIR}/policy/sandbox_grant_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/policy/arg_constraints_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/policy/tool_policy_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/policy/policy_gate_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/auth/api_keys_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/ratelimit/rate_limit_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/ratelimit/policy_limiter_test.cc

@@ -235,9 +235,9 @@ class TokenAuthenticator final : public auth::Authenticator {
 };
 class RootOnly final : public policy::Authorizer {
  public:
-  std::optional<policy::Denial> authorize(const RequestContext& context, const Message& request) const override {
+  std::optional<policy::Denial> authorize(RequestContext& context, const Message& request) const override {
     if (request.method == "ping" || context.principal.name.rfind("root@", 0) == 0) return std::nullopt;
-    return policy::Denial{policy::PolicyError::kDenied, "tool_denied"};
+    return policy::Denial{policy::PolicyError::kDenied, "tool_denied", ""};
   }
 };
 class TwoEach final : public ratelimit::RateLimiter {
@@ -313,7 +313,7 @@ TEST_F(ConversationTest, StagesStopRequestsWithTheirOwnStatusCodeAndHeaders) {
 
 TEST_F(ConversationTest, StdioRequestsCarryTheirTransportAndPeer) {
   struct Seen final : policy::Authorizer {
-    std::optional<policy::Denial> authorize(const RequestContext& context, const Message&) const override {
+    std::optional<policy::Denial> authorize(RequestContext& context, const Message&) const override {
       std::lock_guard lock(mutex);
       transports.push_back(std::string(transport_name(context.transport)) + " " + context.peer + " " + context.principal.name);
       return std::nullopt;

@@ -12,7 +12,22 @@
 #include "mcp/notifications.h"
 #include "mcp/protocol.h"
 
+namespace sandgate::policy {
+class ToolPolicy;
+struct Rule;
+struct RateLimitSpec;
+}  // namespace sandgate::policy
+
 namespace sandgate::mcp {
+
+// What the authorize stage decided, for the stages after it. The request is served under `policy` to its end,
+// whatever a reload swaps in meanwhile.
+struct Admission {
+  std::shared_ptr<const policy::ToolPolicy> policy;  // null: no policy (everything open)
+  const policy::Rule* grant = nullptr;               // the allow rule whose limits apply to a tool call
+  const policy::RateLimitSpec* rate_limit = nullptr;  // null: no limit
+  std::string tool;                                  // a tool call's tool name
+};
 
 enum class Transport { kStreamableHttp, kStdio };
 std::string_view transport_name(Transport transport);
@@ -44,6 +59,7 @@ struct RequestContext {
   std::string peer;                        // "127.0.0.1:54321"; "stdio"
   std::shared_ptr<const Headers> headers;  // shared by a batch's requests; never null once received
   auth::Principal principal;
+  Admission admission;  // set by the authorize stage
   // The transport's channel for this request's notifications; null when it has none (no progress token, a batch).
   std::shared_ptr<NotificationSink> notifications;
 };

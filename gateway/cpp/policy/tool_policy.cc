@@ -169,6 +169,37 @@ std::variant<std::shared_ptr<const ToolPolicy>, std::vector<PolicyCompileError>>
                                              "defaults.rateLimit");
   }
 
+  auth::AnonymousAccess anonymous = auth::AnonymousAccess::kLoopbackOnly;
+  std::vector<auth::ApiKey> keys;
+  if (const json::value* auth_value = root->if_contains("auth"); auth_value != nullptr && !auth_value->is_null()) {
+    if (const json::object* section = read.object(auth_value, "auth")) {
+      if (std::string name = read.text(*section, "anonymous", "auth", false); !name.empty()) {
+        if (auto parsed = auth::parse_anonymous_access(name)) {
+          anonymous = *parsed;
+        } else {
+          read.fail("auth.anonymous", "bad_document", "expected loopback-only, allow or deny");
+        }
+      }
+      if (const json::value* list = section->if_contains("apiKeys"); list != nullptr && list->is_array()) {
+        std::size_t position = 0;
+        for (const json::value& item : list->get_array()) {
+          const std::string where = "auth.apiKeys[" + std::to_string(position++) + "]";
+          if (const json::object* key = read.object(&item, where)) {
+            keys.push_back({read.text(*key, "name", where, true), read.text(*key, "sha256", where, true),
+                            read.text(*key, "principal", where, true), read.strings(*key, "groups", where)});
+          }
+        }
+      } else if (list != nullptr) {
+        read.fail("auth.apiKeys", "bad_document", "expected an array");
+      }
+    }
+  }
+  try {
+    policy->authenticator_ = std::make_unique<const auth::ApiKeyAuthenticator>(keys, anonymous);
+  } catch (const std::invalid_argument& error) {
+    read.fail("auth.apiKeys", "bad_api_key", error.what());
+  }
+
   const json::value* rules = root->if_contains("rules");
   if (rules == nullptr || !rules->is_array()) {
     read.fail("rules", "bad_document", "expected an array");

@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "auth/api_keys.h"
 #include "auth/principal.h"
 #include "common/json.h"
 #include "policy/arg_constraints.h"
@@ -104,6 +105,8 @@ class ToolPolicy {
   const std::vector<Rule>& rules() const { return rules_; }
   // The rate limit a call allowed by `decision` spends from; null when none applies.
   const RateLimitSpec* rate_limit(const Decision& decision) const;
+  // Who a request is: the policy's API keys and its rule for callers without credentials.
+  const auth::ApiKeyAuthenticator& authenticator() const { return *authenticator_; }
   // The rate limit every other request (lists, initialize, ping, ...) spends from; null when none.
   const RateLimitSpec* default_rate_limit() const { return default_rate_limit_; }
 
@@ -128,6 +131,7 @@ class ToolPolicy {
   std::vector<Rule> rules_;
   std::vector<std::unique_ptr<RateLimitSpec>> rate_limits_;  // stable addresses: rules point at them
   const RateLimitSpec* default_rate_limit_ = nullptr;
+  std::unique_ptr<const auth::ApiKeyAuthenticator> authenticator_;
 };
 
 // Tool-name patterns: an exact name, a trailing-`*` namespace glob, or `*`. -1: no match; else how specific.

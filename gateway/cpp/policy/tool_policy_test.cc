@@ -187,6 +187,34 @@ TEST(ToolPolicyTest, TheTraceSaysWhichClauseOfEachRuleFailed) {
   EXPECT_EQ(trace[2].reason, "above_max");
 }
 
+TEST(ToolPolicyTest, ThePolicyKnowsItsKeysAndItsRuleForAnonymousCallers) {
+  // sha256("k") = 8254c329a92850f6d539dd376f4816ee2764517da5e0235514af433164480d7a
+  auto compiled = ToolPolicy::compile(R"({"name":"t","rules":[],"auth":{"anonymous":"deny","apiKeys":[
+      {"name":"k","sha256":"8254c329a92850f6d539dd376f4816ee2764517da5e0235514af433164480d7a","principal":"alice",
+       "groups":["eng"]}]}})");
+  ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const ToolPolicy>>(compiled));
+  const auto& keys = std::get<std::shared_ptr<const ToolPolicy>>(compiled)->authenticator();
+  mcp::RequestContext context;
+  auto headers = std::make_shared<mcp::Headers>();
+  headers->add("X-API-Key", "k");
+  context.headers = headers;
+  context.peer = "127.0.0.1:1";
+  auto who = keys.authenticate(context);
+  ASSERT_TRUE(std::holds_alternative<auth::Principal>(who));
+  EXPECT_EQ(std::get<auth::Principal>(who).name, "alice");
+  context.headers = std::make_shared<mcp::Headers>();
+  EXPECT_TRUE(std::holds_alternative<auth::AuthFailure>(keys.authenticate(context)));  // anonymous: deny
+
+  auto defaults = std::get<std::shared_ptr<const ToolPolicy>>(ToolPolicy::compile(R"({"name":"t","rules":[]})"));
+  EXPECT_TRUE(std::holds_alternative<auth::Principal>(defaults->authenticator().authenticate(context)));  // loopback
+
+  auto errors = compile_errors(R"({"name":"t","rules":[],"auth":{"anonymous":"maybe","apiKeys":[
+      {"name":"k","sha256":"nothex","principal":"p"}]}})");
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].where, "auth.anonymous");
+  EXPECT_EQ(errors[1].code, "bad_api_key");
+}
+
 TEST(ToolPolicyTest, ToolPatternsAreExactNamesOrTrailingGlobs) {
   EXPECT_EQ(tool_pattern_rank("*", "anything"), 0);
   EXPECT_EQ(tool_pattern_rank("fs.*", "fs.read"), 4);

@@ -1,0 +1,39 @@
+#include "policy/policy_gate.h"
+
+namespace sandgate::policy {
+
+std::variant<auth::Principal, auth::AuthFailure> GateAuthenticator::authenticate(
+    const mcp::RequestContext& context) const {
+  return gate_->current()->authenticator().authenticate(context);
+}
+
+std::optional<Denial> GateAuthorizer::authorize(mcp::RequestContext& context, const mcp::Message& request) const {
+  std::shared_ptr<const ToolPolicy> policy = gate_->current();
+  mcp::Admission& admission = context.admission;
+  admission.rate_limit = policy->default_rate_limit();
+  admission.policy = policy;
+  if (request.method != "tools/call") return std::nullopt;
+  const json::value* name = request.params.if_contains("name");
+  // No tool named: nothing runs, and the engine answers the malformed call as it always has.
+  if (name == nullptr || !name->is_string()) return std::nullopt;
+  admission.tool = std::string(name->get_string());
+  static const json::value kAbsent;  // null: every constrained argument is missing
+  const json::value* arguments = request.params.if_contains("arguments");
+  const Decision decision = policy->decide(context.principal, admission.tool, arguments ? *arguments : kAbsent);
+  if (!decision.allowed) {
+    if (!policy->visible(context.principal, admission.tool)) {
+      return Denial{PolicyError::kHidden, std::string(decision.reason), admission.tool};
+    }
+    return Denial{PolicyError::kDenied, std::string(decision.reason), admission.tool};
+  }
+  admission.grant = decision.grant;
+  admission.rate_limit = policy->rate_limit(decision);
+  return std::nullopt;
+}
+
+std::optional<ratelimit::Limited> GateRateLimiter::admit(const mcp::RequestContext& context, const mcp::Message&) {
+  if (context.admission.rate_limit == nullptr) return std::nullopt;
+  return limiter_->admit(*context.admission.rate_limit, context.principal, context.admission.tool, context.peer);
+}
+
+}  // namespace sandgate::policy

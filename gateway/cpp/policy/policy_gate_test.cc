@@ -1,0 +1,139 @@
+#include "policy/policy_gate.h"
+
+#include <gtest/gtest.h>
+
+namespace sandgate::policy {
+namespace {
+
+// sha256("k")
+constexpr std::string_view kKeyDigest = "8254c329a92850f6d539dd376f4816ee2764517da5e0235514af433164480d7a";
+
+std::shared_ptr<const ToolPolicy> compile(std::string_view rules, std::string_view anonymous = "allow") {
+  const std::string text = std::string(R"({"name":"t","revision":"1","selectors":{"eng":{"anyGroup":["eng"]}},)") +
+                           R"("rateLimits":{"two":{"key":["principal"],"count":2,"periodNs":60000000000,"burst":2},)" +
+                           R"("lists":{"key":["client"],"count":1,"periodNs":1000000000,"burst":1}},)" +
+                           R"("defaults":{"rateLimit":"lists"},"auth":{"anonymous":")" + std::string(anonymous) +
+                           R"(","apiKeys":[{"name":"k","sha256":")" + std::string(kKeyDigest) +
+                           R"(","principal":"alice","groups":["eng"]}]},"rules":)" + std::string(rules) + "}";
+  auto compiled = ToolPolicy::compile(text);
+  if (auto* errors = std::get_if<std::vector<PolicyCompileError>>(&compiled)) {
+    ADD_FAILURE() << (*errors)[0].where << ": " << (*errors)[0].message;
+    return nullptr;
+  }
+  return std::get<std::shared_ptr<const ToolPolicy>>(compiled);
+}
+
+constexpr std::string_view kRules = R"([
+  {"id":"eng-read","effect":"allow","principals":["eng"],"tools":["read"],"args":{"path":{"glob":["/srv/**"]}},
+   "rateLimit":"two"},
+  {"id":"anyone-add","effect":"allow","principals":["*"],"tools":["add"]}])";
+
+mcp::Message call(std::string_view params) {
+  const std::string text = R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":)" + std::string(params) + "}";
+  return std::get<mcp::Message>(mcp::decode_message(json::parse(text), text));
+}
+
+mcp::RequestContext as(auth::Principal principal) {
+  mcp::RequestContext context;
+  context.principal = std::move(principal);
+  context.peer = "127.0.0.1:9";
+  return context;
+}
+
+auth::Principal alice() { return auth::Principal{auth::Principal::Kind::kApiKey, "alice", {"eng"}}; }
+
+TEST(PolicyGateTest, AnAllowedCallCarriesItsGrantRateLimitAndSnapshot) {
+  auto gate = std::make_shared<PolicyGate>(compile(kRules));
+  GateAuthorizer authorize(gate);
+  mcp::RequestContext context = as(alice());
+  EXPECT_EQ(authorize.authorize(context, call(R"({"name":"read","arguments":{"path":"/srv/x"}})")), std::nullopt);
+  ASSERT_NE(context.admission.grant, nullptr);
+  EXPECT_EQ(context.admission.grant->id, "eng-read");
+  EXPECT_EQ(context.admission.rate_limit->name, "two");
+  EXPECT_EQ(context.admission.tool, "read");
+  EXPECT_EQ(context.admission.policy, gate->current());
+}
+
+TEST(PolicyGateTest, ADeniedCallIsForbiddenAndAnInvisibleToolIsUnknown) {
+  auto gate = std::make_shared<PolicyGate>(compile(kRules));
+  GateAuthorizer authorize(gate);
+  mcp::RequestContext context = as(alice());
+  const auto refused = authorize.authorize(context, call(R"({"name":"read","arguments":{"path":"/etc/shadow"}})"));
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->error, PolicyError::kDenied);
+  EXPECT_EQ(refused->reason, "argument_not_allowed");
+  EXPECT_EQ(to_fault(*refused).kind, mcp::Failure::kForbidden);
+
+  mcp::RequestContext stranger = as(auth::Principal{});
+  const auto hidden = authorize.authorize(stranger, call(R"({"name":"read","arguments":{"path":"/srv/x"}})"));
+  ASSERT_TRUE(hidden.has_value());
+  EXPECT_EQ(hidden->error, PolicyError::kHidden);
+  const mcp::Fault unknown = to_fault(*hidden);
+  EXPECT_EQ(unknown.kind, mcp::Failure::kInvalidParams);
+  EXPECT_EQ(unknown.message, "Unknown tool: read");
+  EXPECT_EQ(unknown.data_json, R"({"name":"read"})");
+  EXPECT_EQ(to_fault(*authorize.authorize(stranger, call(R"({"name":"nonexistent"})"))).message,
+            "Unknown tool: nonexistent");
+}
+
+TEST(PolicyGateTest, OtherRequestsPassWithTheDefaultRateLimit) {
+  auto gate = std::make_shared<PolicyGate>(compile(kRules));
+  GateAuthorizer authorize(gate);
+  mcp::RequestContext context = as(auth::Principal{});
+  const std::string text = R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})";
+  EXPECT_EQ(authorize.authorize(context, std::get<mcp::Message>(mcp::decode_message(json::parse(text), text))),
+            std::nullopt);
+  EXPECT_EQ(context.admission.rate_limit->name, "lists");
+  EXPECT_EQ(authorize.authorize(context, call(R"({"arguments":{}})")), std::nullopt);  // the engine refuses it
+}
+
+TEST(PolicyGateTest, ASwapServesNewRequestsWhileOldOnesKeepTheirSnapshot) {
+  auto gate = std::make_shared<PolicyGate>(compile(kRules));
+  GateAuthorizer authorize(gate);
+  mcp::RequestContext before = as(auth::Principal{});
+  EXPECT_EQ(authorize.authorize(before, call(R"({"name":"add"})")), std::nullopt);
+  const auto old_policy = before.admission.policy;
+  gate->swap(compile(R"([{"id":"nothing","effect":"deny","principals":["*"],"tools":["add"]}])"));
+  EXPECT_EQ(before.admission.policy, old_policy);  // the request in flight still holds its rules
+  EXPECT_EQ(before.admission.grant->id, "anyone-add");
+  mcp::RequestContext after = as(auth::Principal{});
+  EXPECT_EQ(authorize.authorize(after, call(R"({"name":"add"})"))->reason, "denied_by_rule");
+}
+
+TEST(PolicyGateTest, TheRateLimiterSpendsFromTheLimitTheAuthorizerChose) {
+  ManualClock clock;
+  auto gate = std::make_shared<PolicyGate>(compile(kRules));
+  GateAuthorizer authorize(gate);
+  GateRateLimiter limit(std::make_unique<ratelimit::PolicyLimiter>(clock, 1024, std::make_shared<metrics::Counters>()));
+  const mcp::Message read = call(R"({"name":"read","arguments":{"path":"/srv/x"}})");
+  int admitted = 0;
+  std::optional<ratelimit::Limited> refused;
+  for (int i = 0; i < 5 && !refused; ++i) {
+    mcp::RequestContext context = as(alice());
+    ASSERT_EQ(authorize.authorize(context, read), std::nullopt);
+    refused = limit.admit(context, read);
+    if (!refused) ++admitted;
+  }
+  EXPECT_EQ(admitted, 2);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->policy, "two");
+  mcp::RequestContext unlimited;  // no admission: nothing to spend
+  EXPECT_EQ(limit.admit(unlimited, read), std::nullopt);
+}
+
+TEST(PolicyGateTest, AuthenticationFollowsTheCurrentSnapshot) {
+  auto gate = std::make_shared<PolicyGate>(compile(kRules, "deny"));
+  GateAuthenticator authenticate(gate);
+  mcp::RequestContext context = as(auth::Principal{});
+  auto headers = std::make_shared<mcp::Headers>();
+  headers->add("Authorization", "Bearer k");
+  context.headers = headers;
+  EXPECT_EQ(std::get<auth::Principal>(authenticate.authenticate(context)).name, "alice");
+  context.headers = std::make_shared<mcp::Headers>();
+  EXPECT_TRUE(std::holds_alternative<auth::AuthFailure>(authenticate.authenticate(context)));
+  gate->swap(compile(kRules, "allow"));
+  EXPECT_TRUE(std::holds_alternative<auth::Principal>(authenticate.authenticate(context)));
+}
+
+}  // namespace
+}  // namespace sandgate::policy
