@@ -69,6 +69,12 @@ Catalog::Catalog(std::string_view catalog_json, std::size_t page_size) : page_si
   const json::object* root = std::get<json::value>(parsed).if_object();
   if (root == nullptr) throw std::invalid_argument("catalog must be a JSON object");
   tools_ = take_items(catalog_json, *root, "tools");
+  if (const json::value* tools = root->if_contains("tools")) {
+    for (const json::value& tool : tools->get_array()) {
+      const json::value* name = tool.is_object() ? tool.get_object().if_contains("name") : nullptr;
+      tool_names_.emplace_back(name != nullptr && name->is_string() ? std::string(name->get_string()) : std::string());
+    }
+  }
   resources_ = take_items(catalog_json, *root, "resources");
   templates_ = take_items(catalog_json, *root, "resourceTemplates");
   prompts_ = take_items(catalog_json, *root, "prompts");
@@ -86,7 +92,7 @@ const Catalog::Items& Catalog::items(ListKind kind) const {
 
 std::size_t Catalog::count(ListKind kind) const { return items(kind).size(); }
 
-std::variant<std::string, Fault> Catalog::page(ListKind kind, const json::value* cursor) const {
+std::variant<std::string, Fault> Catalog::page(ListKind kind, const json::value* cursor, const Keep& keep) const {
   const Items& all = items(kind);
   std::size_t offset = 0;
   if (cursor != nullptr && !cursor->is_null()) {
@@ -95,12 +101,17 @@ std::variant<std::string, Fault> Catalog::page(ListKind kind, const json::value*
     if (!decoded || *decoded > all.size()) return Fault{Failure::kInvalidParams, "Invalid cursor"};
     offset = *decoded;
   }
-  const std::size_t end = std::min(all.size(), offset + page_size_);
   std::string result = "{\"";
   result.append(list_field(kind)).append("\":[");
-  for (std::size_t i = offset; i < end; ++i) result.append(i == offset ? "" : ",").append(all[i]);
+  std::size_t taken = 0;
+  std::size_t next = offset;
+  for (; next < all.size() && taken < page_size_; ++next) {
+    if (keep && !keep(next)) continue;
+    result.append(taken++ == 0 ? "" : ",").append(all[next]);
+  }
+  while (keep && next < all.size() && !keep(next)) ++next;  // no cursor to a page of nothing
   result.push_back(']');
-  if (end < all.size()) result.append(R"(,"nextCursor":")").append(encode_cursor(end)).push_back('"');
+  if (next < all.size()) result.append(R"(,"nextCursor":")").append(encode_cursor(next)).push_back('"');
   result.push_back('}');
   return result;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // The server's tools, resources, templates and prompts, loaded once, paged by opaque cursors.
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -18,8 +19,13 @@ class Catalog {
   // Throws std::invalid_argument when the text is not the expected shape.
   Catalog(std::string_view catalog_json, std::size_t page_size);
 
-  // {"<items>": [...], "nextCursor"?: "..."} as text; kInvalidParams for a cursor we did not issue.
-  std::variant<std::string, Fault> page(ListKind kind, const json::value* cursor) const;
+  // Whether the caller may see the item at this index of its list (a policy's view); null: everything.
+  using Keep = std::function<bool(std::size_t index)>;
+  // {"<items>": [...], "nextCursor"?: "..."} as text; kInvalidParams for a cursor we did not issue. A cursor
+  // is a position in the whole list, so a kept item is never skipped or repeated across pages.
+  std::variant<std::string, Fault> page(ListKind kind, const json::value* cursor, const Keep& keep = nullptr) const;
+  // The tool at `index` of the tools list, by name.
+  const std::string& tool_name(std::size_t index) const { return tool_names_[index]; }
   std::size_t count(ListKind kind) const;
   json::object capabilities() const;
 
@@ -28,6 +34,7 @@ class Catalog {
   using Items = std::vector<std::string>;
   const Items& items(ListKind kind) const;
   Items tools_, resources_, templates_, prompts_;
+  std::vector<std::string> tool_names_;
   std::size_t page_size_;
 };
 

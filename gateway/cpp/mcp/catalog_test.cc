@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -50,6 +51,25 @@ TEST(Catalog, PagesFiveToolsTwoAtATime) {
   EXPECT_EQ(names(last), (std::vector<std::string>{"t4"}));
   EXPECT_FALSE(last.contains("nextCursor"));
   EXPECT_EQ(last.size(), 1u);
+}
+
+TEST(Catalog, AFilteredListPagesOnlyKeptItemsWithoutSkipsOrRepeats) {
+  const Catalog catalog(R"({"tools":[{"name":"t0"},{"name":"t1"},{"name":"t2"},{"name":"t3"},{"name":"t4"},
+                                     {"name":"t5"},{"name":"t6"}]})", 2);
+  EXPECT_EQ(catalog.tool_name(3), "t3");
+  const Catalog::Keep odd = [&](std::size_t index) { return catalog.tool_name(index).back() % 2 == 1; };
+  std::vector<std::string> seen;
+  std::optional<json::value> cursor;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = catalog.page(ListKind::kTools, cursor ? &*cursor : nullptr, odd);
+    const json::object object = json::parse(std::get<std::string>(page)).as_object();
+    for (const std::string& name : names(object)) seen.push_back(name);
+    if (!object.contains("nextCursor")) break;
+    cursor = object.at("nextCursor");
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"t1", "t3", "t5"}));  // t6 kept nothing after t5: no empty last page
+  const Catalog::Keep none = [](std::size_t) { return false; };
+  EXPECT_EQ(std::get<std::string>(catalog.page(ListKind::kTools, nullptr, none)), R"({"tools":[]})");
 }
 
 TEST(Catalog, NullCursorMeansTheFirstPage) {

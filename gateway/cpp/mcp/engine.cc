@@ -4,6 +4,8 @@
 #include <optional>
 #include <utility>
 
+#include "policy/tool_policy.h"
+
 namespace sandgate::mcp {
 namespace {
 
@@ -107,7 +109,7 @@ std::string Engine::discover_result() const {
   return json::serialize(result);
 }
 
-std::string Engine::finish(std::string result, Era era, std::int64_t ttl_ms) const {
+std::string Engine::finish(std::string result, Era era, std::int64_t ttl_ms, bool private_to_caller) const {
   if (era != Era::kModern) return result;
   // Rewritten member by member on the text: what the tool wrote passes as it wrote it.
   const bool cacheable = ttl_ms != kNotCacheable;
@@ -134,8 +136,7 @@ std::string Engine::finish(std::string result, Era era, std::int64_t ttl_ms) con
   append_raw_member(out, R"("_meta")", meta);
   if (cacheable) {
     append_raw_member(out, R"("ttlMs")", std::to_string(ttl_ms));
-    // Nothing served here depends on who asks yet; per-principal filtering will make lists private.
-    append_raw_member(out, R"("cacheScope")", R"("public")");
+    append_raw_member(out, R"("cacheScope")", private_to_caller ? R"("private")" : R"("public")");
   }
   out.push_back('}');
   return out;
@@ -149,9 +150,15 @@ void Engine::handle(const Message& request, const RequestContext& context, std::
   const bool modern = context.era == Era::kModern;
   for (const ListMethod& list : kListMethods) {
     if (method != list.method) continue;
-    auto page = catalog_.page(list.kind, request.params.if_contains("cursor"));
+    // Under a policy a caller sees only the tools some rule could let it call.
+    const policy::ToolPolicy* policy = list.kind == ListKind::kTools ? context.admission.policy.get() : nullptr;
+    Catalog::Keep keep;
+    if (policy != nullptr) {
+      keep = [&](std::size_t index) { return policy->visible(context.principal, catalog_.tool_name(index)); };
+    }
+    auto page = catalog_.page(list.kind, request.params.if_contains("cursor"), keep);
     if (auto* fault = std::get_if<Fault>(&page)) return done(std::move(*fault));
-    return done(finish(std::move(std::get<std::string>(page)), context.era, settings_.list_ttl_ms));
+    return done(finish(std::move(std::get<std::string>(page)), context.era, settings_.list_ttl_ms, policy != nullptr));
   }
   if (method == "tools/call") return invoke(InvocationKind::kToolCall, request, context, std::move(cancel), std::move(on_reply));
   if (method == "resources/read") {

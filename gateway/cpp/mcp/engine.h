@@ -65,7 +65,8 @@ class Engine {
  private:
   void invoke(InvocationKind kind, const Message& request, const RequestContext& context,
               std::shared_ptr<CancelToken> cancel, ReplyCallback done) const;
-  std::string finish(std::string result, Era era, std::int64_t ttl_ms) const;
+  // `private_to_caller`: the result depends on who asked (a policy's view), so caches must not share it.
+  std::string finish(std::string result, Era era, std::int64_t ttl_ms, bool private_to_caller = false) const;
   std::string discover_result() const;
 
   EngineSettings settings_;

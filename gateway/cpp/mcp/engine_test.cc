@@ -6,6 +6,8 @@
 #include <optional>
 #include <vector>
 
+#include "policy/tool_policy.h"
+
 namespace sandgate::mcp {
 namespace {
 
@@ -52,6 +54,29 @@ TEST(EngineSandboxPlan, EachCallCarriesTheGrantsPlanForItsToolOrTheServer) {
   EXPECT_EQ(dispatcher->plans[0]->limits.wall_time, 5);
   EXPECT_EQ(dispatcher->plans[1], engine_settings.sandbox->server());
   EXPECT_EQ(dispatcher->plans[2], engine_settings.sandbox->server());
+}
+
+TEST(EngineLists, UnderAPolicyACallerListsOnlyWhatItMayCallAndTheListIsPrivate) {
+  auto compiled = policy::ToolPolicy::compile(
+      R"({"name":"t","rules":[{"id":"fast","effect":"allow","principals":["*"],"tools":["fast"]}]})");
+  auto dispatcher = std::make_shared<PlanRecorder>();
+  Engine engine(EngineSettings{}, dispatcher);
+  auto list = [&](std::shared_ptr<const policy::ToolPolicy> policy) {
+    RequestContext context;
+    context.era = Era::kModern;
+    context.admission.policy = std::move(policy);
+    json::object result;
+    engine.handle(request("tools/list", "{}"), context, std::make_shared<CancelToken>(),
+                  [&](Reply reply, const OutcomeFacts&) { result = json::parse(std::get<std::string>(reply)).as_object(); });
+    return result;
+  };
+  const json::object open = list(nullptr);
+  EXPECT_EQ(open.at("tools").as_array().size(), 2u);
+  EXPECT_EQ(open.at("cacheScope").as_string(), "public");
+  const json::object filtered = list(std::get<std::shared_ptr<const policy::ToolPolicy>>(compiled));
+  ASSERT_EQ(filtered.at("tools").as_array().size(), 1u);
+  EXPECT_EQ(filtered.at("tools").as_array()[0].at("name").as_string(), "fast");
+  EXPECT_EQ(filtered.at("cacheScope").as_string(), "private");
 }
 
 TEST(EngineSandboxPlan, WithoutAGrantNoPlanIsSent) {
