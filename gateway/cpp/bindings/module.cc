@@ -16,6 +16,7 @@
 #include "mcp/session_table.h"
 #include "mcp/streamable_http.h"
 #include "common/json_text.h"
+#include "policy/policy_gate.h"
 #include "policy/tool_policy.h"
 #include "server/http_server.h"
 #include "server/stdio_server.h"
@@ -43,6 +44,7 @@ struct CoreSettings {
   std::size_t page_size = 100;
   double session_idle_timeout_s = 3600.0;
   std::size_t max_sessions = 10'000;
+  std::size_t max_rate_limit_keys = 100'000;
   std::size_t max_progress_notifications = 1000;
   std::size_t max_progress_bytes = 16 * 1024;
   std::size_t max_json_depth = JsonLimits{}.max_depth;
@@ -83,16 +85,28 @@ metrics::Counter counter_or_raise(std::string_view name) {
   throw py::key_error("no counter named " + std::string(name));
 }
 
+// The request path's stages: the policy gate's when the operator gave one, else everyone anonymous and open.
+mcp::Stages request_stages(const CoreSettings& s, const std::shared_ptr<const policy::PolicyGate>& gate,
+                           const Clock& clock, std::shared_ptr<metrics::Counters> counters) {
+  if (gate == nullptr) return mcp::open_stages(std::move(counters));
+  return mcp::Stages{
+      std::make_shared<policy::GateAuthenticator>(gate), std::make_shared<policy::GateAuthorizer>(gate),
+      std::make_shared<policy::GateRateLimiter>(
+          std::make_unique<ratelimit::PolicyLimiter>(clock, s.max_rate_limit_keys, counters)),
+      std::make_shared<metrics::Recorder>(counters)};
+}
+
 // Everything one HTTP gateway owns, built in dependency order and torn down in reverse.
 class Gateway {
  public:
   Gateway(const CoreSettings& s, py::object dispatcher, std::shared_ptr<const policy::SandboxGrant> grant,
-          std::shared_ptr<metrics::Counters> counters)
+          std::shared_ptr<metrics::Counters> counters, std::shared_ptr<policy::PolicyGate> gate)
       : counters_(counters ? std::move(counters) : std::make_shared<metrics::Counters>()),
+        gate_(std::move(gate)),
         dispatcher_(make_dispatcher(std::move(dispatcher), s)),
         engine_(engine_settings(s, std::move(grant)), dispatcher_, counters_),
         sessions_(mcp::SessionTableLimits{s.max_sessions, millis(s.session_idle_timeout_s)}, clock_, counters_),
-        conversation_(engine_, sessions_, mcp::open_stages(counters_)),
+        conversation_(engine_, sessions_, request_stages(s, gate_, clock_, counters_)),
         http_(mcp::HttpPolicy{s.allowed_origins, s.response_mode == "sse" ? mcp::ResponseMode::kSse : mcp::ResponseMode::kJson},
               conversation_),
         server_(listener_settings(s), http_, counters_),
@@ -169,6 +183,7 @@ class Gateway {
 
   SteadyClock clock_;
   const std::shared_ptr<metrics::Counters> counters_;
+  const std::shared_ptr<policy::PolicyGate> gate_;  // null: no policy
   std::shared_ptr<bindings::PyDispatcher> dispatcher_;
   mcp::Engine engine_;
   mcp::SessionTable sessions_;
@@ -189,13 +204,13 @@ class Gateway {
 constexpr mcp::SessionTableLimits kStdioSessionLimits{2, std::chrono::hours(24 * 365 * 100)};
 
 void serve_stdio(const CoreSettings& s, py::object target, std::shared_ptr<const policy::SandboxGrant> grant,
-                 std::shared_ptr<metrics::Counters> counters) {
+                 std::shared_ptr<metrics::Counters> counters, std::shared_ptr<policy::PolicyGate> gate) {
   auto dispatcher = make_dispatcher(std::move(target), s);
   if (counters == nullptr) counters = std::make_shared<metrics::Counters>();
   mcp::Engine engine(engine_settings(s, std::move(grant)), dispatcher, counters);
   SteadyClock clock;
   mcp::SessionTable sessions(kStdioSessionLimits, clock, counters);
-  mcp::Conversation conversation(engine, sessions, mcp::open_stages(counters));
+  mcp::Conversation conversation(engine, sessions, request_stages(s, gate, clock, counters));
   py::gil_scoped_release release;
   server::serve_stdio(conversation, 0, 1, server::StdioSettings{s.max_body_bytes});
   dispatcher->drain();
@@ -245,6 +260,7 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("page_size", &CoreSettings::page_size)
       .def_readwrite("session_idle_timeout_s", &CoreSettings::session_idle_timeout_s)
       .def_readwrite("max_sessions", &CoreSettings::max_sessions)
+      .def_readwrite("max_rate_limit_keys", &CoreSettings::max_rate_limit_keys)
       .def_readwrite("max_progress_notifications", &CoreSettings::max_progress_notifications)
       .def_readwrite("max_progress_bytes", &CoreSettings::max_progress_bytes)
       .def_readwrite("max_json_depth", &CoreSettings::max_json_depth)
@@ -262,10 +278,54 @@ PYBIND11_MODULE(_core, m) {
            py::arg("name"))
       .def("snapshot", [](const metrics::Counters& c) { return snapshot(c); });
 
+  // (policy, []) or (None, [(where, code, message), ...]): every problem the core finds, at once.
+  py::class_<PolicyHandle>(m, "ToolPolicy")
+      .def("decide",
+           [](const PolicyHandle& h, std::string name, std::vector<std::string> groups, bool anonymous,
+              std::string_view tool, std::string_view arguments_json) {
+             return decision_tuple(h.policy->decide(principal_of(std::move(name), std::move(groups), anonymous), tool,
+                                                    arguments_of(arguments_json)));
+           })
+      .def("explain",
+           [](const PolicyHandle& h, std::string name, std::vector<std::string> groups, bool anonymous,
+              std::string_view tool, std::string_view arguments_json) {
+             std::vector<policy::RuleTrace> trace;
+             const policy::Decision decision = h.policy->decide(
+                 principal_of(std::move(name), std::move(groups), anonymous), tool, arguments_of(arguments_json), &trace);
+             py::list steps;
+             for (const policy::RuleTrace& step : trace) {
+               steps.append(py::make_tuple(step.rule->id, step.rule->effect == policy::Effect::kAllow ? "allow" : "deny",
+                                           step.rule->shadow, step.tool_matched, step.principal_matched,
+                                           step.args_satisfied, step.field, step.reason));
+             }
+             return py::make_tuple(decision_tuple(decision), steps);
+           })
+      .def("visible", [](const PolicyHandle& h, std::string name, std::vector<std::string> groups, bool anonymous,
+                         std::string_view tool) {
+        return h.policy->visible(principal_of(std::move(name), std::move(groups), anonymous), tool);
+      })
+      .def_property_readonly("revision", [](const PolicyHandle& h) { return h.policy->revision(); });
+  // The policy on the request path; `swap` serves a reloaded one to every request that starts after it.
+  py::class_<policy::PolicyGate, std::shared_ptr<policy::PolicyGate>>(m, "PolicyGate")
+      .def(py::init([](const PolicyHandle& h) { return std::make_shared<policy::PolicyGate>(h.policy); }),
+           py::arg("policy"))
+      .def("swap", [](policy::PolicyGate& gate, const PolicyHandle& h) { gate.swap(h.policy); }, py::arg("policy"))
+      .def_property_readonly("revision", [](const policy::PolicyGate& gate) { return gate.current()->revision(); });
+  m.def("compile_tool_policy", [](std::string_view compiled_json) -> py::tuple {
+    auto compiled = policy::ToolPolicy::compile(compiled_json);
+    py::list errors;
+    if (auto* problems = std::get_if<std::vector<policy::PolicyCompileError>>(&compiled)) {
+      for (const auto& problem : *problems) errors.append(py::make_tuple(problem.where, problem.code, problem.message));
+      return py::make_tuple(py::none(), errors);
+    }
+    return py::make_tuple(PolicyHandle{std::get<std::shared_ptr<const policy::ToolPolicy>>(compiled)}, errors);
+  }, py::arg("compiled_json"));
+
   py::class_<Gateway>(m, "HttpServer")
       .def(py::init<const CoreSettings&, py::object, std::shared_ptr<const policy::SandboxGrant>,
-                    std::shared_ptr<metrics::Counters>>(),
-           py::arg("settings"), py::arg("dispatcher"), py::arg("grant"), py::arg("counters") = nullptr)
+                    std::shared_ptr<metrics::Counters>, std::shared_ptr<policy::PolicyGate>>(),
+           py::arg("settings"), py::arg("dispatcher"), py::arg("grant"), py::arg("counters") = nullptr,
+           py::arg("gate") = nullptr)
       .def("start", &Gateway::start)
       .def("shutdown", &Gateway::shutdown)
       .def("wait", &Gateway::wait)
@@ -297,43 +357,6 @@ PYBIND11_MODULE(_core, m) {
   statuses["shutting_down"] = static_cast<int>(mcp::OutcomeStatus::kShuttingDown);
   m.attr("OUTCOME_STATUS") = statuses;
 
-  // (policy, []) or (None, [(where, code, message), ...]): every problem the core finds, at once.
-  py::class_<PolicyHandle>(m, "ToolPolicy")
-      .def("decide",
-           [](const PolicyHandle& h, std::string name, std::vector<std::string> groups, bool anonymous,
-              std::string_view tool, std::string_view arguments_json) {
-             return decision_tuple(h.policy->decide(principal_of(std::move(name), std::move(groups), anonymous), tool,
-                                                    arguments_of(arguments_json)));
-           })
-      .def("explain",
-           [](const PolicyHandle& h, std::string name, std::vector<std::string> groups, bool anonymous,
-              std::string_view tool, std::string_view arguments_json) {
-             std::vector<policy::RuleTrace> trace;
-             const policy::Decision decision = h.policy->decide(
-                 principal_of(std::move(name), std::move(groups), anonymous), tool, arguments_of(arguments_json), &trace);
-             py::list steps;
-             for (const policy::RuleTrace& step : trace) {
-               steps.append(py::make_tuple(step.rule->id, step.rule->effect == policy::Effect::kAllow ? "allow" : "deny",
-                                           step.rule->shadow, step.tool_matched, step.principal_matched,
-                                           step.args_satisfied, step.field, step.reason));
-             }
-             return py::make_tuple(decision_tuple(decision), steps);
-           })
-      .def("visible", [](const PolicyHandle& h, std::string name, std::vector<std::string> groups, bool anonymous,
-                         std::string_view tool) {
-        return h.policy->visible(principal_of(std::move(name), std::move(groups), anonymous), tool);
-      })
-      .def_property_readonly("revision", [](const PolicyHandle& h) { return h.policy->revision(); });
-  m.def("compile_tool_policy", [](std::string_view compiled_json) -> py::tuple {
-    auto compiled = policy::ToolPolicy::compile(compiled_json);
-    py::list errors;
-    if (auto* problems = std::get_if<std::vector<policy::PolicyCompileError>>(&compiled)) {
-      for (const auto& problem : *problems) errors.append(py::make_tuple(problem.where, problem.code, problem.message));
-      return py::make_tuple(py::none(), errors);
-    }
-    return py::make_tuple(PolicyHandle{std::get<std::shared_ptr<const policy::ToolPolicy>>(compiled)}, errors);
-  }, py::arg("compiled_json"));
-
   m.def("serve_stdio", &serve_stdio, py::arg("settings"), py::arg("dispatcher"), py::arg("grant"),
-        py::arg("counters") = nullptr);
+        py::arg("counters") = nullptr, py::arg("gate") = nullptr);
 }
