@@ -126,10 +126,24 @@ def served(monkeypatch) -> list[tuple]:
     calls: list[tuple] = []
     monkeypatch.setattr(serve, "trusted", lambda server, ceiling, data: ("trusted", server.name, ceiling))
     monkeypatch.setattr(serve, "hosted", lambda target, ceiling, data: ("hosted", target, (ceiling, data)))
-    monkeypatch.setattr(serve, "serve_http", lambda source, settings, banner=False:
-                        calls.append(("http", source, settings, banner)))
-    monkeypatch.setattr(serve, "serve_stdio", lambda source, settings: calls.append(("stdio", source, settings)))
+    monkeypatch.setattr(serve, "serve_http", lambda source, settings, banner=False, policy=None:
+                        calls.append(("http", source, settings, banner) + ((policy,) if policy else ())))
+    monkeypatch.setattr(serve, "serve_stdio", lambda source, settings, policy=None:
+                        calls.append(("stdio", source, settings) + ((policy,) if policy else ())))
     return calls
+
+
+def test_serve_with_a_policy_takes_its_ceiling_and_hands_it_to_the_server(tmp_path, served):
+    module = tmp_path / "tools.py"
+    module.write_text("raise SystemExit('never imported here')\n")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("apiVersion: sandgate.dev/v1\nkind: ToolPolicy\nmetadata: {name: p}\nspec:\n"
+                      "  defaults: {maxSandbox: {wallSeconds: 42, memoryMiB: 512}}\n")
+    assert cli.main(["serve", str(module), "--policy", str(policy)]) == 0
+    (kind, source, _settings, _banner, loaded), = served
+    ceiling = source[2][0]
+    assert (ceiling.wall_time, ceiling.memory, ceiling.cpu_time) == (42, 512 * 1024**2, DEFAULT_CEILING.cpu_time)
+    assert loaded.current.compiled.checked.policy.metadata.name == "p"
 
 
 def test_serve_hosts_the_module_unimported_with_the_options(tmp_path, served):

@@ -62,7 +62,7 @@ class FakeCore(types.ModuleType):
             pass
 
         class HttpServer:
-            def __init__(self, settings, dispatcher, grant, counters=None) -> None:
+            def __init__(self, settings, dispatcher, grant, counters=None, gate=None) -> None:
                 self.settings, self.dispatcher, self.grant, self.counters = settings, dispatcher, grant, counters
                 self.shutdowns = 0
                 self.stopped = threading.Event()
@@ -93,7 +93,7 @@ class FakeCore(types.ModuleType):
         assert hasattr(pending, "cancel")
         assert done.wait(5)
 
-    def serve_stdio(self, settings, dispatcher, grant, counters=None) -> None:
+    def serve_stdio(self, settings, dispatcher, grant, counters=None, gate=None) -> None:
         self.stdio_settings, self.stdio_counters = settings, counters
         self.call_async_tool(dispatcher)
         self.stdio_output.append(dispatcher.call("tools/call", "chatty", "{}", "{}", None)[1])

@@ -54,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def serve_command(args: argparse.Namespace) -> None:
     from sandgate import serve
 
-    ceiling = operator_ceiling(args)
+    policy = operator_policy(args)
+    ceiling = operator_ceiling(args) if policy is None else policy_ceiling(policy)
     overrides = operator_settings(args)
     path_text, variable = split_target(args.target)
     if args.trust:
@@ -69,9 +70,9 @@ def serve_command(args: argparse.Namespace) -> None:
         source = serve.hosted(f"{resolved}:{variable}" if variable else str(resolved), ceiling, args.data)
     try:
         if args.transport == "http":
-            serve.serve_http(source, settings, banner=args.banner)
+            serve.serve_http(source, settings, banner=args.banner, policy=policy)
         else:
-            serve.serve_stdio(source, settings)
+            serve.serve_stdio(source, settings, policy=policy)
     except RuntimeError as exc:
         from sandgate.sandbox.channel import ZygoteStartError
 
@@ -94,6 +95,9 @@ def build_parser(version: str) -> argparse.ArgumentParser:
     serve.add_argument("--trust", action="store_true",
                        help="the module is the operator's own code: import it in the gateway too, honour its "
                             'isolation="none" tools and its server settings')
+    serve.add_argument("--policy", metavar="FILE",
+                       help="who may call which tool, under which limits and rates (sandgate policy check FILE); "
+                            "reloaded on SIGHUP or when the file changes")
     serve.add_argument("--max-wall-time", metavar="SECONDS", help="ceiling on what a module asks for")
     serve.add_argument("--max-cpu-time", metavar="SECONDS", help="ceiling on what a module asks for")
     serve.add_argument("--max-memory", metavar="SIZE", help="ceiling on what a module asks for, e.g. 1Gi")
@@ -109,6 +113,28 @@ def build_parser(version: str) -> argparse.ArgumentParser:
 
     add_policy_commands(commands)
     return parser
+
+
+def operator_policy(args: argparse.Namespace) -> Any:
+    """The --policy file, loaded, checked, compiled and tested before anything starts; None without one."""
+    if args.policy is None:
+        return None
+    from sandgate.policy import PolicyError
+    from sandgate.policy.reload import PolicyFile
+
+    if any(getattr(args, flag) is not None for flag in CEILING_FLAGS):
+        raise ConfigError("--max-* and --policy both set the ceiling: use the policy's spec.defaults.maxSandbox")
+    policy = PolicyFile(Path(args.policy))
+    try:
+        policy.load()
+    except PolicyError as exc:
+        raise ConfigError(f"the policy file cannot be served:\n{exc}") from None
+    return policy
+
+
+def policy_ceiling(policy: Any) -> Sandbox:
+    """What a module may ask for at most, as the policy says (its unset fields keep the default ceiling)."""
+    return policy.current.compiled.checked.policy.spec.defaults.max_sandbox.sandbox().over(DEFAULT_CEILING)
 
 
 def operator_ceiling(args: argparse.Namespace) -> Sandbox:

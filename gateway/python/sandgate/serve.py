@@ -20,6 +20,7 @@ logger = logging.getLogger("sandgate.serve")
 
 if TYPE_CHECKING:
     from sandgate.app import MCPServer
+    from sandgate.policy.reload import PolicyFile
     from sandgate.sandbox.runner import SandboxRunner
 
 MODERN_PROTOCOL = "2026-07-28"
@@ -27,6 +28,7 @@ MODERN_PROTOCOL = "2026-07-28"
 SANDBOX_ONLY_SETTINGS = frozenset({"max_session_workers", "prespawned_children", "call_uid_base",
                                    "prespawn_idle_s", "import_timeout_s", "import_memory"})
 WILDCARD_HOSTS = ("0.0.0.0", "::")
+POLICY_POLL_S = 2.0  # how soon an edited policy file serves without a SIGHUP
 
 
 @dataclass(frozen=True)
@@ -103,16 +105,36 @@ def hosted(target: str, ceiling: Sandbox = DEFAULT_CEILING, data_paths: Sequence
     return build
 
 
-def serve_http(source: Source, settings: ServerSettings, *, banner: bool = False) -> None:
-    asyncio.run(_serve_http(source, settings, banner))
+def serve_http(source: Source, settings: ServerSettings, *, banner: bool = False,
+               policy: PolicyFile | None = None) -> None:
+    asyncio.run(_serve_http(source, settings, banner, policy))
 
 
-async def _serve_http(source: Source, settings: ServerSettings, banner: bool) -> None:
+def policy_gate(core: Any, policy: PolicyFile | None) -> Any:
+    """The core's gate over the loaded policy, swapped on each good reload; None serves without a policy."""
+    if policy is None or policy.current is None:
+        return None
+    gate = core.PolicyGate(policy.current.compiled.native)
+    policy.on_swap = lambda loaded: gate.swap(loaded.compiled.native)
+    return gate
+
+
+async def _watch_policy(policy: PolicyFile) -> None:
+    """Polls the file (a symlink swap included); a bad version is logged once and the last good one serves."""
+    while True:
+        await asyncio.sleep(POLICY_POLL_S)
+        await asyncio.get_running_loop().run_in_executor(None, policy.reload)
+
+
+async def _serve_http(source: Source, settings: ServerSettings, banner: bool, policy: PolicyFile | None) -> None:
     from sandgate import __version__, _core
 
     loop = asyncio.get_running_loop()
     identity, dispatcher, grant, runner = await source(loop, settings)
-    http = _core.HttpServer(core_settings(_core, identity, settings), dispatcher, grant, registry(_core, runner))
+    gate = policy_gate(_core, policy)
+    http = _core.HttpServer(core_settings(_core, identity, settings), dispatcher, grant, registry(_core, runner),
+                            gate)
+    watcher = loop.create_task(_watch_policy(policy)) if gate is not None and policy is not None else None
     shutdown: list[asyncio.Future[None]] = []
 
     def request_shutdown() -> None:
@@ -122,6 +144,10 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool) ->
 
     # Handlers first: a supervisor may signal as soon as it reads the banner.
     installed = _install_signal_handlers(loop, request_shutdown)
+    if watcher is not None and policy is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, policy.reload)
+            installed.append(signal.SIGHUP)
     port = http.start()
     print(f"Sandgate {__version__} serving MCP at {endpoint_url(settings.host, port)}",
           file=sys.stderr, flush=True)
@@ -136,6 +162,8 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool) ->
             request_shutdown()
         if shutdown:
             await shutdown[0]
+        if watcher is not None:
+            watcher.cancel()
         if runner is not None:
             await runner.close()
         for signum in installed:
@@ -160,7 +188,7 @@ async def start_sandbox(target: str, loop: asyncio.AbstractEventLoop, settings: 
     return runner
 
 
-def serve_stdio(source: Source, settings: ServerSettings) -> None:
+def serve_stdio(source: Source, settings: ServerSettings, policy: PolicyFile | None = None) -> None:
     """Serve on stdin/stdout; coroutine handlers run on a loop in a background thread."""
     from sandgate import __version__, _core
 
@@ -173,10 +201,14 @@ def serve_stdio(source: Source, settings: ServerSettings) -> None:
     except BaseException:
         _stop_loop(loop, thread, settings.shutdown_grace_s)
         raise
+    gate = policy_gate(_core, policy)
+    if gate is not None and policy is not None:  # no SIGHUP here: the main thread is inside the core
+        asyncio.run_coroutine_threadsafe(_watch_policy(policy), loop)
     try:
         # stdout carries the protocol, so stray prints from handlers must not reach it.
         with contextlib.redirect_stdout(sys.stderr):
-            _core.serve_stdio(core_settings(_core, identity, settings), dispatcher, grant, registry(_core, runner))
+            _core.serve_stdio(core_settings(_core, identity, settings), dispatcher, grant, registry(_core, runner),
+                              gate)
     finally:
         if runner is not None:
             asyncio.run_coroutine_threadsafe(runner.close(), loop).result()

@@ -62,6 +62,11 @@ class CompiledPolicy:
         self._native = native
         self._keys = {key.name: key for key in checked.policy.spec.auth.api_keys}
 
+    @property
+    def native(self) -> Any:
+        """The core's compiled policy (`_core.ToolPolicy`), as the request path's gate holds it."""
+        return self._native
+
     def caller(self, test: PolicyTest) -> Caller:
         if test.api_key is not None:
             return Caller.of_key(self._keys[test.api_key])
