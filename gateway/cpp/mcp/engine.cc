@@ -206,6 +206,9 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
   }
   if (settings_.sandbox) {
     invocation.plan = kind == InvocationKind::kToolCall ? settings_.sandbox->tool(invocation.name) : settings_.sandbox->server();
+    if (kind == InvocationKind::kToolCall && context.admission.grant != nullptr) {
+      invocation.plan = policy::granted_plan(*invocation.plan, *context.admission.grant);
+    }
   }
   if (progress_token(request) != nullptr) {
     invocation.progress = std::make_shared<ProgressReporter>(context.notifications, settings_.progress,

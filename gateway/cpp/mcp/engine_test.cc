@@ -79,6 +79,37 @@ TEST(EngineLists, UnderAPolicyACallerListsOnlyWhatItMayCallAndTheListIsPrivate) 
   EXPECT_EQ(filtered.at("cacheScope").as_string(), "private");
 }
 
+TEST(EngineSandboxPlan, ThePolicyRuleThatAllowedACallSetsItsLimitsOverTheModules) {
+  auto compiled = policy::ToolPolicy::compile(
+      R"({"name":"t","rules":[{"id":"slow-builds","effect":"allow","principals":["*"],"tools":["fast"],
+          "isolation":"per_session","sandbox":{"wall_time":120,"memory":4096}}]})");
+  const auto rules = std::get<std::shared_ptr<const policy::ToolPolicy>>(compiled);
+  policy::SandboxSettings settings;
+  settings.defaults = policy::SandboxLimits{30, 10, 1000, 1000, 64, 256, 1000, 1000};
+  settings.ceiling = policy::SandboxLimits{60, 20, 2000, 2000, 128, 512, 2000, 2000};
+  EngineSettings engine_settings;
+  engine_settings.sandbox = std::make_shared<policy::SandboxGrant>(R"({"tools":{"fast":{"sandbox":{"cpu_time":5}}}})",
+                                                                   settings);
+  auto dispatcher = std::make_shared<PlanRecorder>();
+  Engine engine(engine_settings, dispatcher);
+  RequestContext context;
+  context.era = Era::kLegacy;
+  context.admission.policy = rules;
+  context.admission.grant = &rules->rules()[0];
+  engine.handle(request("tools/call", R"({"name":"fast"})"), context, std::make_shared<CancelToken>(),
+                [](Reply, const OutcomeFacts&) {});
+  ASSERT_EQ(dispatcher->plans.size(), 1u);
+  const policy::SandboxPlan& plan = *dispatcher->plans[0];
+  EXPECT_EQ(plan.isolation, policy::Isolation::kPerSession);
+  EXPECT_EQ(plan.limits.wall_time, 120);  // the rule's, past the module ceiling of 60: the operator's word
+  EXPECT_EQ(plan.limits.memory, 4096u);
+  EXPECT_EQ(plan.limits.cpu_time, 5);     // the module's own request, within the ceiling
+  EXPECT_EQ(plan.limits.max_processes, 64u);
+
+  policy::SandboxPlan in_process{policy::Isolation::kNone, settings.defaults};
+  EXPECT_EQ(policy::granted_plan(in_process, rules->rules()[0]), in_process);  // trusted code stays in-process
+}
+
 TEST(EngineSandboxPlan, WithoutAGrantNoPlanIsSent) {
   auto dispatcher = std::make_shared<PlanRecorder>();
   Engine engine(EngineSettings{}, dispatcher);

@@ -68,6 +68,23 @@ bool contains(const std::vector<std::string>& values, std::string_view value) {
 
 }  // namespace
 
+SandboxPlan granted_plan(const SandboxPlan& module_plan, const Rule& rule) {
+  SandboxPlan plan = module_plan;
+  if (plan.isolation == Isolation::kNone) return plan;
+  if (rule.isolation && *rule.isolation != Isolation::kNone) plan.isolation = *rule.isolation;
+  const LimitsRequest& set = rule.sandbox;
+  SandboxLimits& limits = plan.limits;
+  if (set.wall_time) limits.wall_time = *set.wall_time;
+  if (set.cpu_time) limits.cpu_time = *set.cpu_time;
+  if (set.memory) limits.memory = *set.memory;
+  if (set.max_output) limits.max_output = *set.max_output;
+  if (set.max_processes) limits.max_processes = *set.max_processes;
+  if (set.max_open_files) limits.max_open_files = *set.max_open_files;
+  if (set.max_file_size) limits.max_file_size = *set.max_file_size;
+  if (set.scratch) limits.scratch = *set.scratch;
+  return plan;
+}
+
 long tool_pattern_rank(std::string_view pattern, std::string_view tool) {
   if (pattern == "*") return 0;
   if (!pattern.empty() && pattern.back() == '*') {

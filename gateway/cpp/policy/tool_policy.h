@@ -134,6 +134,11 @@ class ToolPolicy {
   std::unique_ptr<const auth::ApiKeyAuthenticator> authenticator_;
 };
 
+// The plan a call allowed by `rule` runs under: the module's plan (its requests within the operator's ceiling),
+// then the rule's own isolation and limits, the operator's word and so not clamped. Code the operator runs
+// in-process (isolation "none") stays there.
+SandboxPlan granted_plan(const SandboxPlan& module_plan, const Rule& rule);
+
 // Tool-name patterns: an exact name, a trailing-`*` namespace glob, or `*`. -1: no match; else how specific.
 long tool_pattern_rank(std::string_view pattern, std::string_view tool);
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from sandgate.sandbox.limits import Isolation, Sandbox
+from sandgate.sandbox.limits import Sandbox
 
 API_VERSION = "sandgate.dev/v1"
 KIND = "ToolPolicy"
@@ -154,8 +154,9 @@ class Rule(Strict):
     principals: list[Name | Literal["*"]] = Field(min_length=1)
     tools: list[ToolPattern] = Field(min_length=1)
     args: dict[str, Constraint] = {}
-    isolation: Isolation | None = None
-    sandbox: Limits | None = None
+    isolation: Literal["per_call", "per_session"] | None = Field(
+        None, description="in-process is the module's request, honoured only when defaults.trustModules")
+    sandbox: Limits | None = Field(None, description="the operator's word for these calls: not clamped by maxSandbox")
     rate_limit: Name | None = None
 
     @model_validator(mode="after")
