@@ -99,17 +99,9 @@ std::variant<Principal, AuthFailure> ApiKeyAuthenticator::authenticate(const mcp
 
 bool peer_is_local(std::string_view peer) {
   if (peer == "stdio") return true;
-  std::string_view host = peer;
-  if (!host.empty() && host.front() == '[') {
-    const std::size_t close = host.find(']');
-    if (close == std::string_view::npos) return false;
-    host = host.substr(1, close - 1);
-    if (host == "::1") return true;
-    if (host.substr(0, 7) != "::ffff:") return false;
-    host.remove_prefix(7);
-  } else {
-    host = host.substr(0, host.rfind(':'));
-  }
+  std::string_view host = mcp::peer_address(peer);
+  if (host == "::1") return true;
+  if (host.substr(0, 7) == "::ffff:") host.remove_prefix(7);  // IPv4-mapped, from a dual-stack listener
   return host.substr(0, 4) == "127.";
 }
 

@@ -10,6 +10,15 @@ std::string_view transport_name(Transport transport) {
   return "unknown";
 }
 
+std::string_view peer_address(std::string_view peer) {
+  if (!peer.empty() && peer.front() == '[') {
+    const std::size_t close = peer.find(']');
+    return close == std::string_view::npos ? peer : peer.substr(1, close - 1);
+  }
+  const std::size_t colon = peer.rfind(':');
+  return colon == std::string_view::npos ? peer : peer.substr(0, colon);
+}
+
 void Headers::reserve(std::size_t fields, std::size_t bytes) {
   fields_.reserve(fields);
   text_.reserve(bytes);

@@ -32,6 +32,9 @@ struct Admission {
 enum class Transport { kStreamableHttp, kStdio };
 std::string_view transport_name(Transport transport);
 
+// A context's peer without its port: "127.0.0.1:5" → "127.0.0.1", "[::1]:5" → "::1"; "stdio" as it is.
+std::string_view peer_address(std::string_view peer);
+
 // Request headers a stage may read, names lower-cased; the HTTP listener refuses more than max_header_fields.
 // Kept in one buffer: copying a request's headers costs two allocations, not two per header.
 class Headers {

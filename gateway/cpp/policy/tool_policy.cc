@@ -91,7 +91,7 @@ long tool_pattern_rank(std::string_view pattern, std::string_view tool) {
     const std::string_view prefix = pattern.substr(0, pattern.size() - 1);
     return tool.substr(0, prefix.size()) == prefix ? 1 + static_cast<long>(prefix.size()) : -1;
   }
-  return pattern == tool ? 1'000'000 : -1;  // longer than any name: an exact name beats every glob
+  return pattern == tool ? kExactNameRank : -1;
 }
 
 bool Selector::matches(const auth::Principal& principal) const {
@@ -295,6 +295,16 @@ const RateLimitSpec* ToolPolicy::rate_limit(const Decision& decision) const {
   return default_rate_limit_;
 }
 
+namespace {
+
+long best_tool_rank(const Rule& rule, std::string_view tool) {
+  long rank = -1;
+  for (const std::string& pattern : rule.tools) rank = std::max(rank, tool_pattern_rank(pattern, tool));
+  return rank;
+}
+
+}  // namespace
+
 template <typename Visit>
 void ToolPolicy::for_each_candidate(std::string_view tool, Visit visit) const {
   static const std::vector<std::size_t> kNone;
@@ -304,20 +314,16 @@ void ToolPolicy::for_each_candidate(std::string_view tool, Visit visit) const {
   auto a = exact.begin();
   auto b = rules_with_globs_.begin();
   while (a != exact.end() || b != rules_with_globs_.end()) {
-    std::size_t next;
     if (b == rules_with_globs_.end() || (a != exact.end() && *a <= *b)) {
-      next = *a++;
+      const std::size_t next = *a++;
       if (b != rules_with_globs_.end() && *b == next) ++b;
+      visit(rules_[next], kExactNameRank);
     } else {
-      next = *b++;
       // A rule seen only for its globs: skip it here unless one matches, before any per-rule work.
-      const Rule& rule = rules_[next];
-      if (std::none_of(rule.tools.begin(), rule.tools.end(),
-                       [&](const std::string& pattern) { return tool_pattern_rank(pattern, tool) >= 0; })) {
-        continue;
-      }
+      const Rule& rule = rules_[*b++];
+      const long rank = best_tool_rank(rule, tool);
+      if (rank >= 0) visit(rule, rank);
     }
-    visit(rules_[next]);
   }
 }
 
@@ -345,11 +351,9 @@ Decision ToolPolicy::decide(const auth::Principal& principal, std::string_view t
   const Rule* shadow_deny = nullptr;
   const Rule* shadow_allow = nullptr;
   bool argument_refused = false;
-  auto consider = [&](const Rule& rule) {
+  auto consider = [&](const Rule& rule, long tool_rank) {
     RuleTrace step;
     step.rule = &rule;
-    long tool_rank = -1;
-    for (const std::string& pattern : rule.tools) tool_rank = std::max(tool_rank, tool_pattern_rank(pattern, tool));
     step.tool_matched = tool_rank >= 0;
     step.principal_matched = step.tool_matched && principal_matches(rule, principal);
     if (step.principal_matched) {
@@ -387,7 +391,7 @@ Decision ToolPolicy::decide(const auth::Principal& principal, std::string_view t
     if (trace != nullptr) trace->push_back(std::move(step));
   };
   if (trace != nullptr) {
-    for (const Rule& rule : rules_) consider(rule);  // explain reports every rule, named or not
+    for (const Rule& rule : rules_) consider(rule, best_tool_rank(rule, tool));  // explain reports every rule
   } else {
     for_each_candidate(tool, consider);
   }
@@ -414,11 +418,8 @@ Decision ToolPolicy::decide(const auth::Principal& principal, std::string_view t
 bool ToolPolicy::visible(const auth::Principal& principal, std::string_view tool) const {
   bool allowed = false;
   bool denied = false;
-  for_each_candidate(tool, [&](const Rule& rule) {
-    if (rule.shadow || denied) return;
-    bool tool_matched = false;
-    for (const std::string& pattern : rule.tools) tool_matched = tool_matched || tool_pattern_rank(pattern, tool) >= 0;
-    if (!tool_matched || !principal_matches(rule, principal)) return;
+  for_each_candidate(tool, [&](const Rule& rule, long) {  // only rules naming the tool, exactly or by a glob
+    if (rule.shadow || denied || !principal_matches(rule, principal)) return;
     if (rule.effect == Effect::kDeny && rule.args.empty()) denied = true;
     if (rule.effect == Effect::kAllow) allowed = true;
   });

@@ -119,7 +119,8 @@ class ToolPolicy {
     using is_transparent = void;
     std::size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
   };
-  // The rules a call of `tool` can match, in file order: those naming it exactly, and those with a glob.
+  // The rules a call of `tool` can match, in file order, each with how specifically it names the tool:
+  // those naming it exactly, and those whose glob matches it.
   template <typename Visit>
   void for_each_candidate(std::string_view tool, Visit visit) const;
 
@@ -139,7 +140,9 @@ class ToolPolicy {
 // in-process (isolation "none") stays there.
 SandboxPlan granted_plan(const SandboxPlan& module_plan, const Rule& rule);
 
-// Tool-name patterns: an exact name, a trailing-`*` namespace glob, or `*`. -1: no match; else how specific.
+// Tool-name patterns: an exact name, a trailing-`*` namespace glob, or `*`. -1: no match; else how specific
+// (`*` 0, a glob one more than its prefix's length, an exact name kExactNameRank, longer than any name).
+inline constexpr long kExactNameRank = 1'000'000;
 long tool_pattern_rank(std::string_view pattern, std::string_view tool);
 
 }  // namespace sandgate::policy

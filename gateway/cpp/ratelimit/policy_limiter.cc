@@ -12,15 +12,6 @@ std::int64_t ceil_seconds(std::chrono::nanoseconds span) {
 PolicyLimiter::PolicyLimiter(const Clock& clock, std::size_t max_keys, std::shared_ptr<metrics::Counters> counters)
     : table_(clock, max_keys, std::move(counters)) {}
 
-std::string_view peer_address(std::string_view peer) {
-  if (!peer.empty() && peer.front() == '[') {
-    const std::size_t close = peer.find(']');
-    return close == std::string_view::npos ? peer : peer.substr(1, close - 1);
-  }
-  const std::size_t colon = peer.rfind(':');
-  return colon == std::string_view::npos ? peer : peer.substr(0, colon);
-}
-
 std::string PolicyLimiter::bucket_key(const policy::RateLimitSpec& limit, const auth::Principal& principal,
                                       std::string_view tool, std::string_view peer) {
   std::string key = limit.name;
@@ -34,7 +25,7 @@ std::string PolicyLimiter::bucket_key(const policy::RateLimitSpec& limit, const 
         break;
       case policy::RateKeyPart::kTool: key += tool; break;
       case policy::RateKeyPart::kGroup: key += principal.groups.empty() ? std::string_view() : principal.groups.front(); break;
-      case policy::RateKeyPart::kClient: key += peer_address(peer); break;
+      case policy::RateKeyPart::kClient: key += mcp::peer_address(peer); break;
     }
   }
   return key;

@@ -21,15 +21,13 @@ class PolicyLimiter {
   std::optional<Limited> admit(const policy::RateLimitSpec& limit, const auth::Principal& principal,
                                std::string_view tool, std::string_view peer);
 
-  // The bucket's key: the limit's name, then each part, NUL-separated (no part can hold a NUL).
+  // The bucket's key: the limit's name, then each part, NUL-separated (no part can hold a NUL); clients
+  // are counted by address, not by connection.
   static std::string bucket_key(const policy::RateLimitSpec& limit, const auth::Principal& principal,
                                 std::string_view tool, std::string_view peer);
 
  private:
   GcraTable table_;
 };
-
-// "127.0.0.1:5" → "127.0.0.1", "[::1]:5" → "::1": clients are counted by address, not by connection.
-std::string_view peer_address(std::string_view peer);
 
 }  // namespace sandgate::ratelimit

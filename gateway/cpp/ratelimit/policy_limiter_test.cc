@@ -71,9 +71,9 @@ TEST_F(PolicyLimiterTest, ARefusalSaysWhenToRetryAndWhatTheLimitIs) {
 }
 
 TEST(PeerAddress, DropsThePort) {
-  EXPECT_EQ(peer_address("127.0.0.1:5"), "127.0.0.1");
-  EXPECT_EQ(peer_address("[::1]:5"), "::1");
-  EXPECT_EQ(peer_address("stdio"), "stdio");
+  EXPECT_EQ(mcp::peer_address("127.0.0.1:5"), "127.0.0.1");
+  EXPECT_EQ(mcp::peer_address("[::1]:5"), "::1");
+  EXPECT_EQ(mcp::peer_address("stdio"), "stdio");
 }
 
 }  // namespace
