@@ -85,7 +85,7 @@ def test_command(args: argparse.Namespace) -> int:
     for outcome in report.outcomes:
         if not outcome.passed:
             got = f"{'allow' if outcome.got.allowed else 'deny'} {outcome.got.rule} ({outcome.got.reason})"
-            print(f"{outcome.where}: FAIL {outcome.name}: expected {outcome.expected}, got {got}")
+            print(f"{outcome.file}:{outcome.line}: FAIL {outcome.name}: expected {outcome.expected}, got {got}")
     print(f"{report.passed} passed, {report.failed} failed")
     rules = len(compiled.checked.policy.spec.rules)
     covered = rules - len(report.uncovered)

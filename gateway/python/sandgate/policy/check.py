@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sandgate.policy.model import DEFAULT_RULE, Policy, Rule
+from sandgate.policy.model import DEFAULT_RULE, Policy, PolicyTest, Rule
 from sandgate.policy.problems import KeyPath, PolicyError, Problem
 from sandgate.policy.source import Source, SourceError, load_source
 
@@ -121,14 +121,20 @@ def reference_problems(policy: Policy, source: Source) -> list[Problem]:
         key_names.add(key.name)
         digests.add(key.sha256)
     for index, test in enumerate(spec.tests):
-        at = ("spec", "tests", index)
-        if test.api_key is not None:
-            need(test.api_key in key_names, (*at, "apiKey"), "unknown_api_key",
-                 f"no API key named {test.api_key!r} under spec.auth.apiKeys")
-        expected = test.expect.allow or test.expect.deny
-        outcome = "allow" if test.expect.allow else "deny"
-        need(expected in seen_rules or (outcome == "deny" and expected == DEFAULT_RULE), (*at, "expect", outcome),
-             "unknown_rule", f"no rule with id {expected!r}")
+        for key, code, message in test_references(test, set(seen_rules), key_names):
+            problems.append(source.problem(("spec", "tests", index, *key), code, message))
+    return problems
+
+
+def test_references(test: PolicyTest, rule_ids: set[str], key_names: set[str]) -> list[tuple[KeyPath, str, str]]:
+    """What a test names that the policy lacks: (key path within the test, code, message) each."""
+    problems: list[tuple[KeyPath, str, str]] = []
+    if test.api_key is not None and test.api_key not in key_names:
+        problems.append((("apiKey",), "unknown_api_key", f"no API key named {test.api_key!r} under spec.auth.apiKeys"))
+    expected = test.expect.allow or test.expect.deny
+    outcome = "allow" if test.expect.allow else "deny"
+    if expected not in rule_ids and not (outcome == "deny" and expected == DEFAULT_RULE):
+        problems.append((("expect", outcome), "unknown_rule", f"no rule with id {expected!r}"))
     return problems
 
 

@@ -81,7 +81,7 @@ class PolicyFile:
         compiled = CompiledPolicy(check_policy_text(text, str(self.path)))
         report = run_tests(compiled, companion_files(self.path))
         if report.failed:
-            raise PolicyError([Problem(*_place(outcome.where), 1, "test_failed",
+            raise PolicyError([Problem(outcome.file, outcome.line, 1, "test_failed",
                                        f"test {outcome.name!r} expected {outcome.expected}, got "
                                        f"{'allow' if outcome.got.allowed else 'deny'} {outcome.got.rule}")
                                for outcome in report.outcomes if not outcome.passed])
@@ -101,7 +101,3 @@ class PolicyFile:
                 logger.error("policy reload refused, the last good policy keeps serving: %s", problem)
         return False
 
-
-def _place(where: str) -> tuple[str, int]:
-    file, _, line = where.rpartition(":")
-    return file, int(line)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
-from sandgate.policy.check import schema_problems
+from sandgate.policy.check import schema_problems, test_references
 from sandgate.policy.decisions import CompiledPolicy, Decision
-from sandgate.policy.model import DEFAULT_RULE, PolicyTest, Strict
-from sandgate.policy.problems import PolicyError, Problem
-from sandgate.policy.source import SourceError, load_source
+from sandgate.policy.model import PolicyTest, Strict
+from sandgate.policy.problems import KeyPath, PolicyError, Problem
+from sandgate.policy.source import Source, SourceError, load_source
 
 
 class TestFile(Strict):
@@ -19,8 +19,20 @@ class TestFile(Strict):
 
 
 @dataclass(frozen=True)
+class Case:
+    source: Source  # the policy file, or a test file beside it
+    at: KeyPath  # where the test is written in it
+    test: PolicyTest
+
+    @property
+    def line(self) -> int:
+        return self.source.where(self.at)[0]
+
+
+@dataclass(frozen=True)
 class Outcome:
-    where: str  # file:line of the test
+    file: str
+    line: int
     name: str
     passed: bool
     expected: str  # "allow RULE" / "deny RULE"
@@ -46,7 +58,7 @@ def companion_files(policy_file: Path) -> list[Path]:
     return [companion] if companion.is_file() else []
 
 
-def load_test_file(path: Path) -> list[tuple[str, PolicyTest]]:
+def load_test_file(path: Path) -> list[Case]:
     file = str(path)
     try:
         source = load_source(path.read_text(encoding="utf-8"), file)
@@ -58,44 +70,32 @@ def load_test_file(path: Path) -> list[tuple[str, PolicyTest]]:
         tests = TypeAdapter(TestFile).validate_python(source.data).tests
     except ValidationError as exc:
         raise PolicyError(schema_problems(exc, source)) from None
-    return [(f"{file}:{source.where(('tests', index))[0]}", test) for index, test in enumerate(tests)]
+    return [Case(source, ("tests", index), test) for index, test in enumerate(tests)]
 
 
 def run_tests(compiled: CompiledPolicy, extra: list[Path]) -> Report:
-    source = compiled.checked.source
-    cases = [(f"{source.file}:{source.where(('spec', 'tests', index))[0]}", test)
-             for index, test in enumerate(compiled.checked.policy.spec.tests)]
-    for path in extra:
-        cases += load_test_file(path)
-    _check_references(compiled, cases)
+    spec = compiled.checked.policy.spec
+    cases = [Case(compiled.checked.source, ("spec", "tests", index), test) for index, test in enumerate(spec.tests)]
+    companions = [case for path in extra for case in load_test_file(path)]
+    # The policy's own tests were checked with it; a test file's must name the policy's keys and rules too.
+    rule_ids = {rule.id for rule in spec.rules}
+    key_names = {key.name for key in spec.auth.api_keys}
+    problems = [Problem(case.source.file, case.line, 1, code, message) for case in companions
+                for _, code, message in test_references(case.test, rule_ids, key_names)]
+    if problems:
+        raise PolicyError(problems)
     covered: set[str] = set()
     outcomes = []
-    for where, test in cases:
+    for case in cases + companions:
+        test = case.test
         caller = compiled.caller(test)
         decision, steps = compiled.explain(caller, test.tool, test.args)
         covered.update(step.rule for step in steps if step.matched)
         allow = test.expect.allow is not None
         expected_rule = test.expect.allow if allow else test.expect.deny
         passed = decision.allowed == allow and decision.rule == expected_rule
-        outcomes.append(Outcome(where, test.name or f"{test.tool} as {caller.name}", passed,
+        outcomes.append(Outcome(case.source.file, case.line, test.name or f"{test.tool} as {caller.name}", passed,
                                 f"{'allow' if allow else 'deny'} {expected_rule}", decision))
-    uncovered = tuple(rule.id for rule in compiled.checked.policy.spec.rules if rule.id not in covered)
+    uncovered = tuple(rule.id for rule in spec.rules if rule.id not in covered)
     return Report(tuple(outcomes), uncovered)
 
-
-def _check_references(compiled: CompiledPolicy, cases: list[tuple[str, PolicyTest]]) -> None:
-    """A companion file's tests name keys and rules of the policy; the policy's own are checked with it."""
-    spec = compiled.checked.policy.spec
-    rule_ids = {rule.id for rule in spec.rules}
-    key_names = {key.name for key in spec.auth.api_keys}
-    problems = []
-    for where, test in cases:
-        file, _, line = where.rpartition(":")
-        if test.api_key is not None and test.api_key not in key_names:
-            problems.append(Problem(file, int(line), 1, "unknown_api_key",
-                                    f"no API key named {test.api_key!r} under spec.auth.apiKeys"))
-        expected = test.expect.allow or test.expect.deny
-        if expected not in rule_ids and test.expect.deny != DEFAULT_RULE:
-            problems.append(Problem(file, int(line), 1, "unknown_rule", f"no rule with id {expected!r}"))
-    if problems:
-        raise PolicyError(problems)
