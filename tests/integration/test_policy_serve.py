@@ -4,6 +4,8 @@ reloaded on SIGHUP and on change, never to a bad version."""
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -97,6 +99,103 @@ def test_a_bad_policy_stops_serve_before_it_starts(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "the policy file cannot be served" in result.stderr
     assert f"{policy}:" in result.stderr and "[unknown_rate_limit]" in result.stderr
-    both = subprocess.run([sys.executable, "-m", "sandgate", "serve", str(TOOLS), "--policy", str(policy),
-                           "--max-memory", "1Gi"], capture_output=True, text=True, timeout=60, check=False)
-    assert both.returncode == 2 and "--max-* and --policy" in both.stderr
+
+
+NAPPER = """
+import os
+import time
+
+from sandgate import MCPServer, Sandbox
+
+server = MCPServer("napper")
+
+
+@server.tool(sandbox=Sandbox(wall_time=60))  # asks for more than the policy's ceiling
+def nap(seconds: float) -> str:
+    time.sleep(seconds)
+    return "rested"
+
+
+@server.tool
+def credential() -> str:
+    return os.environ.get("SANDGATE_API_KEY", "absent")
+"""
+LIMITS = """apiVersion: sandgate.dev/v1
+kind: ToolPolicy
+metadata: {{name: limits}}
+spec:
+  defaults: {{rateLimit: open, maxSandbox: {{wallSeconds: {ceiling}}}}}
+  auth:
+    anonymous: {anonymous}
+    apiKeys:
+      - {{name: ops, sha256: {digest}, principal: ops}}
+  principals:
+    ops: {{names: [ops]}}
+  rateLimits:
+    open: {{key: [client], rate: 1000/s}}
+  rules:
+    - {{id: anyone-naps, effect: allow, principals: ["*"], tools: [nap, credential]}}
+    - id: ops-nap-longer
+      effect: allow
+      principals: [ops]
+      tools: [nap]
+      sandbox: {{wallSeconds: 10}}
+""".replace("{digest}", hashlib.sha256(KEY.encode()).hexdigest())
+
+
+def sandbox_reason(response: httpx.Response) -> str | None:
+    result = response.json()["result"]
+    return result.get("_meta", {}).get("io.sandgate/sandbox", {}).get("reason") if result.get("isError") else None
+
+
+def text_of(response: httpx.Response) -> str:
+    result = response.json()["result"]
+    assert not result.get("isError"), result
+    return str(result["content"][0]["text"])
+
+
+def test_calls_run_under_the_policys_ceiling_and_the_admitting_rules_limits(tmp_path: Path) -> None:
+    module = tmp_path / "napper.py"
+    module.write_text(NAPPER)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(LIMITS.format(ceiling=1, anonymous="loopback-only"))
+    nap = {"name": "nap", "arguments": {"seconds": 2.5}}
+    with running_server(module, ["--policy", str(policy)]) as server:
+        # The module asked for 60 s; the policy's ceiling gives it 1 s.
+        assert sandbox_reason(rpc(server.url, "tools/call", nap)) == "timeout"
+        # The rule that admits ops gives 10 s, the operator's word over the module's request.
+        ops = rpc(server.url, "tools/call", nap, {"Authorization": f"Bearer {KEY}"})
+        assert text_of(ops) == "rested"
+        # A reload raises the ceiling: calls admitted after it run under the new limits.
+        policy.write_text(LIMITS.format(ceiling=5, anonymous="loopback-only"))
+        server.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: "reloaded" in server.log_text())
+        assert text_of(rpc(server.url, "tools/call", nap)) == "rested"
+
+
+def stdio_session(module: Path, policy: Path, environment: dict[str, str]) -> list[dict[str, Any]]:
+    """initialize, then call `credential`, over `sandgate serve --transport stdio`; every answer, in order."""
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                  "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                             "clientInfo": {"name": "t", "version": "1"}}}
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "credential", "arguments": {}}}
+    text = "".join(json.dumps(message) + "\n" for message in (initialize, call))
+    result = subprocess.run([sys.executable, "-m", "sandgate", "serve", str(module), "--transport", "stdio",
+                             "--policy", str(policy)], input=text, capture_output=True, text=True, timeout=60,
+                            check=False, env={**os.environ, **environment})
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_a_stdio_client_authenticates_with_the_key_it_started_the_server_with(tmp_path: Path) -> None:
+    module = tmp_path / "napper.py"
+    module.write_text(NAPPER)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(LIMITS.format(ceiling=1, anonymous="deny"))
+    keyed = stdio_session(module, policy, {"SANDGATE_API_KEY": KEY})
+    assert keyed[0]["result"]["serverInfo"]["name"] == "napper"
+    # The key authenticated the connection and never reached the sandbox's environment.
+    assert keyed[1]["result"]["content"] == [{"type": "text", "text": "absent"}]
+    for environment in ({}, {"SANDGATE_API_KEY": "wrong"}):
+        refused = stdio_session(module, policy, environment)
+        assert len(refused) == 2 and all("error" in answer for answer in refused), refused

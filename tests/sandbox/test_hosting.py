@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from sandgate import serve
+from sandgate.policy.reload import PolicyFile
 from sandgate.settings import ServerSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,8 +45,12 @@ def test_the_gateway_never_imports_a_hosted_module(token: str) -> None:
     thread.start()
     try:
         source = serve.hosted(str(module))
-        identity, dispatcher, grant, runner = asyncio.run_coroutine_threadsafe(
-            source(loop, ServerSettings(prespawned_children=0)), loop).result(60)
+        default = PolicyFile.embedded_default().current
+        assert default is not None
+        served = asyncio.run_coroutine_threadsafe(
+            source(loop, ServerSettings(prespawned_children=0), default), loop).result(60)
+        identity, dispatcher, grant, runner = served.identity, served.dispatcher, served.grant, served.runner
+        assert runner is not None
         try:
             assert (identity.name, identity.version, identity.instructions) == ("hosting-probe", "3.1", "probe")
             assert identity.tool_names == {"add"}

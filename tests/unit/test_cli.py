@@ -11,6 +11,7 @@ import pytest
 import sandgate
 from sandgate import ConfigError, MCPServer, cli, serve
 from sandgate.sandbox.trust import DEFAULT_CEILING
+from sandgate.policy.serving import ceiling
 
 MODULE = """
 from sandgate import MCPServer
@@ -124,8 +125,8 @@ def test_split_target(target, expected):
 def served(monkeypatch) -> list[tuple]:
     """What `serve` would serve, instead of serving it: (trusted server | hosted target, settings)."""
     calls: list[tuple] = []
-    monkeypatch.setattr(serve, "trusted", lambda server, ceiling, data: ("trusted", server.name, ceiling))
-    monkeypatch.setattr(serve, "hosted", lambda target, ceiling, data: ("hosted", target, (ceiling, data)))
+    monkeypatch.setattr(serve, "trusted", lambda server, data: ("trusted", server.name, data))
+    monkeypatch.setattr(serve, "hosted", lambda target, data: ("hosted", target, data))
     monkeypatch.setattr(serve, "serve_http", lambda source, settings, banner=False, policy=None:
                         calls.append(("http", source, settings, banner) + ((policy,) if policy else ())))
     monkeypatch.setattr(serve, "serve_stdio", lambda source, settings, policy=None:
@@ -133,7 +134,7 @@ def served(monkeypatch) -> list[tuple]:
     return calls
 
 
-def test_serve_with_a_policy_takes_its_ceiling_and_hands_it_to_the_server(tmp_path, served):
+def test_serve_with_a_policy_hands_it_loaded_to_the_server(tmp_path, served):
     module = tmp_path / "tools.py"
     module.write_text("raise SystemExit('never imported here')\n")
     policy = tmp_path / "policy.yaml"
@@ -141,19 +142,34 @@ def test_serve_with_a_policy_takes_its_ceiling_and_hands_it_to_the_server(tmp_pa
                       "  defaults: {maxSandbox: {wallSeconds: 42, memoryMiB: 512}}\n")
     assert cli.main(["serve", str(module), "--policy", str(policy)]) == 0
     (kind, source, _settings, _banner, loaded), = served
-    ceiling = source[2][0]
-    assert (ceiling.wall_time, ceiling.memory, ceiling.cpu_time) == (42, 512 * 1024**2, DEFAULT_CEILING.cpu_time)
-    assert loaded.current.compiled.checked.policy.metadata.name == "p"
+    assert source[0] == "hosted"
+    policy = loaded.current.compiled.checked.policy
+    assert policy.metadata.name == "p"
+    limits = ceiling(policy)
+    assert (limits.wall_time, limits.memory, limits.cpu_time) == (42, 512 * 1024**2, DEFAULT_CEILING.cpu_time)
+
+
+def test_serve_without_a_policy_leaves_the_embedded_default_to_the_server(tmp_path, served):
+    module = tmp_path / "tools.py"
+    module.write_text("raise SystemExit('never imported here')\n")
+    assert cli.main(["serve", str(module)]) == 0
+    (kind, source, _settings, _banner), = served  # no policy handed over: serve loads the embedded default
+
+
+def test_the_old_ceiling_flags_point_at_the_policy(tmp_path, served, capsys):
+    assert cli.main(["serve", str(write(tmp_path, MODULE)), "--max-memory", "1Gi"]) == 2
+    assert "--max-memory: the ceiling on what a module asks for is the policy's spec.defaults.maxSandbox" in \
+        capsys.readouterr().err
+    assert served == []
 
 
 def test_serve_hosts_the_module_unimported_with_the_options(tmp_path, served):
     path = write(tmp_path, MODULE, "hosted_for_cli_test.py")
-    assert cli.main(["serve", f"{path}:helper", "--port", "0", "--transport", "stdio", "--max-memory", "1Gi",
+    assert cli.main(["serve", f"{path}:helper", "--port", "0", "--transport", "stdio",
                      "--set", "prespawned_children=0", "--set", "response_mode=sse", "--data", str(tmp_path)]) == 0
-    (transport, (kind, target, (ceiling, data)), settings), = served
+    (transport, (kind, target, data), settings), = served
     assert data == [str(tmp_path)]
     assert (transport, kind, target) == ("stdio", "hosted", f"{path}:helper")
-    assert ceiling.memory == 1024**3 and ceiling.wall_time == DEFAULT_CEILING.wall_time
     assert (settings.port, settings.prespawned_children, settings.response_mode) == (0, 0, "sse")
     assert "hosted_for_cli_test" not in sys.modules
 

@@ -14,9 +14,9 @@ from sandgate import ConfigError, FastMCP, FastMCPCompatibilityWarning, MCPServe
 def runs(monkeypatch) -> list[tuple]:
     """Captures how run() would start the server instead of starting it."""
     calls: list[tuple] = []
-    monkeypatch.setattr(serve, "serve_http", lambda server, settings, banner=False:
+    monkeypatch.setattr(serve, "serve_http", lambda server, settings, banner=False, policy=None:
                         calls.append(("http", settings.host, settings.port, banner)))
-    monkeypatch.setattr(serve, "serve_stdio", lambda server, settings: calls.append(("stdio",)))
+    monkeypatch.setattr(serve, "serve_stdio", lambda server, settings, policy=None: calls.append(("stdio",)))
     return calls
 
 

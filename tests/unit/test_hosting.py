@@ -12,6 +12,8 @@ import pytest
 
 from sandgate import MCPServer, Sandbox
 from sandgate.hosting import HostedModule
+from sandgate.policy.reload import PolicyFile
+from sandgate.results import json_text
 from sandgate.sandbox.catalog import export_catalog, load_catalog
 from sandgate.sandbox.trust import DEFAULT_CEILING
 
@@ -41,6 +43,13 @@ def make_catalog(with_templates: bool = True) -> Any:
         return name
 
     return load_catalog(export_catalog(server), "hosted.py")
+
+
+def default_grant(module: HostedModule) -> Any:
+    """The module's plans as `sandgate serve` grants them under the embedded default policy."""
+    loaded = PolicyFile.embedded_default().current
+    assert loaded is not None
+    return loaded.compiled.native.sandbox_grant(json_text(module.catalog.requests.as_json()), False)
 
 
 class FakeRunner:
@@ -84,7 +93,8 @@ def dispatch(module: HostedModule, loop: asyncio.AbstractEventLoop, runner: Fake
         finished.set()
 
     # As the core's engine does: a tool's own plan, the server-wide one for resources and prompts.
-    plan = module.grant.tool(name) if kind == "tools/call" else module.grant.server()
+    grant = default_grant(module)
+    plan = grant.tool(name) if kind == "tools/call" else grant.server()
     outcome = module.dispatcher(loop, runner).call(kind, name, args, "{}", complete, session, plan)
     if isinstance(outcome, tuple):
         return outcome
@@ -93,7 +103,7 @@ def dispatch(module: HostedModule, loop: asyncio.AbstractEventLoop, runner: Fake
 
 
 def test_every_handler_runs_in_the_sandbox_with_granted_limits(loop):
-    module, runner = HostedModule(make_catalog(), DEFAULT_CEILING, "hosted.py"), FakeRunner()
+    module, runner = HostedModule(make_catalog(), "hosted.py"), FakeRunner()
     assert dispatch(module, loop, runner, "tools/call", "add", '{"a": 1e400, "b": "x"}') == (0, '{"content":[]}')
     dispatch(module, loop, runner, "tools/call", "keep", session="s1")
     dispatch(module, loop, runner, "resources/read", "res://item/7")
@@ -106,11 +116,11 @@ def test_every_handler_runs_in_the_sandbox_with_granted_limits(loop):
     # The module asked for isolation "none" server-wide: untrusted, so resources and prompts run per call.
     assert resource[0] == prompt[0] == "per_call" and resource[2].wall_time == 4
     assert resource[1]["kind"] == "resources/read" and prompt[1]["args"] == '{"name": "Ada"}'
-    assert any("isolation=\"none\"" in line for line in module.grant.refusals)
+    assert any("isolation=\"none\"" in line for line in default_grant(module).refusals)
 
 
 def test_a_call_without_a_sandbox_plan_never_runs(loop):
-    module, runner = HostedModule(make_catalog(), DEFAULT_CEILING, "hosted.py"), FakeRunner()
+    module, runner = HostedModule(make_catalog(), "hosted.py"), FakeRunner()
     dispatcher = module.dispatcher(loop, runner)
     for plan in (None, ("none",)):
         status, body = dispatcher.call("tools/call", "add", "{}", "{}", None, "", plan)
@@ -119,7 +129,7 @@ def test_a_call_without_a_sandbox_plan_never_runs(loop):
 
 
 def test_unknown_names_answer_without_a_fork(loop):
-    module, runner = HostedModule(make_catalog(with_templates=False), DEFAULT_CEILING, "hosted.py"), FakeRunner()
+    module, runner = HostedModule(make_catalog(with_templates=False), "hosted.py"), FakeRunner()
     status, body = dispatch(module, loop, runner, "tools/call", "ghost")
     assert (status, json.loads(body)) == (1, {"message": "Unknown tool: ghost", "data": {"name": "ghost"}})
     status, body = dispatch(module, loop, runner, "prompts/get", "ghost")
@@ -131,6 +141,6 @@ def test_unknown_names_answer_without_a_fork(loop):
 
 def test_catalog_json_is_the_checked_listing(loop):
     catalog = make_catalog()
-    dispatcher = HostedModule(catalog, DEFAULT_CEILING, "hosted.py").dispatcher(loop, FakeRunner())
+    dispatcher = HostedModule(catalog, "hosted.py").dispatcher(loop, FakeRunner())
     assert json.loads(dispatcher.catalog_json()) == catalog.listing
     assert "requests" not in dispatcher.catalog_json()

@@ -64,6 +64,7 @@ class FakeCore(types.ModuleType):
         class HttpServer:
             def __init__(self, settings, dispatcher, grant, counters=None, gate=None) -> None:
                 self.settings, self.dispatcher, self.grant, self.counters = settings, dispatcher, grant, counters
+                self.gate = gate
                 self.shutdowns = 0
                 self.stopped = threading.Event()
                 core.servers.append(self)
@@ -79,8 +80,10 @@ class FakeCore(types.ModuleType):
                 assert self.stopped.wait(10), "shutdown never came"
 
         self.Settings, self.HttpServer, self.Counters = Settings, HttpServer, Counters
-        # The grant is compiled for real: what the fake servers are given is what the core would use.
-        self.SandboxGrant = importlib.import_module("sandgate._core").SandboxGrant
+        # The policy and the grant are compiled for real: what the fake servers are given is what the core would use.
+        real = importlib.import_module("sandgate._core")
+        self.SandboxGrant, self.PolicyGate = real.SandboxGrant, real.PolicyGate
+        self.compile_tool_policy = real.compile_tool_policy
 
     def call_async_tool(self, dispatcher: Dispatcher) -> None:
         done = threading.Event()
@@ -93,8 +96,8 @@ class FakeCore(types.ModuleType):
         assert hasattr(pending, "cancel")
         assert done.wait(5)
 
-    def serve_stdio(self, settings, dispatcher, grant, counters=None, gate=None) -> None:
-        self.stdio_settings, self.stdio_counters = settings, counters
+    def serve_stdio(self, settings, dispatcher, grant, counters=None, gate=None, api_key="") -> None:
+        self.stdio_settings, self.stdio_counters, self.stdio_gate = settings, counters, gate
         self.call_async_tool(dispatcher)
         self.stdio_output.append(dispatcher.call("tools/call", "chatty", "{}", "{}", None)[1])
 

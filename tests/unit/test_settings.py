@@ -96,7 +96,7 @@ def test_unknown_setting_is_rejected():
 
 def test_run_overrides_host_port_and_settings(monkeypatch):
     seen = []
-    monkeypatch.setattr(serve, "serve_http", lambda server, settings, banner=False:
+    monkeypatch.setattr(serve, "serve_http", lambda server, settings, banner=False, policy=None:
                         seen.append((settings, banner)))
     server = MCPServer("s", port=9000, page_size=10)
     server.run(host="0.0.0.0", port=None, banner=True, max_sessions=5)

@@ -90,7 +90,7 @@ mcp::Stages request_stages(const CoreSettings& s, const std::shared_ptr<const po
                            const Clock& clock, std::shared_ptr<metrics::Counters> counters) {
   if (gate == nullptr) return mcp::open_stages(std::move(counters));
   return mcp::Stages{
-      std::make_shared<policy::GateAuthenticator>(gate), std::make_shared<policy::GateAuthorizer>(gate),
+      std::make_shared<policy::GateAuthenticator>(gate), std::make_shared<policy::GateAuthorizer>(gate, counters),
       std::make_shared<policy::GateRateLimiter>(
           std::make_unique<ratelimit::PolicyLimiter>(clock, s.max_rate_limit_keys, counters)),
       std::make_shared<metrics::Recorder>(counters)};
@@ -204,7 +204,8 @@ class Gateway {
 constexpr mcp::SessionTableLimits kStdioSessionLimits{2, std::chrono::hours(24 * 365 * 100)};
 
 void serve_stdio(const CoreSettings& s, py::object target, std::shared_ptr<const policy::SandboxGrant> grant,
-                 std::shared_ptr<metrics::Counters> counters, std::shared_ptr<policy::PolicyGate> gate) {
+                 std::shared_ptr<metrics::Counters> counters, std::shared_ptr<policy::PolicyGate> gate,
+                 std::string api_key) {
   auto dispatcher = make_dispatcher(std::move(target), s);
   if (counters == nullptr) counters = std::make_shared<metrics::Counters>();
   mcp::Engine engine(engine_settings(s, std::move(grant)), dispatcher, counters);
@@ -212,7 +213,7 @@ void serve_stdio(const CoreSettings& s, py::object target, std::shared_ptr<const
   mcp::SessionTable sessions(kStdioSessionLimits, clock, counters);
   mcp::Conversation conversation(engine, sessions, request_stages(s, gate, clock, counters));
   py::gil_scoped_release release;
-  server::serve_stdio(conversation, 0, 1, server::StdioSettings{s.max_body_bytes});
+  server::serve_stdio(conversation, 0, 1, server::StdioSettings{s.max_body_bytes, std::move(api_key)});
   dispatcher->drain();
 }
 
@@ -304,13 +305,33 @@ PYBIND11_MODULE(_core, m) {
                          std::string_view tool) {
         return h.policy->visible(principal_of(std::move(name), std::move(groups), anonymous), tool);
       })
+      // The module's plans under this policy: its requests over the policy's defaults, within its maxSandbox,
+      // isolation "none" only for code the operator runs in the gateway (`in_gateway`) and the policy trusts.
+      .def("sandbox_grant",
+           [](const PolicyHandle& h, std::string_view requests_json, bool in_gateway) {
+             const auto& settings = h.policy->sandbox_settings();
+             if (!settings) throw py::value_error("the policy gives no complete defaults.sandbox and maxSandbox");
+             policy::SandboxSettings granted = *settings;
+             granted.trust_module = granted.trust_module && in_gateway;
+             return std::make_shared<policy::SandboxGrant>(requests_json, granted);
+           },
+           py::arg("requests_json"), py::arg("in_gateway"))
       .def_property_readonly("revision", [](const PolicyHandle& h) { return h.policy->revision(); });
   // The policy on the request path; `swap` serves a reloaded one to every request that starts after it.
   py::class_<policy::PolicyGate, std::shared_ptr<policy::PolicyGate>>(m, "PolicyGate")
-      .def(py::init([](const PolicyHandle& h) { return std::make_shared<policy::PolicyGate>(h.policy); }),
-           py::arg("policy"))
-      .def("swap", [](policy::PolicyGate& gate, const PolicyHandle& h) { gate.swap(h.policy); }, py::arg("policy"))
-      .def_property_readonly("revision", [](const policy::PolicyGate& gate) { return gate.current()->revision(); });
+      .def(py::init([](const PolicyHandle& h, std::shared_ptr<const policy::SandboxGrant> grant) {
+             return std::make_shared<policy::PolicyGate>(h.policy, std::move(grant));
+           }),
+           py::arg("policy"), py::arg("grant") = nullptr)
+      .def("swap",
+           [](policy::PolicyGate& gate, const PolicyHandle& h, std::shared_ptr<const policy::SandboxGrant> grant) {
+             gate.swap(h.policy, std::move(grant));
+           },
+           py::arg("policy"), py::arg("grant") = nullptr)
+      .def_property_readonly("revision", [](const policy::PolicyGate& gate) { return gate.current()->revision(); })
+      .def_property_readonly("grant", [](const policy::PolicyGate& gate) {
+        return std::const_pointer_cast<policy::SandboxGrant>(gate.served()->sandbox);
+      });
   m.def("compile_tool_policy", [](std::string_view compiled_json) -> py::tuple {
     auto compiled = policy::ToolPolicy::compile(compiled_json);
     py::list errors;
@@ -358,5 +379,5 @@ PYBIND11_MODULE(_core, m) {
   m.attr("OUTCOME_STATUS") = statuses;
 
   m.def("serve_stdio", &serve_stdio, py::arg("settings"), py::arg("dispatcher"), py::arg("grant"),
-        py::arg("counters") = nullptr, py::arg("gate") = nullptr);
+        py::arg("counters") = nullptr, py::arg("gate") = nullptr, py::arg("api_key") = "");
 }

@@ -4,8 +4,10 @@
 
 namespace sandgate::mcp {
 
-ConnectionSession::ConnectionSession(Conversation& conversation, Transport transport, std::string connection)
-    : conversation_(conversation), transport_(transport), connection_(std::move(connection)) {}
+ConnectionSession::ConnectionSession(Conversation& conversation, Transport transport, std::string connection,
+                                     Headers headers)
+    : conversation_(conversation), transport_(transport), connection_(std::move(connection)),
+      headers_(std::move(headers)) {}
 
 Delivery ConnectionSession::delivery(std::string body) const {
   Delivery delivery;
@@ -13,6 +15,7 @@ Delivery ConnectionSession::delivery(std::string body) const {
   delivery.transport = transport_;
   delivery.peer = connection_;
   delivery.connection = connection_;
+  delivery.headers = headers_;
   delivery.legacy_unless_stated = false;  // before `initialize`, a connected client speaks the modern era
   std::lock_guard lock(mutex_);
   delivery.session_id = session_;

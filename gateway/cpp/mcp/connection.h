@@ -13,7 +13,8 @@ namespace sandgate::mcp {
 class ConnectionSession {
  public:
   // `connection` names the connection: its requests' session in the modern era and their cancel scope.
-  ConnectionSession(Conversation& conversation, Transport transport, std::string connection);
+  // `headers`: what every message of the connection carries (its credential), as an HTTP request's would.
+  ConnectionSession(Conversation& conversation, Transport transport, std::string connection, Headers headers = {});
 
   // A delivery of `body` on this connection. Thread-safe.
   Delivery delivery(std::string body) const;
@@ -26,6 +27,7 @@ class ConnectionSession {
   Conversation& conversation_;
   const Transport transport_;
   const std::string connection_;
+  const Headers headers_;
   mutable std::mutex mutex_;
   std::optional<std::string> session_;
 };

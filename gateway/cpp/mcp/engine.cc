@@ -204,8 +204,9 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
       }
     }
   }
-  if (settings_.sandbox) {
-    invocation.plan = kind == InvocationKind::kToolCall ? settings_.sandbox->tool(invocation.name) : settings_.sandbox->server();
+  const policy::SandboxGrant* plans = context.admission.sandbox ? context.admission.sandbox : settings_.sandbox.get();
+  if (plans != nullptr) {
+    invocation.plan = kind == InvocationKind::kToolCall ? plans->tool(invocation.name) : plans->server();
     if (kind == InvocationKind::kToolCall && context.admission.grant != nullptr) {
       invocation.plan = policy::granted_plan(*invocation.plan, *context.admission.grant);
     }

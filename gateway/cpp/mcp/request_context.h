@@ -14,6 +14,7 @@
 
 namespace sandgate::policy {
 class ToolPolicy;
+class SandboxGrant;
 struct Rule;
 struct RateLimitSpec;
 }  // namespace sandgate::policy
@@ -23,7 +24,8 @@ namespace sandgate::mcp {
 // What the authorize stage decided, for the stages after it. The request is served under `policy` to its end,
 // whatever a reload swaps in meanwhile.
 struct Admission {
-  std::shared_ptr<const policy::ToolPolicy> policy;  // null: no policy (everything open)
+  std::shared_ptr<const policy::ToolPolicy> policy;  // null: no policy (everything open); keeps `sandbox` alive
+  const policy::SandboxGrant* sandbox = nullptr;     // the module's plans under `policy`; null: the engine's own
   const policy::Rule* grant = nullptr;               // the allow rule whose limits apply to a tool call
   const policy::RateLimitSpec* rate_limit = nullptr;  // null: no limit
   std::string tool;                                  // a tool call's tool name

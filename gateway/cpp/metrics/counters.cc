@@ -25,6 +25,9 @@ std::string_view counter_name(Counter counter) {
     case Counter::kJsonRpcRequestsCancelled: return "jsonrpc_requests_cancelled";
     case Counter::kAuthFailures: return "auth_failures";
     case Counter::kPolicyDenials: return "policy_denials";
+    case Counter::kPolicyShadowDisagreements: return "policy_shadow_disagreements";
+    case Counter::kPolicyReloads: return "policy_reloads";
+    case Counter::kPolicyReloadsRefused: return "policy_reloads_refused";
     case Counter::kRateLimited: return "rate_limited";
     case Counter::kRateLimitKeysEvicted: return "ratelimit_keys_evicted";
     case Counter::kRateLimitKeysEvictedEarly: return "ratelimit_keys_evicted_early";

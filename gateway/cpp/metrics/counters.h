@@ -38,6 +38,9 @@ enum class Counter : std::size_t {
   kJsonRpcRequestsCancelled,     // ...cancelled by their client
   kAuthFailures,                 // deliveries the authenticate stage refused
   kPolicyDenials,                // requests the authorize stage refused
+  kPolicyShadowDisagreements,    // calls a shadow rule would have decided otherwise (reported, not enforced)
+  kPolicyReloads,                // policy versions swapped in after start
+  kPolicyReloadsRefused,         // versions refused (invalid, failing their tests, or unservable): the last good serves
   kRateLimited,                  // requests the rate-limit stage refused
   kRateLimitKeysEvicted,         // keys the bounded rate-limit table forgot to make room
   kRateLimitKeysEvictedEarly,    // ...before their bucket had refilled (they start afresh)

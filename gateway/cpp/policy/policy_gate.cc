@@ -8,10 +8,12 @@ std::variant<auth::Principal, auth::AuthFailure> GateAuthenticator::authenticate
 }
 
 std::optional<Denial> GateAuthorizer::authorize(mcp::RequestContext& context, const mcp::Message& request) const {
-  std::shared_ptr<const ToolPolicy> policy = gate_->current();
+  std::shared_ptr<const ServedPolicy> served = gate_->served();
+  const ToolPolicy* policy = served->policy.get();
   mcp::Admission& admission = context.admission;
   admission.rate_limit = policy->default_rate_limit();
-  admission.policy = policy;
+  admission.sandbox = served->sandbox.get();
+  admission.policy = std::shared_ptr<const ToolPolicy>(std::move(served), policy);
   if (request.method != "tools/call") return std::nullopt;
   const json::value* name = request.params.if_contains("name");
   // No tool named: nothing runs, and the engine answers the malformed call as it always has.
@@ -20,6 +22,7 @@ std::optional<Denial> GateAuthorizer::authorize(mcp::RequestContext& context, co
   static const json::value kAbsent;  // null: every constrained argument is missing
   const json::value* arguments = request.params.if_contains("arguments");
   const Decision decision = policy->decide(context.principal, admission.tool, arguments ? *arguments : kAbsent);
+  if (!decision.shadow_rule.empty()) counters_->add(metrics::Counter::kPolicyShadowDisagreements);
   if (!decision.allowed) {
     if (!policy->visible(context.principal, admission.tool)) {
       return Denial{PolicyError::kHidden, std::string(decision.reason), admission.tool};

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "auth/authenticate.h"
+#include "metrics/counters.h"
 #include "policy/authorize.h"
 #include "policy/tool_policy.h"
 #include "ratelimit/policy_limiter.h"
@@ -13,16 +14,32 @@
 
 namespace sandgate::policy {
 
+// A policy and the module's plans under it (its defaults, maxSandbox and trust over the module's requests),
+// swapped together: a call runs under the limits of the policy that admitted it.
+struct ServedPolicy {
+  std::shared_ptr<const ToolPolicy> policy;
+  std::shared_ptr<const SandboxGrant> sandbox;  // null: the engine's own grant
+};
+
 class PolicyGate {
  public:
-  explicit PolicyGate(std::shared_ptr<const ToolPolicy> initial) : current_(std::move(initial)) {}
+  explicit PolicyGate(std::shared_ptr<const ToolPolicy> initial, std::shared_ptr<const SandboxGrant> sandbox = nullptr)
+      : current_(std::make_shared<const ServedPolicy>(ServedPolicy{std::move(initial), std::move(sandbox)})) {}
 
-  std::shared_ptr<const ToolPolicy> current() const { return current_.load(); }
+  std::shared_ptr<const ServedPolicy> served() const { return current_.load(); }
+  // The policy alone, keeping its whole snapshot alive.
+  std::shared_ptr<const ToolPolicy> current() const {
+    std::shared_ptr<const ServedPolicy> served = current_.load();
+    const ToolPolicy* policy = served->policy.get();
+    return std::shared_ptr<const ToolPolicy>(std::move(served), policy);
+  }
   // Requests already authorized finish under the snapshot they hold.
-  void swap(std::shared_ptr<const ToolPolicy> next) { current_.store(std::move(next)); }
+  void swap(std::shared_ptr<const ToolPolicy> next, std::shared_ptr<const SandboxGrant> sandbox = nullptr) {
+    current_.store(std::make_shared<const ServedPolicy>(ServedPolicy{std::move(next), std::move(sandbox)}));
+  }
 
  private:
-  std::atomic<std::shared_ptr<const ToolPolicy>> current_;
+  std::atomic<std::shared_ptr<const ServedPolicy>> current_;
 };
 
 // API keys and the anonymous rule of the current snapshot.
@@ -39,11 +56,13 @@ class GateAuthenticator final : public auth::Authenticator {
 // through to the engine, spending from the policy's default rate limit.
 class GateAuthorizer final : public Authorizer {
  public:
-  explicit GateAuthorizer(std::shared_ptr<const PolicyGate> gate) : gate_(std::move(gate)) {}
+  GateAuthorizer(std::shared_ptr<const PolicyGate> gate, std::shared_ptr<metrics::Counters> counters)
+      : gate_(std::move(gate)), counters_(std::move(counters)) {}
   std::optional<Denial> authorize(mcp::RequestContext& context, const mcp::Message& request) const override;
 
  private:
   std::shared_ptr<const PolicyGate> gate_;
+  std::shared_ptr<metrics::Counters> counters_;
 };
 
 // The rate limit the authorize stage chose, from one bounded table shared across reloads.

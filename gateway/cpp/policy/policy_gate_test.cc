@@ -44,7 +44,7 @@ auth::Principal alice() { return auth::Principal{auth::Principal::Kind::kApiKey,
 
 TEST(PolicyGateTest, AnAllowedCallCarriesItsGrantRateLimitAndSnapshot) {
   auto gate = std::make_shared<PolicyGate>(compile(kRules));
-  GateAuthorizer authorize(gate);
+  GateAuthorizer authorize(gate, std::make_shared<metrics::Counters>());
   mcp::RequestContext context = as(alice());
   EXPECT_EQ(authorize.authorize(context, call(R"({"name":"read","arguments":{"path":"/srv/x"}})")), std::nullopt);
   ASSERT_NE(context.admission.grant, nullptr);
@@ -56,7 +56,7 @@ TEST(PolicyGateTest, AnAllowedCallCarriesItsGrantRateLimitAndSnapshot) {
 
 TEST(PolicyGateTest, ADeniedCallIsForbiddenAndAnInvisibleToolIsUnknown) {
   auto gate = std::make_shared<PolicyGate>(compile(kRules));
-  GateAuthorizer authorize(gate);
+  GateAuthorizer authorize(gate, std::make_shared<metrics::Counters>());
   mcp::RequestContext context = as(alice());
   const auto refused = authorize.authorize(context, call(R"({"name":"read","arguments":{"path":"/etc/shadow"}})"));
   ASSERT_TRUE(refused.has_value());
@@ -78,7 +78,7 @@ TEST(PolicyGateTest, ADeniedCallIsForbiddenAndAnInvisibleToolIsUnknown) {
 
 TEST(PolicyGateTest, OtherRequestsPassWithTheDefaultRateLimit) {
   auto gate = std::make_shared<PolicyGate>(compile(kRules));
-  GateAuthorizer authorize(gate);
+  GateAuthorizer authorize(gate, std::make_shared<metrics::Counters>());
   mcp::RequestContext context = as(auth::Principal{});
   const std::string text = R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})";
   EXPECT_EQ(authorize.authorize(context, std::get<mcp::Message>(mcp::decode_message(json::parse(text), text))),
@@ -89,7 +89,7 @@ TEST(PolicyGateTest, OtherRequestsPassWithTheDefaultRateLimit) {
 
 TEST(PolicyGateTest, ASwapServesNewRequestsWhileOldOnesKeepTheirSnapshot) {
   auto gate = std::make_shared<PolicyGate>(compile(kRules));
-  GateAuthorizer authorize(gate);
+  GateAuthorizer authorize(gate, std::make_shared<metrics::Counters>());
   mcp::RequestContext before = as(auth::Principal{});
   EXPECT_EQ(authorize.authorize(before, call(R"({"name":"add"})")), std::nullopt);
   const auto old_policy = before.admission.policy;
@@ -103,7 +103,7 @@ TEST(PolicyGateTest, ASwapServesNewRequestsWhileOldOnesKeepTheirSnapshot) {
 TEST(PolicyGateTest, TheRateLimiterSpendsFromTheLimitTheAuthorizerChose) {
   ManualClock clock;
   auto gate = std::make_shared<PolicyGate>(compile(kRules));
-  GateAuthorizer authorize(gate);
+  GateAuthorizer authorize(gate, std::make_shared<metrics::Counters>());
   GateRateLimiter limit(std::make_unique<ratelimit::PolicyLimiter>(clock, 1024, std::make_shared<metrics::Counters>()));
   const mcp::Message read = call(R"({"name":"read","arguments":{"path":"/srv/x"}})");
   int admitted = 0;
@@ -133,6 +133,53 @@ TEST(PolicyGateTest, AuthenticationFollowsTheCurrentSnapshot) {
   EXPECT_TRUE(std::holds_alternative<auth::AuthFailure>(authenticate.authenticate(context)));
   gate->swap(compile(kRules, "allow"));
   EXPECT_TRUE(std::holds_alternative<auth::Principal>(authenticate.authenticate(context)));
+}
+
+SandboxLimits limits_with_wall_time(double wall_time) {
+  return SandboxLimits{wall_time, 10, 512u << 20, 4u << 20, 64, 256, 64u << 20, 64u << 20};
+}
+
+TEST(PolicyGateTest, ACallRunsUnderTheModulePlansOfThePolicyThatAdmittedIt) {
+  const std::string_view requests = R"({"tools":{"add":{"sandbox":{"cpu_time":2}}}})";
+  auto before = std::make_shared<const SandboxGrant>(
+      requests, SandboxSettings{limits_with_wall_time(30), limits_with_wall_time(300), false, Isolation::kPerCall});
+  auto gate = std::make_shared<PolicyGate>(compile(kRules), before);
+  GateAuthorizer authorize(gate, std::make_shared<metrics::Counters>());
+  mcp::RequestContext held = as(alice());
+  ASSERT_EQ(authorize.authorize(held, call(R"({"name":"add"})")), std::nullopt);
+
+  gate->swap(compile(kRules), std::make_shared<const SandboxGrant>(
+                                  requests, SandboxSettings{limits_with_wall_time(7), limits_with_wall_time(300), false,
+                                                            Isolation::kPerSession}));
+  before.reset();  // the held request keeps its snapshot alive
+  mcp::RequestContext later = as(alice());
+  ASSERT_EQ(authorize.authorize(later, call(R"({"name":"add"})")), std::nullopt);
+  ASSERT_NE(held.admission.sandbox, nullptr);
+  ASSERT_NE(later.admission.sandbox, nullptr);
+  EXPECT_EQ(held.admission.sandbox->tool("add"),
+            (SandboxPlan{Isolation::kPerCall, [] { auto l = limits_with_wall_time(30); l.cpu_time = 2; return l; }()}));
+  EXPECT_EQ(later.admission.sandbox->tool("add").limits.wall_time, 7.0);
+  EXPECT_EQ(later.admission.sandbox->tool("add").isolation, Isolation::kPerSession);
+  EXPECT_NE(held.admission.policy, later.admission.policy);
+
+  gate->swap(compile(kRules));  // a policy without plans: the engine's own grant serves
+  mcp::RequestContext bare = as(alice());
+  ASSERT_EQ(authorize.authorize(bare, call(R"({"name":"add"})")), std::nullopt);
+  EXPECT_EQ(bare.admission.sandbox, nullptr);
+}
+
+TEST(PolicyGateTest, AShadowRuleThatWouldDecideOtherwiseIsCountedNotEnforced) {
+  auto gate = std::make_shared<PolicyGate>(compile(R"([
+    {"id":"anyone-add","effect":"allow","principals":["*"],"tools":["add"]},
+    {"id":"trial-deny","effect":"deny","shadow":true,"principals":["*"],"tools":["add"],"args":{"a":{"const":1}}}])"));
+  auto counters = std::make_shared<metrics::Counters>();
+  GateAuthorizer authorize(gate, counters);
+  mcp::RequestContext agreed = as(alice());
+  EXPECT_EQ(authorize.authorize(agreed, call(R"({"name":"add","arguments":{"a":2}})")), std::nullopt);
+  EXPECT_EQ(counters->get(metrics::Counter::kPolicyShadowDisagreements), 0u);
+  mcp::RequestContext disagreed = as(alice());
+  EXPECT_EQ(authorize.authorize(disagreed, call(R"({"name":"add","arguments":{"a":1}})")), std::nullopt);
+  EXPECT_EQ(counters->get(metrics::Counter::kPolicyShadowDisagreements), 1u);
 }
 
 }  // namespace

@@ -164,7 +164,7 @@ SandboxGrant::SandboxGrant(std::string_view requests_json, const SandboxSettings
   const json::object* object = requests.if_object();
   if (object == nullptr) fail("sandbox requests", "must be an object");
   check_keys(*object, "sandbox requests", {"isolation", "sandbox", "tools"});
-  const Isolation server_isolation = isolation_of(*object, "the server", Isolation::kPerCall);
+  const Isolation server_isolation = isolation_of(*object, "the server", settings.isolation);
   const json::value* server_sandbox = object->if_contains("sandbox");
   const LimitsRequest server_request =
       server_sandbox ? limits_request(*server_sandbox, "the server") : LimitsRequest{};
@@ -192,10 +192,11 @@ const SandboxPlan& SandboxGrant::tool(std::string_view name) const {
 SandboxPlan SandboxGrant::decide(std::string_view owner, Isolation isolation, SandboxLimits limits,
                                  const SandboxSettings& settings) {
   if (isolation == Isolation::kNone && !settings.trust_module) {
+    isolation = settings.isolation;
     refusals_.push_back(std::string(owner) +
-                        " asked for isolation=\"none\": refused, the module is not trusted (sandgate serve --trust); "
-                        "it runs per_call");
-    isolation = Isolation::kPerCall;
+                        " asked for isolation=\"none\": refused, the operator does not run it in the gateway "
+                        "(sandgate serve --trust, and the policy's defaults.trustModules); it runs " +
+                        std::string(isolation_name(isolation)));
   }
   std::string lowered;
   auto clamp_seconds = [&](std::string_view name, double& value, double ceiling) {

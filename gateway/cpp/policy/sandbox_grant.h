@@ -1,7 +1,7 @@
 #pragma once
 // Where and under which limits each call runs: the module's requests over the operator's defaults, clamped to
-// the operator's ceiling, isolation "none" only for a module the operator trusts. Compiled once at load; the
-// policy file will supply the operator's part.
+// the operator's ceiling, isolation "none" only for a module the operator trusts. Compiled at load and again
+// for each policy a reload swaps in (the policy's defaults are the operator's part).
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -39,6 +39,7 @@ struct SandboxSettings {
   SandboxLimits defaults;  // what a module that asks for nothing gets
   SandboxLimits ceiling;   // the most a module may ask for
   bool trust_module = false;  // whether isolation "none" (in-process) is honoured
+  Isolation isolation = Isolation::kPerCall;  // what a module that asks for no isolation gets
 };
 
 // Parses `{"wall_time": 30, "memory": 536870912, ...}`; `partial` allows fields to be missing (a request),

@@ -182,8 +182,28 @@ std::variant<std::shared_ptr<const ToolPolicy>, std::vector<PolicyCompileError>>
     return nullptr;
   };
   if (const json::value* defaults = root->if_contains("defaults"); defaults != nullptr && defaults->is_object()) {
-    policy->default_rate_limit_ = rate_named(read.text(defaults->get_object(), "rateLimit", "defaults", false),
-                                             "defaults.rateLimit");
+    const json::object& section = defaults->get_object();
+    policy->default_rate_limit_ = rate_named(read.text(section, "rateLimit", "defaults", false), "defaults.rateLimit");
+    const json::value* sandbox = section.if_contains("sandbox");
+    const json::value* ceiling = section.if_contains("maxSandbox");
+    if (sandbox != nullptr && ceiling != nullptr) {
+      try {
+        SandboxSettings settings{parse_limits(json::serialize(*sandbox), "defaults.sandbox"),
+                                 parse_limits(json::serialize(*ceiling), "defaults.maxSandbox"),
+                                 read.flag(section, "trustModules", "defaults"), Isolation::kPerCall};
+        if (std::string isolation = read.text(section, "isolation", "defaults", false); !isolation.empty()) {
+          std::optional<Isolation> parsed = parse_isolation(isolation);
+          if (!parsed || *parsed == Isolation::kNone) {
+            read.fail("defaults.isolation", "bad_document", "expected per_call or per_session");
+          } else {
+            settings.isolation = *parsed;
+          }
+        }
+        policy->sandbox_settings_ = settings;
+      } catch (const std::invalid_argument& error) {
+        read.fail("defaults.sandbox", "bad_document", error.what());
+      }
+    }
   }
 
   auth::AnonymousAccess anonymous = auth::AnonymousAccess::kLoopbackOnly;

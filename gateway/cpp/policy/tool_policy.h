@@ -109,6 +109,9 @@ class ToolPolicy {
   const auth::ApiKeyAuthenticator& authenticator() const { return *authenticator_; }
   // The rate limit every other request (lists, initialize, ping, ...) spends from; null when none.
   const RateLimitSpec* default_rate_limit() const { return default_rate_limit_; }
+  // The operator's word on a module's sandbox requests (defaults, maxSandbox, isolation, trustModules); absent
+  // when the document gives no complete defaults (a bare test document).
+  const std::optional<SandboxSettings>& sandbox_settings() const { return sandbox_settings_; }
 
  private:
   ToolPolicy() = default;
@@ -132,6 +135,7 @@ class ToolPolicy {
   std::vector<Rule> rules_;
   std::vector<std::unique_ptr<RateLimitSpec>> rate_limits_;  // stable addresses: rules point at them
   const RateLimitSpec* default_rate_limit_ = nullptr;
+  std::optional<SandboxSettings> sandbox_settings_;
   std::unique_ptr<const auth::ApiKeyAuthenticator> authenticator_;
 };
 

@@ -288,5 +288,31 @@ TEST(ToolPolicyTest, RateLimitsResolveByNameWithTheDefaultForEverythingElse) {
   EXPECT_EQ(errors[3].where, "rules[0].rateLimit");
 }
 
+TEST(ToolPolicyTest, TheDefaultsSayHowAModulesRequestsAreGranted) {
+  const std::string limits = R"({"wall_time":10,"cpu_time":10,"memory":268435456,"max_output":4194304,)"
+                             R"("max_processes":64,"max_open_files":256,"max_file_size":67108864,"scratch":67108864})";
+  auto compiled = ToolPolicy::compile(R"({"name":"t","rules":[],"defaults":{"isolation":"per_session",)"
+                                      R"("trustModules":true,"sandbox":)" + limits + R"(,"maxSandbox":)" + limits + "}}");
+  auto policy = std::get<std::shared_ptr<const ToolPolicy>>(compiled);
+  ASSERT_TRUE(policy->sandbox_settings().has_value());
+  EXPECT_EQ(policy->sandbox_settings()->isolation, Isolation::kPerSession);
+  EXPECT_TRUE(policy->sandbox_settings()->trust_module);
+  EXPECT_EQ(policy->sandbox_settings()->defaults.memory, 268435456u);
+  // A module that asks for nothing gets the policy's isolation and limits.
+  SandboxGrant grant("{}", *policy->sandbox_settings());
+  EXPECT_EQ(grant.tool("any").isolation, Isolation::kPerSession);
+  EXPECT_EQ(grant.tool("any").limits.wall_time, 10.0);
+
+  EXPECT_FALSE(compile_ok("[]")->sandbox_settings().has_value());  // no defaults given: none to grant with
+  auto errors = compile_errors(R"({"name":"t","rules":[],"defaults":{"isolation":"none","sandbox":)" + limits +
+                               R"(,"maxSandbox":{"wall_time":1}}})");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].where, "defaults.sandbox");
+  errors = compile_errors(R"({"name":"t","rules":[],"defaults":{"isolation":"none","sandbox":)" + limits +
+                          R"(,"maxSandbox":)" + limits + "}}");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].where, "defaults.isolation");
+}
+
 }  // namespace
 }  // namespace sandgate::policy

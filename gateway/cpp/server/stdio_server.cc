@@ -18,6 +18,12 @@ using mcp::Fault;
 // One stdio process is one connection.
 constexpr std::string_view kStdioConnection = "stdio";
 
+mcp::Headers credential_headers(const std::string& api_key) {
+  mcp::Headers headers;
+  if (!api_key.empty()) headers.add("x-api-key", api_key);
+  return headers;
+}
+
 // A request's notifications as lines written before its reply line; none once the reply is out.
 class LineNotifications final : public mcp::NotificationSink {
  public:
@@ -43,8 +49,9 @@ class LineNotifications final : public mcp::NotificationSink {
 
 class StdioConnection {
  public:
-  StdioConnection(mcp::Conversation& conversation, int out_fd)
-      : conversation_(conversation), client_(conversation, mcp::Transport::kStdio, std::string(kStdioConnection)),
+  StdioConnection(mcp::Conversation& conversation, int out_fd, const std::string& api_key)
+      : conversation_(conversation), client_(conversation, mcp::Transport::kStdio, std::string(kStdioConnection),
+                                             credential_headers(api_key)),
         out_fd_(out_fd) {}
 
   void on_line(std::string_view line) {
@@ -133,7 +140,7 @@ class StdioConnection {
 }  // namespace
 
 void serve_stdio(mcp::Conversation& conversation, int in_fd, int out_fd, StdioSettings settings) {
-  StdioConnection connection(conversation, out_fd);
+  StdioConnection connection(conversation, out_fd, settings.api_key);
   std::string pending;
   bool discarding = false;  // inside an over-long line: drop bytes until its newline
   char chunk[65536];

@@ -1,5 +1,7 @@
 #include "server/stdio_server.h"
 
+#include "auth/api_keys.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -119,8 +121,9 @@ void write_all(int fd, std::string_view bytes) {
 // serve_stdio on its own thread between two pipes; output is drained continuously so the server never blocks.
 class StdioHarness {
  public:
-  StdioHarness(const mcp::Engine& engine, StdioSettings settings)
-      : sessions_(mcp::SessionTableLimits{2, std::chrono::hours(1)}, clock_), conversation_(engine, sessions_, mcp::open_stages(counters_)) {
+  StdioHarness(const mcp::Engine& engine, StdioSettings settings, std::optional<mcp::Stages> stages = std::nullopt)
+      : sessions_(mcp::SessionTableLimits{2, std::chrono::hours(1)}, clock_),
+        conversation_(engine, sessions_, stages ? std::move(*stages) : mcp::open_stages(counters_)) {
     if (::pipe2(in_, O_CLOEXEC) != 0 || ::pipe2(out_, O_CLOEXEC) != 0) std::abort();
     returned_ = returned_promise_.get_future();
     server_ = std::thread([this, settings] {
@@ -466,6 +469,29 @@ TEST_F(StdioServerTest, ResponsesFromTheClientAreIgnored) {
 TEST_F(StdioServerTest, EmptyInputReturnsAtOnce) {
   StdioHarness stdio(engine_, StdioSettings{});
   EXPECT_TRUE(stdio.finish().empty());
+}
+
+// Every message of the connection carries the credential the client started the server with.
+TEST_F(StdioServerTest, TheConnectionsApiKeyAuthenticatesEveryMessage) {
+  // sha256("k")
+  const auth::ApiKey key{"k", "8254c329a92850f6d539dd376f4816ee2764517da5e0235514af433164480d7a", "alice", {}};
+  auto stages_requiring_a_key = [] (const auth::ApiKey& known) {
+    mcp::Stages stages = mcp::open_stages(std::make_shared<metrics::Counters>());
+    stages.authenticate = std::make_shared<auth::ApiKeyAuthenticator>(std::vector<auth::ApiKey>{known},
+                                                                      auth::AnonymousAccess::kDeny);
+    return stages;
+  };
+  for (const auto& [api_key, admitted] : {std::pair<std::string, bool>{"k", true}, {"wrong", false}, {"", false}}) {
+    StdioHarness stdio(engine_, StdioSettings{4096, api_key}, stages_requiring_a_key(key));
+    stdio.send(initialize(1, "2025-06-18") + "\n");
+    stdio.send(call_add("2", 2, 3) + "\n");
+    stdio.send(ping(3) + "\n");
+    const std::vector<std::string> lines = stdio.finish();
+    ASSERT_EQ(lines.size(), 3u) << api_key;
+    for (const std::string& line : lines) {
+      EXPECT_EQ(parse_line(line).contains("result"), admitted) << api_key << ": " << line;
+    }
+  }
 }
 
 }  // namespace

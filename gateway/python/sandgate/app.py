@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from sandgate.dispatch import Dispatcher
@@ -151,16 +153,22 @@ class MCPServer:
         return Dispatcher(self.registry, loop=loop, runner=runner)
 
     def run(self, transport: Transport = "http", host: str | None = None, port: int | None = None,
-            *, banner: bool = False, **overrides: Any) -> None:
-        """Serve until interrupted (HTTP) or until stdin closes (stdio)."""
+            *, banner: bool = False, policy: str | os.PathLike[str] | None = None, **overrides: Any) -> None:
+        """Serve until interrupted (HTTP) or until stdin closes (stdio), under the policy file `policy` (checked,
+        tested, reloaded on change) or the embedded default (`sandgate policy show-default`)."""
         from sandgate import serve
 
         given = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
         settings = build_settings(self.settings, **given, **overrides)
+        served = None
+        if policy is not None:
+            from sandgate.policy.serving import open_policy
+
+            served = open_policy(Path(policy))
         if transport == "http":
-            serve.serve_http(serve.trusted(self), settings, banner=banner)
+            serve.serve_http(serve.trusted(self), settings, banner=banner, policy=served)
         elif transport == "stdio":
-            serve.serve_stdio(serve.trusted(self), settings)
+            serve.serve_stdio(serve.trusted(self), settings, policy=served)
         else:
             raise ConfigError(f"Unknown transport {transport!r}; use 'http' or 'stdio'")
 
@@ -185,3 +193,4 @@ class MCPServer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+

@@ -16,17 +16,13 @@ from types import ModuleType
 from typing import Any
 
 import pydantic_core
-from pydantic import ValidationError
 
 from sandgate.app import MCPServer
-from sandgate.errors import ConfigError, SandgateError, describe_validation_error
-from sandgate.sandbox.limits import Sandbox
-from sandgate.sandbox.trust import DEFAULT_CEILING
+from sandgate.errors import ConfigError, SandgateError
 
 PREFERRED_NAMES = ("mcp", "server", "app")
-# Command-line flag → the Sandbox field of the operator's ceiling it sets.
-CEILING_FLAGS = {"max_wall_time": "wall_time", "max_cpu_time": "cpu_time", "max_memory": "memory",
-                 "max_output": "max_output"}
+# The ceiling flags of earlier versions: the policy's spec.defaults.maxSandbox replaced them.
+CEILING_FLAGS = ("max_wall_time", "max_cpu_time", "max_memory", "max_output")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,20 +50,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 def serve_command(args: argparse.Namespace) -> None:
     from sandgate import serve
 
+    refuse_ceiling_flags(args)
     policy = operator_policy(args)
-    ceiling = operator_ceiling(args) if policy is None else policy_ceiling(policy)
     overrides = operator_settings(args)
     path_text, variable = split_target(args.target)
     if args.trust:
         server = load_server(args.target)  # the operator vouches for this code: it runs here
         settings = _settings(server.settings, overrides)
-        source = serve.trusted(server, ceiling, args.data)
+        source = serve.trusted(server, args.data)
     else:
         resolved = Path(path_text).resolve()
         if not resolved.is_file():
             raise ConfigError(f"No such file: {path_text}")
         settings = _settings(None, overrides)
-        source = serve.hosted(f"{resolved}:{variable}" if variable else str(resolved), ceiling, args.data)
+        source = serve.hosted(f"{resolved}:{variable}" if variable else str(resolved), args.data)
     try:
         if args.transport == "http":
             serve.serve_http(source, settings, banner=args.banner, policy=policy)
@@ -97,11 +93,9 @@ def build_parser(version: str) -> argparse.ArgumentParser:
                             'isolation="none" tools and its server settings')
     serve.add_argument("--policy", metavar="FILE",
                        help="who may call which tool, under which limits and rates (sandgate policy check FILE); "
-                            "reloaded on SIGHUP or when the file changes")
-    serve.add_argument("--max-wall-time", metavar="SECONDS", help="ceiling on what a module asks for")
-    serve.add_argument("--max-cpu-time", metavar="SECONDS", help="ceiling on what a module asks for")
-    serve.add_argument("--max-memory", metavar="SIZE", help="ceiling on what a module asks for, e.g. 1Gi")
-    serve.add_argument("--max-output", metavar="SIZE", help="ceiling on what a module asks for, e.g. 16Mi")
+                            "reloaded on SIGHUP or when the file changes. Default: sandgate policy show-default")
+    for flag in CEILING_FLAGS:  # kept only to say where the ceiling went
+        serve.add_argument("--" + flag.replace("_", "-"), dest=flag, help=argparse.SUPPRESS)
     serve.add_argument("--import-timeout", metavar="SECONDS", type=float,
                        help="how long importing the module may take (default 30)")
     serve.add_argument("--import-memory", metavar="SIZE", help="address space the import may use (default 1Gi)")
@@ -115,34 +109,26 @@ def build_parser(version: str) -> argparse.ArgumentParser:
     return parser
 
 
+def refuse_ceiling_flags(args: argparse.Namespace) -> None:
+    given = [("--" + flag.replace("_", "-")) for flag in CEILING_FLAGS if getattr(args, flag) is not None]
+    if given:
+        raise ConfigError(f"{', '.join(given)}: the ceiling on what a module asks for is the policy's "
+                          "spec.defaults.maxSandbox now (sandgate policy show-default prints the default policy)")
+
+
 def operator_policy(args: argparse.Namespace) -> Any:
-    """The --policy file, loaded, checked, compiled and tested before anything starts; None without one."""
+    """The --policy file, loaded, checked, compiled and tested before anything starts; None: the embedded default."""
     if args.policy is None:
         return None
-    from sandgate.policy import PolicyError
-    from sandgate.policy.reload import PolicyFile
+    from sandgate.policy.serving import open_policy
 
-    if any(getattr(args, flag) is not None for flag in CEILING_FLAGS):
-        raise ConfigError("--max-* and --policy both set the ceiling: use the policy's spec.defaults.maxSandbox")
-    policy = PolicyFile(Path(args.policy))
-    try:
-        policy.load()
-    except PolicyError as exc:
-        raise ConfigError(f"the policy file cannot be served:\n{exc}") from None
+    policy = open_policy(Path(args.policy))
+    assert policy.current is not None
+    if args.trust and not policy.current.compiled.checked.policy.spec.defaults.trust_modules:
+        logging.getLogger("sandgate.policy").warning(
+            "%s: spec.defaults.trustModules is false, so the module's isolation=\"none\" tools run sandboxed "
+            "even with --trust", args.policy)
     return policy
-
-
-def policy_ceiling(policy: Any) -> Sandbox:
-    """What a module may ask for at most, as the policy says (its unset fields keep the default ceiling)."""
-    return policy.current.compiled.checked.policy.spec.defaults.max_sandbox.sandbox().over(DEFAULT_CEILING)
-
-
-def operator_ceiling(args: argparse.Namespace) -> Sandbox:
-    given = {field: getattr(args, flag) for flag, field in CEILING_FLAGS.items() if getattr(args, flag) is not None}
-    try:
-        return Sandbox.model_validate({**DEFAULT_CEILING.model_dump(), **given})
-    except ValidationError as exc:
-        raise ConfigError(f"Invalid --max-* value: {describe_validation_error(exc)}") from None
 
 
 def operator_settings(args: argparse.Namespace) -> dict[str, Any]:

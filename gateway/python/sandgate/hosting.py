@@ -12,9 +12,8 @@ from sandgate.dispatch import (
 )
 from sandgate.progress import Notifier
 from sandgate.results import json_text
-from sandgate.sandbox import trust
 from sandgate.sandbox.catalog import Catalog
-from sandgate.sandbox.limits import Plan, Sandbox, granted
+from sandgate.sandbox.limits import Plan, granted
 
 if TYPE_CHECKING:
     import asyncio
@@ -23,23 +22,19 @@ if TYPE_CHECKING:
 
 
 class HostedModule:
-    """An untrusted module as the gateway sees it: its checked catalog and what the operator granted."""
+    """An untrusted module as the gateway sees it: its checked catalog (its sandbox requests are only requests:
+    the policy grants them, `policy.serving`)."""
 
-    def __init__(self, catalog: Catalog, ceiling: Sandbox, label: str) -> None:
+    def __init__(self, catalog: Catalog, label: str) -> None:
         self.catalog = catalog
         self.name = catalog.name
         self.version = catalog.version
         self.instructions = catalog.instructions
         self.label = label
-        # The core's SandboxGrant: the module's requests are only requests, and it is not trusted.
-        self.grant = trust.compile_grant(catalog.requests.as_json(), ceiling, trusted=False)
 
     @property
     def tool_names(self) -> frozenset[str]:
         return self.catalog.tool_names
-
-    def log_refusals(self) -> None:
-        trust.log_refusals(self.grant, self.label)
 
     def dispatcher(self, loop: asyncio.AbstractEventLoop, runner: SandboxRunner) -> HostedDispatcher:
         return HostedDispatcher(self, loop, runner)

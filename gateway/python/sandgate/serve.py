@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from sandgate.sandbox.limits import Sandbox
+from sandgate.policy.serving import ModulePlans, bind, memory_needed
 from sandgate.sandbox.trust import DEFAULT_CEILING, log_refusals
 from sandgate.settings import ServerSettings
 
@@ -20,7 +21,7 @@ logger = logging.getLogger("sandgate.serve")
 
 if TYPE_CHECKING:
     from sandgate.app import MCPServer
-    from sandgate.policy.reload import PolicyFile
+    from sandgate.policy.reload import Loaded, PolicyFile
     from sandgate.sandbox.runner import SandboxRunner
 
 MODERN_PROTOCOL = "2026-07-28"
@@ -29,6 +30,7 @@ SANDBOX_ONLY_SETTINGS = frozenset({"max_session_workers", "prespawned_children",
                                    "prespawn_idle_s", "import_timeout_s", "import_memory"})
 WILDCARD_HOSTS = ("0.0.0.0", "::")
 POLICY_POLL_S = 2.0  # how soon an edited policy file serves without a SIGHUP
+STDIO_API_KEY_VARIABLE = "SANDGATE_API_KEY"
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,17 @@ class Identity:
     tool_names: frozenset[str]
 
 
-Served = tuple[Identity, Any, Any, "SandboxRunner | None"]  # identity, dispatcher, the core's SandboxGrant, runner
-# Builds what is served once the loop runs: the zygote (if any) starts there.
-Source = Callable[[asyncio.AbstractEventLoop, ServerSettings], Coroutine[Any, Any, Served]]
+@dataclass(frozen=True)
+class Served:
+    identity: Identity
+    dispatcher: Any
+    plans: ModulePlans  # what the module asked for: each policy version grants it anew
+    grant: Any  # the core's SandboxGrant under the policy served at start
+    runner: SandboxRunner | None
+
+
+# Builds what is served once the loop runs, under the policy version served at start: the zygote (if any) starts there.
+Source = Callable[[asyncio.AbstractEventLoop, ServerSettings, "Loaded"], Coroutine[Any, Any, "Served"]]
 
 
 def core_settings(core: Any, identity: Identity | MCPServer, settings: ServerSettings) -> Any:
@@ -62,61 +72,72 @@ def core_settings(core: Any, identity: Identity | MCPServer, settings: ServerSet
     return native
 
 
-def trusted(server: MCPServer, ceiling: Sandbox = DEFAULT_CEILING, data_paths: Sequence[str] = ()) -> Source:
-    """The operator's own server object (a script, or `serve --trust`): isolation "none" holds."""
+def trusted(server: MCPServer, data_paths: Sequence[str] = ()) -> Source:
+    """The operator's own server object (a script, or `serve --trust`): isolation "none" holds where the policy
+    trusts modules (the embedded default does)."""
 
-    async def build(loop: asyncio.AbstractEventLoop, settings: ServerSettings) -> Served:
-        runner = None
-        grant = server.sandbox_grant(ceiling)
+    async def build(loop: asyncio.AbstractEventLoop, settings: ServerSettings, loaded: Loaded) -> Served:
+        registry = server.registry
+        plans = ModulePlans(server.sandbox_requests(), in_gateway=True,
+                            tool_names=frozenset(tool.name for tool in registry.tools),
+                            has_handlers=bool(registry.resources or registry.templates or registry.prompts),
+                            sandboxed=False, memory_bound=memory_needed(loaded.compiled.checked.policy),
+                            label=server.name)
+        grant = plans.grant(loaded)
         log_refusals(grant, server.name)
-        if server.needs_sandbox:
+        runner = None
+        if plans.needs_sandbox(grant):
             from sandgate.sandbox.paths import server_target
 
-            runner = await start_sandbox(server_target(server), loop, settings, ceiling, data_paths)
-        identity = Identity(server.name, server.version, server.instructions,
-                            frozenset(tool.name for tool in server.registry.tools))
-        return identity, server.dispatcher(loop=loop, runner=runner), grant, runner
+            runner = await start_sandbox(server_target(server), loop, settings, plans.memory_bound, data_paths)
+            plans = replace(plans, sandboxed=True)
+        identity = Identity(server.name, server.version, server.instructions, plans.tool_names)
+        return Served(identity, server.dispatcher(loop=loop, runner=runner), plans, grant, runner)
 
     return build
 
 
-def hosted(target: str, ceiling: Sandbox = DEFAULT_CEILING, data_paths: Sequence[str] = ()) -> Source:
+def hosted(target: str, data_paths: Sequence[str] = ()) -> Source:
     """A module this process never imports: the confined zygote imports it and sends its catalog."""
 
-    async def build(loop: asyncio.AbstractEventLoop, settings: ServerSettings) -> Served:
+    async def build(loop: asyncio.AbstractEventLoop, settings: ServerSettings, loaded: Loaded) -> Served:
         from sandgate.hosting import HostedModule
         from sandgate.sandbox.catalog import load_catalog
 
-        runner = await start_sandbox(target, loop, settings, ceiling, data_paths)
+        memory_bound = memory_needed(loaded.compiled.checked.policy)
+        runner = await start_sandbox(target, loop, settings, memory_bound, data_paths)
         label = target.rpartition(":")[0] or target
         try:
             assert runner.catalog is not None
-            module = HostedModule(load_catalog(runner.catalog, label), ceiling, label)
+            module = HostedModule(load_catalog(runner.catalog, label), label)
+            plans = ModulePlans(module.catalog.requests.as_json(), in_gateway=False, tool_names=module.tool_names,
+                                has_handlers=True, sandboxed=True, memory_bound=memory_bound, label=label)
+            grant = plans.grant(loaded)
         except BaseException:
             await runner.close()
             raise
-        module.log_refusals()
+        log_refusals(grant, label)
         if module.catalog.settings:
             logger.warning("%s: server settings set by the module are ignored (%s); the operator sets them "
                            "with sandgate serve --set KEY=VALUE", label, ", ".join(module.catalog.settings))
         identity = Identity(module.name, module.version, module.instructions, module.tool_names)
-        return identity, module.dispatcher(loop, runner), module.grant, runner
+        return Served(identity, module.dispatcher(loop, runner), plans, grant, runner)
 
     return build
+
+
+def _served_policy(policy: PolicyFile | None) -> tuple[PolicyFile, Loaded]:
+    """The operator's policy file, else the embedded default; loaded, as it serves at start."""
+    from sandgate.policy.reload import PolicyFile
+
+    served = policy if policy is not None else PolicyFile.embedded_default()
+    assert served.current is not None, "the policy file is loaded before serving starts"
+    return served, served.current
 
 
 def serve_http(source: Source, settings: ServerSettings, *, banner: bool = False,
                policy: PolicyFile | None = None) -> None:
     asyncio.run(_serve_http(source, settings, banner, policy))
-
-
-def policy_gate(core: Any, policy: PolicyFile | None) -> Any:
-    """The core's gate over the loaded policy, swapped on each good reload; None serves without a policy."""
-    if policy is None or policy.current is None:
-        return None
-    gate = core.PolicyGate(policy.current.compiled.native)
-    policy.on_swap = lambda loaded: gate.swap(loaded.compiled.native)
-    return gate
 
 
 async def _watch_policy(policy: PolicyFile) -> None:
@@ -130,11 +151,13 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool, po
     from sandgate import __version__, _core
 
     loop = asyncio.get_running_loop()
-    identity, dispatcher, grant, runner = await source(loop, settings)
-    gate = policy_gate(_core, policy)
-    http = _core.HttpServer(core_settings(_core, identity, settings), dispatcher, grant, registry(_core, runner),
-                            gate)
-    watcher = loop.create_task(_watch_policy(policy)) if gate is not None and policy is not None else None
+    policy, loaded = _served_policy(policy)
+    served = await source(loop, settings, loaded)
+    counters = registry(_core, served.runner)
+    gate = bind(_core, policy, served.plans, served.grant, counters)
+    http = _core.HttpServer(core_settings(_core, served.identity, settings), served.dispatcher, served.grant,
+                            counters, gate)
+    watcher = loop.create_task(_watch_policy(policy)) if policy.watched else None
     shutdown: list[asyncio.Future[None]] = []
 
     def request_shutdown() -> None:
@@ -144,7 +167,7 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool, po
 
     # Handlers first: a supervisor may signal as soon as it reads the banner.
     installed = _install_signal_handlers(loop, request_shutdown)
-    if watcher is not None and policy is not None:
+    if policy.watched:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGHUP, policy.reload)
             installed.append(signal.SIGHUP)
@@ -152,7 +175,7 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool, po
     print(f"Sandgate {__version__} serving MCP at {endpoint_url(settings.host, port)}",
           file=sys.stderr, flush=True)
     if banner:
-        print(banner_text(identity, settings.host, port), file=sys.stderr, flush=True)
+        print(banner_text(served.identity, settings.host, port), file=sys.stderr, flush=True)
     stopped = False
     try:
         await loop.run_in_executor(None, http.wait)
@@ -164,14 +187,14 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool, po
             await shutdown[0]
         if watcher is not None:
             watcher.cancel()
-        if runner is not None:
-            await runner.close()
+        if served.runner is not None:
+            await served.runner.close()
         for signum in installed:
             loop.remove_signal_handler(signum)
 
 
 async def start_sandbox(target: str, loop: asyncio.AbstractEventLoop, settings: ServerSettings,
-                        ceiling: Sandbox = DEFAULT_CEILING, data_paths: Sequence[str] = ()) -> SandboxRunner:
+                        memory_bound: int = DEFAULT_CEILING.memory, data_paths: Sequence[str] = ()) -> SandboxRunner:
     """The zygote for `path/module.py:variable`, started (confined, imported) before any request."""
     from sandgate.sandbox.paths import readonly_paths
     from sandgate.sandbox.runner import SandboxRunner, ZygoteConfig
@@ -182,7 +205,7 @@ async def start_sandbox(target: str, loop: asyncio.AbstractEventLoop, settings: 
                           prespawned_children=settings.prespawned_children,
                           prespawn_idle_s=settings.prespawn_idle_s, call_uid_base=settings.call_uid_base,
                           import_timeout_s=settings.import_timeout_s, import_memory=settings.import_memory,
-                          max_call_memory=ceiling.memory)
+                          max_call_memory=memory_bound)
     runner = SandboxRunner(config, loop)
     await runner.start()
     return runner
@@ -192,26 +215,31 @@ def serve_stdio(source: Source, settings: ServerSettings, policy: PolicyFile | N
     """Serve on stdin/stdout; coroutine handlers run on a loop in a background thread."""
     from sandgate import __version__, _core
 
+    # The client that started this process put its credential in our environment (MCP's stdio authorization);
+    # taken out, so nothing started from here inherits it.
+    api_key = os.environ.pop(STDIO_API_KEY_VARIABLE, "")
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="sandgate-asyncio", daemon=True)
     thread.start()
     print(f"Sandgate {__version__} serving MCP over stdio", file=sys.stderr, flush=True)
     try:
-        identity, dispatcher, grant, runner = asyncio.run_coroutine_threadsafe(source(loop, settings), loop).result()
+        policy, loaded = _served_policy(policy)
+        served = asyncio.run_coroutine_threadsafe(source(loop, settings, loaded), loop).result()
     except BaseException:
         _stop_loop(loop, thread, settings.shutdown_grace_s)
         raise
-    gate = policy_gate(_core, policy)
-    if gate is not None and policy is not None:  # no SIGHUP here: the main thread is inside the core
+    counters = registry(_core, served.runner)
+    gate = bind(_core, policy, served.plans, served.grant, counters)
+    if policy.watched:  # no SIGHUP here: the main thread is inside the core
         asyncio.run_coroutine_threadsafe(_watch_policy(policy), loop)
     try:
         # stdout carries the protocol, so stray prints from handlers must not reach it.
         with contextlib.redirect_stdout(sys.stderr):
-            _core.serve_stdio(core_settings(_core, identity, settings), dispatcher, grant, registry(_core, runner),
-                              gate)
+            _core.serve_stdio(core_settings(_core, served.identity, settings), served.dispatcher, served.grant,
+                              counters, gate, api_key)
     finally:
-        if runner is not None:
-            asyncio.run_coroutine_threadsafe(runner.close(), loop).result()
+        if served.runner is not None:
+            asyncio.run_coroutine_threadsafe(served.runner.close(), loop).result()
         _stop_loop(loop, thread, settings.shutdown_grace_s)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sandgate.policy.model import Limits, Policy, Selector, parse_rate
-from sandgate.sandbox.limits import explicit
+from sandgate.sandbox.limits import DEFAULT_SANDBOX, explicit
+from sandgate.sandbox.trust import DEFAULT_CEILING
 
 
 def compiled_document(policy: Policy) -> dict[str, Any]:
@@ -28,8 +29,9 @@ def compiled_document(policy: Policy) -> dict[str, Any]:
         "rateLimits": {name: _rate(limit.key, limit.rate, limit.burst) for name, limit in spec.rate_limits.items()},
         "defaults": {
             "isolation": spec.defaults.isolation,
-            "sandbox": _limits(spec.defaults.sandbox),
-            "maxSandbox": _limits(spec.defaults.max_sandbox),
+            # In full: the fields the file leaves out are Sandgate's own defaults and ceiling.
+            "sandbox": spec.defaults.sandbox.sandbox().over(DEFAULT_SANDBOX).model_dump(),
+            "maxSandbox": spec.defaults.max_sandbox.sandbox().over(DEFAULT_CEILING).model_dump(),
             "rateLimit": spec.defaults.rate_limit,
             "trustModules": spec.defaults.trust_modules,
         },

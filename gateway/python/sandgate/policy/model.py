@@ -143,7 +143,9 @@ class Defaults(Strict):
     sandbox: Limits = Limits()
     max_sandbox: Limits = Field(Limits(), description="the most a module's own requests may raise limits to")
     rate_limit: Name | None = None
-    trust_modules: bool = Field(False, description="honour a module's isolation=\"none\"")
+    trust_modules: bool = Field(False, description=(
+        'honour isolation="none" of code the operator runs in the gateway anyway (serve --trust, a script\'s '
+        "run()); a hosted module's code never runs there"))
 
 
 class Rule(Strict):

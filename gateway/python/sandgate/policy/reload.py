@@ -11,6 +11,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from sandgate.policy.check import check_policy_text
@@ -40,9 +41,21 @@ class PolicyFile:
 
     path: Path
     on_swap: Callable[[Loaded], None] = field(default=lambda loaded: None)
+    watched: bool = field(default=True, kw_only=True)  # polled and reloaded on SIGHUP; the embedded default is not
+    # What the running server cannot serve without a restart (a sandbox it did not start, more memory than its
+    # sandbox may grant): such a version is refused like an invalid one.
+    vet: Callable[[Loaded], list[Problem]] = field(default=lambda loaded: [], kw_only=True)
+    on_refused: Callable[[list[Problem]], None] = field(default=lambda problems: None, kw_only=True)
     counts: ReloadCounts = field(default_factory=ReloadCounts)
     current: Loaded | None = None
     _seen: str | None = None  # sha256 of the content last read, good or bad: each content is judged once
+
+    @classmethod
+    def embedded_default(cls) -> PolicyFile:
+        """The policy served when the operator gives none (`sandgate policy show-default`), never reloaded."""
+        policy = cls(Path(str(resources.files("sandgate.policy").joinpath("default.yaml"))), watched=False)
+        policy.load()
+        return policy
 
     def load(self) -> Loaded:
         try:
@@ -67,6 +80,8 @@ class PolicyFile:
             loaded = self._read(data)
         except PolicyError as exc:
             return self._failed(digest, exc.problems)
+        if problems := self.vet(loaded):
+            return self._failed(digest, problems)
         self._install(loaded)
         self.counts.succeeded += 1
         logger.info("policy %s reloaded (sha256 %s)", self.path, digest[:12])
@@ -95,6 +110,7 @@ class PolicyFile:
     def _failed(self, key: str, problems: list[Problem]) -> bool:
         """`key`: the bad content's hash, or "unreadable"; each is logged once, however often it is polled."""
         self.counts.failed += 1
+        self.on_refused(problems)
         if key != self._seen:
             self._seen = key
             for problem in problems:

@@ -1,0 +1,98 @@
+"""A policy as a running server serves it: the module's sandbox plans granted anew under each version, and a
+version the server cannot serve without a restart refused like an invalid one."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sandgate.policy.model import Policy
+from sandgate.policy.problems import PolicyError, Problem
+from sandgate.policy.reload import Loaded, PolicyFile
+from sandgate.results import json_text
+from sandgate.sandbox.limits import Sandbox
+from sandgate.sandbox.trust import DEFAULT_CEILING
+
+logger = logging.getLogger("sandgate.policy")
+MIB = 1024**2
+
+
+def ceiling(policy: Policy) -> Sandbox:
+    """What a module may ask for at most: maxSandbox, Sandgate's ceiling where it says nothing."""
+    return policy.spec.defaults.max_sandbox.sandbox().over(DEFAULT_CEILING)
+
+
+def memory_needed(policy: Policy) -> int:
+    """The most address space a call may be given: the ceiling's, or an allow rule's own (the operator's word,
+    not clamped). The sandbox is started able to grant it."""
+    granted = [rule.sandbox.sandbox().memory for rule in policy.spec.rules
+               if rule.sandbox is not None and rule.sandbox.memory_mi_b is not None]
+    return max([ceiling(policy).memory, *granted])
+
+
+@dataclass(frozen=True)
+class ModulePlans:
+    """What the served module asked for, and what the running server can give it under any policy version."""
+
+    requests: dict[str, Any]  # the module's sandbox requests, as `sandbox.trust.requests` writes them
+    in_gateway: bool  # the operator runs the module's code in the gateway too (serve --trust, a script's run())
+    tool_names: frozenset[str]
+    has_handlers: bool  # resources or prompts, which run under the server-wide plan
+    sandboxed: bool  # a sandbox runs beside the gateway
+    memory_bound: int  # the most a call child may be given in that sandbox
+    label: str
+
+    def grant(self, loaded: Loaded) -> Any:
+        """The core's SandboxGrant: the module's requests under this policy's defaults, maxima and trust."""
+        return loaded.compiled.native.sandbox_grant(json_text(self.requests), self.in_gateway)
+
+    def needs_sandbox(self, grant: Any) -> bool:
+        return (any(grant.tool(name)[0] != "none" for name in self.tool_names)
+                or (self.has_handlers and grant.server()[0] != "none"))
+
+    def vet(self, loaded: Loaded) -> list[Problem]:
+        """Why this server cannot serve `loaded` without a restart; empty when it can."""
+        file = str(loaded.compiled.checked.source.file)
+        problems = []
+        needed = memory_needed(loaded.compiled.checked.policy)
+        if self.sandboxed and needed > self.memory_bound:
+            problems.append(Problem(file, 0, 0, "needs_restart",
+                                    f"calls may be given {needed // MIB} MiB, more than the running sandbox can grant "
+                                    f"({self.memory_bound // MIB} MiB); restart the server to serve this policy"))
+        if not self.sandboxed and self.needs_sandbox(self.grant(loaded)):
+            problems.append(Problem(file, 0, 0, "needs_restart",
+                                    "this policy sandboxes calls, and the server started without a sandbox (every "
+                                    "tool ran in-process); restart the server to serve this policy"))
+        return problems
+
+
+def open_policy(path: Path) -> PolicyFile:
+    """The operator's policy file, loaded, checked, compiled and tested before anything starts."""
+    from sandgate.errors import ConfigError
+
+    policy = PolicyFile(path)
+    try:
+        policy.load()
+    except PolicyError as exc:
+        raise ConfigError(f"the policy file cannot be served:\n{exc}") from None
+    return policy
+
+
+def bind(core: Any, policy: PolicyFile, plans: ModulePlans, grant: Any, counters: Any) -> Any:
+    """The core's gate over `policy` with the module's plans under it; each good reload swaps both. Reloads
+    and refused versions are counted in the core's `counters`."""
+    gate = core.PolicyGate(policy.current.compiled.native if policy.current else None, grant)
+
+    def swap(loaded: Loaded) -> None:
+        swapped = plans.grant(loaded)
+        for refusal in swapped.refusals:
+            logger.warning("%s: %s", plans.label, refusal)
+        gate.swap(loaded.compiled.native, swapped)
+        counters.add("policy_reloads")
+
+    policy.vet = plans.vet
+    policy.on_swap = swap
+    policy.on_refused = lambda problems: counters.add("policy_reloads_refused")
+    return gate
