@@ -131,8 +131,12 @@ def _served_policy(policy: PolicyFile | None) -> tuple[PolicyFile, Loaded]:
     from sandgate.policy.reload import PolicyFile
 
     served = policy if policy is not None else PolicyFile.embedded_default()
-    assert served.current is not None, "the policy file is loaded before serving starts"
-    return served, served.current
+    loaded = served.current
+    assert loaded is not None, "the policy file is loaded before serving starts"
+    logger.info("policy %r from %s (sha256 %s)%s", loaded.compiled.checked.policy.metadata.name,
+                served.path if policy is not None else "the embedded default", loaded.sha256[:12],
+                ", reloaded on change" if served.watched else "")
+    return served, loaded
 
 
 def serve_http(source: Source, settings: ServerSettings, *, banner: bool = False,
