@@ -23,6 +23,7 @@ import psutil
 
 BENCH = Path(__file__).resolve().parent
 SERVERS = BENCH / "servers"
+POLICIES = BENCH / "policies"
 RESULTS = BENCH / "RESULTS.md"
 PY = sys.executable
 
@@ -55,7 +56,8 @@ ALL_SERVERS = {
     s.name: s
     for s in [
         Server("sandgate", [PY, _script("sandgate_add.py"), "{port}"],
-               [PY, "-m", "sandgate", "serve", _script("sandgate_add.py"), "--transport", "stdio"],
+               [PY, "-m", "sandgate", "serve", _script("sandgate_add.py"), "--transport", "stdio",
+                "--policy", str(POLICIES / "open.yaml")],
                ready_text="serving MCP at"),
         Server("fastmcp", [PY, _script("fastmcp_add.py"), "{port}"],
                [PY, _script("fastmcp_add.py"), "stdio"]),

@@ -11,6 +11,7 @@ Exit status 1 if any run saw an error (bad status, wrong sum, socket error).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import resource
 import shutil
@@ -192,15 +193,21 @@ def main() -> int:
     ap.add_argument("--servers", default=",".join(ALL_SERVERS))
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--calibrate", action="store_true", help="also measure wrk's own ceiling (needs cc)")
+    ap.add_argument("--policy", metavar="FILE",
+                    help="the policy Sandgate serves under (default policies/open.yaml), e.g. "
+                         "policies/hundred_rules.yaml")
+    ap.add_argument("--section", default="http", help="the RESULTS.md section this run rewrites")
     common.add_load_options(ap)
     args = ap.parse_args()
     common.resolve_pinning(args)
+    if args.policy:
+        os.environ["SANDGATE_BENCH_POLICY"] = str(Path(args.policy).resolve())
     all_res = {name: bench_server(name, args) for name in args.servers.split(",")}
     ceiling = calibrate(args) if args.calibrate else {}
     text = render(all_res, ceiling, args)
     print(text)
     if not args.no_write:
-        common.write_section("http", text)
+        common.write_section(args.section, text)
     failed = any(isinstance(res, list) and any(r.errors for r in res)
                  for by_era in all_res.values() for res in by_era.values())
     return 1 if failed else 0

@@ -103,7 +103,8 @@ def bench_sandgate(isolation: str, args) -> list[Row]:
     # operator's choice, read from the environment by a gateway that imports the module (--trust).
     trust = [] if isolation == "per_call" else ["--trust"]
     server = common.Server(f"sandgate-{isolation}", [PY, "-m", "sandgate", "serve",
-                           str(SERVERS / "sandgate_isolation.py"), "--port", "{port}", *trust], [],
+                           str(SERVERS / "sandgate_isolation.py"), "--port", "{port}", *trust,
+                           "--policy", str(common.POLICIES / "open.yaml")], [],
                            ready_text="serving MCP at", env={"SANDGATE_BENCH_ISOLATION": isolation})
     port = common.free_port()
     url = f"http://127.0.0.1:{port}/mcp"
