@@ -26,6 +26,7 @@ set(SANDGATE_UNIT_TESTS
   ${CMAKE_CURRENT_LIST_DIR}/mcp/engine_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/outcome_facts_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/ratelimit/gcra_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/jwt/jws_test.cc
 )
 
 foreach(source IN LISTS SANDGATE_UNIT_TESTS)
@@ -52,6 +53,13 @@ target_link_libraries(arg_constraints_fuzz_replay PRIVATE sandgate_mcp)
 add_test(NAME arg_constraints_fuzz_replay
          COMMAND arg_constraints_fuzz_replay ${CMAKE_CURRENT_SOURCE_DIR}/gateway/cpp/fuzz/testdata/arg_constraints)
 
+add_executable(jwt_fuzz_replay
+  ${CMAKE_CURRENT_LIST_DIR}/fuzz/jwt_fuzz.cc
+  ${CMAKE_CURRENT_LIST_DIR}/fuzz/replay_main.cc
+)
+target_link_libraries(jwt_fuzz_replay PRIVATE sandgate_mcp)
+add_test(NAME jwt_fuzz_replay COMMAND jwt_fuzz_replay ${CMAKE_CURRENT_SOURCE_DIR}/gateway/cpp/fuzz/testdata/jwt)
+
 # Run by hand (benchmarks/RESULTS.md), never by ctest: what one decision of a 100-rule policy costs.
 add_executable(policy_decision_bench ${CMAKE_CURRENT_SOURCE_DIR}/benchmarks/policy_decision.cc)
 target_link_libraries(policy_decision_bench PRIVATE sandgate_mcp)
@@ -77,4 +85,10 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
   target_compile_options(arg_constraints_fuzzer PRIVATE -fsanitize=fuzzer)
   target_link_options(arg_constraints_fuzzer PRIVATE -fsanitize=fuzzer)
   target_link_libraries(arg_constraints_fuzzer PRIVATE sandgate_mcp_fuzz)
+
+  #   build/cpp/jwt_fuzzer gateway/cpp/fuzz/testdata/jwt
+  add_executable(jwt_fuzzer ${CMAKE_CURRENT_LIST_DIR}/fuzz/jwt_fuzz.cc)
+  target_compile_options(jwt_fuzzer PRIVATE -fsanitize=fuzzer)
+  target_link_options(jwt_fuzzer PRIVATE -fsanitize=fuzzer)
+  target_link_libraries(jwt_fuzzer PRIVATE sandgate_mcp_fuzz)
 endif()
