@@ -27,12 +27,17 @@ set(SANDGATE_UNIT_TESTS
   ${CMAKE_CURRENT_LIST_DIR}/mcp/outcome_facts_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/ratelimit/gcra_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/jwt/jws_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/auth/token_authenticator_test.cc
 )
+
+# Test-only helpers (keys and signed tokens); the gateway never signs.
+add_library(sandgate_test_support STATIC ${CMAKE_CURRENT_LIST_DIR}/jwt/test_tokens.cc)
+target_link_libraries(sandgate_test_support PUBLIC sandgate_mcp)
 
 foreach(source IN LISTS SANDGATE_UNIT_TESTS)
   get_filename_component(name ${source} NAME_WE)
   add_executable(${name} ${source})
-  target_link_libraries(${name} PRIVATE sandgate_mcp GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE sandgate_test_support GTest::gtest_main)
   # PRE_TEST: listing the cases happens when ctest runs, so building never executes a test binary.
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 30 PROPERTIES TIMEOUT 60)
 endforeach()

@@ -2,6 +2,8 @@
 
 #include <openssl/sha.h>
 
+#include "common/digest.h"
+
 #include <stdexcept>
 
 namespace sandgate::auth {
@@ -13,27 +15,6 @@ int hex_value(char c) {
   return -1;
 }
 
-std::string digest_of(std::string_view key) {
-  std::string digest(SHA256_DIGEST_LENGTH, '\0');
-  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), reinterpret_cast<unsigned char*>(digest.data()));
-  return digest;
-}
-
-bool iequals_ascii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] + 32) : a[i];
-    const char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] + 32) : b[i];
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
 
 AuthFailure invalid() {
   return {AuthError::kInvalidCredentials, "Unauthorized: invalid credentials", R"(error="invalid_token")"};
@@ -61,7 +42,7 @@ ApiKeyAuthenticator::ApiKeyAuthenticator(const std::vector<ApiKey>& keys, Anonym
       if (high < 0 || low < 0) throw std::invalid_argument("API key " + key.name + ": sha256 must be lower-case hex");
       digest[i] = static_cast<char>(high * 16 + low);
     }
-    Principal principal{Principal::Kind::kApiKey, key.principal, key.groups};
+    Principal principal{.kind = Principal::Kind::kApiKey, .name = key.principal, .groups = key.groups};
     if (!by_digest_.emplace(std::move(digest), std::move(principal)).second) {
       throw std::invalid_argument("API key " + key.name + ": the same key is listed twice");
     }
@@ -71,22 +52,20 @@ ApiKeyAuthenticator::ApiKeyAuthenticator(const std::vector<ApiKey>& keys, Anonym
 std::variant<Principal, AuthFailure> ApiKeyAuthenticator::authenticate(const mcp::RequestContext& context) const {
   std::optional<std::string_view> credential;
   if (context.headers != nullptr) {
-    if (auto authorization = context.headers->find("authorization")) {
-      const std::string_view value = trim(*authorization);
-      const std::size_t space = value.find(' ');
-      if (space == std::string_view::npos || !iequals_ascii(value.substr(0, space), "bearer")) return invalid();
-      credential = trim(value.substr(space + 1));
+    if (auto bearer = bearer_credential(*context.headers)) {
+      if (bearer->empty()) return invalid();
+      credential = *bearer;
     }
     if (auto api_key = context.headers->find("x-api-key")) {
       // Two different credentials in one request: refuse rather than pick one.
-      if (credential && *credential != trim(*api_key)) return invalid();
-      credential = trim(*api_key);
+      if (credential && *credential != trim_ows(*api_key)) return invalid();
+      credential = trim_ows(*api_key);
     }
   }
   if (credential) {
     if (credential->empty()) return invalid();
     // A digest-keyed lookup: what the timing of the map reveals is about SHA-256 outputs, not the key.
-    auto found = by_digest_.find(digest_of(*credential));
+    auto found = by_digest_.find(sha256_digest(*credential));
     if (found == by_digest_.end()) return invalid();
     return found->second;
   }

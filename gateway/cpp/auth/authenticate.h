@@ -1,6 +1,8 @@
 #pragma once
 // The authenticate stage: who sent a delivery. Everyone is anonymous until API keys and tokens fill it.
+#include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "auth/principal.h"
@@ -30,6 +32,12 @@ class AnonymousAuthenticator final : public Authenticator {
 };
 
 mcp::Fault to_fault(const AuthFailure& failure);
+
+// The credential of `Authorization: Bearer <credential>` (scheme case-insensitive): nullopt without the header,
+// an empty view for a header that holds no Bearer credential (refused as invalid, never read as anonymous).
+std::optional<std::string_view> bearer_credential(const mcp::Headers& headers);
+// `text` without leading and trailing spaces and tabs (HTTP's optional whitespace).
+std::string_view trim_ows(std::string_view text);
 std::string_view auth_error_name(AuthError error);
 
 }  // namespace sandgate::auth

@@ -223,8 +223,8 @@ struct PolicyHandle {
 };
 
 auth::Principal principal_of(std::string name, std::vector<std::string> groups, bool anonymous) {
-  return auth::Principal{anonymous ? auth::Principal::Kind::kAnonymous : auth::Principal::Kind::kApiKey,
-                         std::move(name), std::move(groups)};
+  return auth::Principal{.kind = anonymous ? auth::Principal::Kind::kAnonymous : auth::Principal::Kind::kApiKey,
+                         .name = std::move(name), .groups = std::move(groups)};
 }
 
 json::value arguments_of(std::string_view arguments_json) {

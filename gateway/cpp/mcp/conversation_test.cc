@@ -230,7 +230,7 @@ class TokenAuthenticator final : public auth::Authenticator {
   std::variant<auth::Principal, auth::AuthFailure> authenticate(const RequestContext& context) const override {
     const std::optional<std::string_view> token = context.headers->find("x-token");
     if (!token) return auth::AuthFailure{auth::AuthError::kMissingCredentials, "Unauthorized", R"(error="invalid_request")"};
-    return auth::Principal{auth::Principal::Kind::kToken, std::string(*token) + "@" + std::string(transport_name(context.transport)), {}};
+    return auth::Principal{.kind = auth::Principal::Kind::kToken, .name = std::string(*token) + "@" + std::string(transport_name(context.transport))};
   }
 };
 class RootOnly final : public policy::Authorizer {

@@ -31,6 +31,10 @@ std::string_view counter_name(Counter counter) {
     case Counter::kRateLimited: return "rate_limited";
     case Counter::kRateLimitKeysEvicted: return "ratelimit_keys_evicted";
     case Counter::kRateLimitKeysEvictedEarly: return "ratelimit_keys_evicted_early";
+    case Counter::kTokensVerified: return "tokens_verified";
+    case Counter::kTokensRefused: return "tokens_refused";
+    case Counter::kTokenCacheHits: return "token_cache_hits";
+    case Counter::kTokenCacheEvictions: return "token_cache_evictions";
     case Counter::kSandboxProtocolErrors: return "sandbox_protocol_errors";
     case Counter::kSandboxPrespawnedLost: return "sandbox_prespawned_lost";
     case Counter::kSandboxPrespawnedRecycled: return "sandbox_prespawned_recycled";

@@ -44,6 +44,10 @@ enum class Counter : std::size_t {
   kRateLimited,                  // requests the rate-limit stage refused
   kRateLimitKeysEvicted,         // keys the bounded rate-limit table forgot to make room
   kRateLimitKeysEvictedEarly,    // ...before their bucket had refilled (they start afresh)
+  kTokensVerified,               // bearer tokens whose signature and claims were checked and held
+  kTokensRefused,                // ...that were refused (any reason)
+  kTokenCacheHits,               // requests whose token was verified before and had not expired
+  kTokenCacheEvictions,          // verified tokens the bounded cache forgot to make room
   // The sandbox runner (Python, through the binding).
   kSandboxProtocolErrors,        // calls killed for a frame the gateway could not accept
   kSandboxPrespawnedLost,        // children forked ahead of demand that died waiting

@@ -40,7 +40,7 @@ mcp::RequestContext as(auth::Principal principal) {
   return context;
 }
 
-auth::Principal alice() { return auth::Principal{auth::Principal::Kind::kApiKey, "alice", {"eng"}}; }
+auth::Principal alice() { return auth::Principal{.kind = auth::Principal::Kind::kApiKey, .name = "alice", .groups = {"eng"}}; }
 
 TEST(PolicyGateTest, AnAllowedCallCarriesItsGrantRateLimitAndSnapshot) {
   auto gate = std::make_shared<PolicyGate>(compile(kRules));

@@ -9,7 +9,7 @@ namespace {
 
 auth::Principal anonymous() { return auth::Principal{}; }
 auth::Principal key(std::string name, std::vector<std::string> groups = {}) {
-  return auth::Principal{auth::Principal::Kind::kApiKey, std::move(name), std::move(groups)};
+  return auth::Principal{.kind = auth::Principal::Kind::kApiKey, .name = std::move(name), .groups = std::move(groups)};
 }
 
 std::shared_ptr<const ToolPolicy> compile_ok(std::string_view rules, std::string_view selectors = "{}",

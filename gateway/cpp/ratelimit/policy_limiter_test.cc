@@ -12,7 +12,7 @@ policy::RateLimitSpec spec(std::vector<policy::RateKeyPart> key, Rate rate = Rat
 }
 
 auth::Principal key_holder(std::string name, std::vector<std::string> groups = {}) {
-  return auth::Principal{auth::Principal::Kind::kApiKey, std::move(name), std::move(groups)};
+  return auth::Principal{.kind = auth::Principal::Kind::kApiKey, .name = std::move(name), .groups = std::move(groups)};
 }
 
 class PolicyLimiterTest : public testing::Test {

@@ -11,7 +11,7 @@ struct StdioSettings {
   std::size_t max_message_bytes = 4 * 1024 * 1024;
   // The connection's credential (an API key the client put in the server's environment, as MCP's stdio
   // authorization says); every message carries it as `x-api-key`. Empty: the local anonymous caller.
-  std::string api_key;
+  std::string api_key{};
 };
 
 // Serves until EOF on `in_fd`, then waits for in-flight requests; only protocol messages go to `out_fd`.

@@ -1,0 +1,76 @@
+#include "auth/token_authenticator.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "jwt/base64url.h"
+#include "jwt/claims.h"
+
+namespace sandgate::auth {
+namespace {
+
+AuthFailure refused(jwt::JwtError error) {
+  return {AuthError::kInvalidCredentials, "Unauthorized: invalid token",
+          R"(error="invalid_token", error_description=")" + std::string(jwt::jwt_error_code(error)) + "\""};
+}
+
+}  // namespace
+
+bool looks_like_token(std::string_view credential) { return std::count(credential.begin(), credential.end(), '.') == 2; }
+
+TokenAuthenticator::TokenAuthenticator(std::vector<std::shared_ptr<const jwt::Provider>> providers,
+                                       std::shared_ptr<jwt::TokenCache> cache, const WallClock& clock,
+                                       std::shared_ptr<metrics::Counters> counters,
+                                       std::shared_ptr<const Authenticator> otherwise, jwt::JwsLimits limits)
+    : providers_(std::move(providers)), cache_(std::move(cache)), clock_(clock), counters_(std::move(counters)),
+      otherwise_(std::move(otherwise)), limits_(limits) {}
+
+const jwt::Provider* TokenAuthenticator::provider_for(std::string_view token) const {
+  const std::size_t first = token.find('.');
+  const std::size_t second = token.find('.', first + 1);
+  std::optional<std::string> payload = jwt::decode_base64url(token.substr(first + 1, second - first - 1));
+  if (!payload) return nullptr;
+  std::optional<json::object> claims = jwt::json_object_once(*payload);
+  const json::value* issuer = claims ? claims->if_contains("iss") : nullptr;
+  if (issuer == nullptr || !issuer->is_string()) return nullptr;
+  for (const auto& provider : providers_) {
+    if (provider->config().rules.issuer == issuer->get_string()) return provider.get();
+  }
+  return nullptr;
+}
+
+std::variant<Principal, jwt::JwtError> TokenAuthenticator::verify(std::string_view token) const {
+  if (token.size() > limits_.max_token_bytes) return jwt::JwtError::kTooLarge;
+  if (std::shared_ptr<const Principal> cached = cache_->find(token)) return *cached;
+  const jwt::Provider* provider = provider_for(token);
+  if (provider == nullptr) return jwt::JwtError::kWrongIssuer;
+  std::shared_ptr<const jwt::Jwks> keys = provider->keys();
+  if (keys == nullptr) return jwt::JwtError::kUnknownKey;  // the issuer's keys could not be fetched: fail closed
+  auto verified = jwt::verify_jws(token, *keys, limits_);
+  if (auto* error = std::get_if<jwt::JwtError>(&verified)) return *error;
+  const jwt::Jws& jws = std::get<jwt::Jws>(verified);
+  if (!provider->allows(jws.algorithm)) return jwt::JwtError::kUnsupportedAlgorithm;
+  auto checked = jwt::check_claims(jws.payload, provider->config().rules, clock_.now());
+  if (auto* error = std::get_if<jwt::JwtError>(&checked)) return *error;
+  const jwt::Claims& claims = std::get<jwt::Claims>(checked);
+  auto principal = std::make_shared<const Principal>(provider->principal(claims));
+  if (claims.expires_at) {
+    cache_->insert(token, principal, WallClock::time_point(std::chrono::seconds(*claims.expires_at)));
+  }
+  return *principal;
+}
+
+std::variant<Principal, AuthFailure> TokenAuthenticator::authenticate(const mcp::RequestContext& context) const {
+  std::optional<std::string_view> bearer = context.headers ? bearer_credential(*context.headers) : std::nullopt;
+  if (!bearer || !looks_like_token(*bearer)) return otherwise_->authenticate(context);
+  // A token and an API key in one request: refused rather than one of them picked.
+  auto outcome = context.headers->find("x-api-key") ? jwt::JwtError::kMalformed : verify(*bearer);
+  if (auto* error = std::get_if<jwt::JwtError>(&outcome)) {
+    counters_->add(metrics::Counter::kTokensRefused);
+    return refused(*error);
+  }
+  counters_->add(metrics::Counter::kTokensVerified);
+  return std::move(std::get<Principal>(outcome));
+}
+
+}  // namespace sandgate::auth

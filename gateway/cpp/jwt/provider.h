@@ -1,0 +1,49 @@
+#pragma once
+// One trusted token issuer: its claim rules, the algorithms it may use, where groups live in its tokens, and
+// its key set, swapped whole when the gateway refetches it (rotation without a restart).
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "auth/principal.h"
+#include "jwt/claims.h"
+#include "jwt/jwk.h"
+
+namespace sandgate::jwt {
+
+struct ProviderConfig {
+  std::string name;  // names the provider in logs and errors
+  ClaimRules rules;  // `rules.issuer` selects this provider for a token
+  std::vector<Algorithm> algorithms;  // the only algorithms accepted from this issuer; empty: any its keys serve
+  // Dotted paths to string-or-array claims whose values become the principal's groups: "groups", "roles",
+  // "realm_access.roles".
+  std::vector<std::string> group_claims{"groups"};
+};
+
+class KeySlot {
+ public:
+  std::shared_ptr<const Jwks> get() const { return keys_.load(); }
+  void set(std::shared_ptr<const Jwks> keys) { keys_.store(std::move(keys)); }
+
+ private:
+  std::atomic<std::shared_ptr<const Jwks>> keys_;
+};
+
+class Provider {
+ public:
+  Provider(ProviderConfig config, std::shared_ptr<KeySlot> keys) : config_(std::move(config)), keys_(std::move(keys)) {}
+
+  const ProviderConfig& config() const { return config_; }
+  std::shared_ptr<const Jwks> keys() const { return keys_->get(); }
+  bool allows(Algorithm algorithm) const;
+  // The principal verified claims stand for: named by `sub` (a client-credentials token's `client_id` when it has
+  // none), groups from the configured claims, scopes from `scope` (space-separated) and `scp` (an array).
+  auth::Principal principal(const Claims& claims) const;
+
+ private:
+  ProviderConfig config_;
+  std::shared_ptr<KeySlot> keys_;
+};
+
+}  // namespace sandgate::jwt
