@@ -55,12 +55,6 @@ class FakeCore(types.ModuleType):
         self.stdio_output: list[str] = []
         core = self
 
-        class Settings:
-            pass
-
-        class Counters:
-            pass
-
         class HttpServer:
             def __init__(self, settings, dispatcher, grant, counters=None, gate=None) -> None:
                 self.settings, self.dispatcher, self.grant, self.counters = settings, dispatcher, grant, counters
@@ -79,10 +73,12 @@ class FakeCore(types.ModuleType):
             def wait(self) -> None:
                 assert self.stopped.wait(10), "shutdown never came"
 
-        self.Settings, self.HttpServer, self.Counters = Settings, HttpServer, Counters
-        # The policy and the grant are compiled for real: what the fake servers are given is what the core would use.
+        self.HttpServer = HttpServer
+        # Settings, counters, the policy and the grant are the core's own: what the fake servers are given is what
+        # the core would use.
         real = importlib.import_module("sandgate._core")
         self.SandboxGrant, self.PolicyGate = real.SandboxGrant, real.PolicyGate
+        self.Settings, self.Counters = real.Settings, real.Counters
         self.compile_tool_policy = real.compile_tool_policy
 
     def call_async_tool(self, dispatcher: Dispatcher) -> None:

@@ -27,6 +27,7 @@ def test_defaults():
         "session_idle_timeout_s": 3600.0,
         "max_sessions": 10000,
         "max_rate_limit_keys": 100_000,
+        "max_cached_tokens": 10_000,
         "max_connections": 10000,
         "stream_keepalive_s": 15.0,
         "max_progress_notifications": 1000,

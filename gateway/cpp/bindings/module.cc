@@ -16,6 +16,7 @@
 #include "mcp/session_table.h"
 #include "mcp/streamable_http.h"
 #include "common/json_text.h"
+#include "jwt/jwk.h"
 #include "policy/policy_gate.h"
 #include "policy/tool_policy.h"
 #include "server/http_server.h"
@@ -45,6 +46,7 @@ struct CoreSettings {
   double session_idle_timeout_s = 3600.0;
   std::size_t max_sessions = 10'000;
   std::size_t max_rate_limit_keys = 100'000;
+  std::size_t max_cached_tokens = 10'000;
   std::size_t max_progress_notifications = 1000;
   std::size_t max_progress_bytes = 16 * 1024;
   std::size_t max_json_depth = JsonLimits{}.max_depth;
@@ -222,9 +224,21 @@ struct PolicyHandle {
   std::shared_ptr<const policy::ToolPolicy> policy;
 };
 
-auth::Principal principal_of(std::string name, std::vector<std::string> groups, bool anonymous) {
-  return auth::Principal{.kind = anonymous ? auth::Principal::Kind::kAnonymous : auth::Principal::Kind::kApiKey,
-                         .name = std::move(name), .groups = std::move(groups)};
+// A caller as policy tests describe it: anonymous, an API key's principal, or (with an issuer) a token's subject.
+auth::Principal principal_of(std::string name, std::vector<std::string> groups, bool anonymous, std::string issuer,
+                             std::string client_id, std::vector<std::string> scopes) {
+  const bool token = !issuer.empty();
+  auth::Principal principal{.kind = anonymous ? auth::Principal::Kind::kAnonymous
+                                    : token   ? auth::Principal::Kind::kToken
+                                              : auth::Principal::Kind::kApiKey,
+                            .name = name, .groups = std::move(groups)};
+  if (token) {
+    principal.issuer = std::move(issuer);
+    principal.subject = std::move(name);
+    principal.client_id = std::move(client_id);
+    principal.scopes = std::move(scopes);
+  }
+  return principal;
 }
 
 json::value arguments_of(std::string_view arguments_json) {
@@ -262,6 +276,7 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("session_idle_timeout_s", &CoreSettings::session_idle_timeout_s)
       .def_readwrite("max_sessions", &CoreSettings::max_sessions)
       .def_readwrite("max_rate_limit_keys", &CoreSettings::max_rate_limit_keys)
+      .def_readwrite("max_cached_tokens", &CoreSettings::max_cached_tokens)
       .def_readwrite("max_progress_notifications", &CoreSettings::max_progress_notifications)
       .def_readwrite("max_progress_bytes", &CoreSettings::max_progress_bytes)
       .def_readwrite("max_json_depth", &CoreSettings::max_json_depth)
@@ -283,16 +298,23 @@ PYBIND11_MODULE(_core, m) {
   py::class_<PolicyHandle>(m, "ToolPolicy")
       .def("decide",
            [](const PolicyHandle& h, std::string name, std::vector<std::string> groups, bool anonymous,
-              std::string_view tool, std::string_view arguments_json) {
-             return decision_tuple(h.policy->decide(principal_of(std::move(name), std::move(groups), anonymous), tool,
-                                                    arguments_of(arguments_json)));
-           })
+              std::string_view tool, std::string_view arguments_json, std::string issuer, std::string client_id,
+              std::vector<std::string> scopes) {
+             return decision_tuple(h.policy->decide(principal_of(std::move(name), std::move(groups), anonymous,
+                                                                 std::move(issuer), std::move(client_id), std::move(scopes)),
+                                                    tool, arguments_of(arguments_json)));
+           },
+           py::arg("name"), py::arg("groups"), py::arg("anonymous"), py::arg("tool"), py::arg("arguments_json"),
+           py::arg("issuer") = "", py::arg("client_id") = "", py::arg("scopes") = std::vector<std::string>{})
       .def("explain",
            [](const PolicyHandle& h, std::string name, std::vector<std::string> groups, bool anonymous,
-              std::string_view tool, std::string_view arguments_json) {
+              std::string_view tool, std::string_view arguments_json, std::string issuer, std::string client_id,
+              std::vector<std::string> scopes) {
              std::vector<policy::RuleTrace> trace;
              const policy::Decision decision = h.policy->decide(
-                 principal_of(std::move(name), std::move(groups), anonymous), tool, arguments_of(arguments_json), &trace);
+                 principal_of(std::move(name), std::move(groups), anonymous, std::move(issuer), std::move(client_id),
+                              std::move(scopes)),
+                 tool, arguments_of(arguments_json), &trace);
              py::list steps;
              for (const policy::RuleTrace& step : trace) {
                steps.append(py::make_tuple(step.rule->id, step.rule->effect == policy::Effect::kAllow ? "allow" : "deny",
@@ -300,11 +322,18 @@ PYBIND11_MODULE(_core, m) {
                                            step.args_satisfied, step.field, step.reason));
              }
              return py::make_tuple(decision_tuple(decision), steps);
-           })
-      .def("visible", [](const PolicyHandle& h, std::string name, std::vector<std::string> groups, bool anonymous,
-                         std::string_view tool) {
-        return h.policy->visible(principal_of(std::move(name), std::move(groups), anonymous), tool);
-      })
+           },
+           py::arg("name"), py::arg("groups"), py::arg("anonymous"), py::arg("tool"), py::arg("arguments_json"),
+           py::arg("issuer") = "", py::arg("client_id") = "", py::arg("scopes") = std::vector<std::string>{})
+      .def("visible",
+           [](const PolicyHandle& h, std::string name, std::vector<std::string> groups, bool anonymous,
+              std::string_view tool, std::string issuer, std::string client_id, std::vector<std::string> scopes) {
+             return h.policy->visible(principal_of(std::move(name), std::move(groups), anonymous, std::move(issuer),
+                                                   std::move(client_id), std::move(scopes)),
+                                      tool);
+           },
+           py::arg("name"), py::arg("groups"), py::arg("anonymous"), py::arg("tool"), py::arg("issuer") = "",
+           py::arg("client_id") = "", py::arg("scopes") = std::vector<std::string>{})
       // The module's plans under this policy: its requests over the policy's defaults, within its maxSandbox,
       // isolation "none" only for code the operator runs in the gateway (`in_gateway`) and the policy trusts.
       .def("sandbox_grant",
@@ -319,10 +348,25 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("revision", [](const PolicyHandle& h) { return h.policy->revision(); });
   // The policy on the request path; `swap` serves a reloaded one to every request that starts after it.
   py::class_<policy::PolicyGate, std::shared_ptr<policy::PolicyGate>>(m, "PolicyGate")
-      .def(py::init([](const PolicyHandle& h, std::shared_ptr<const policy::SandboxGrant> grant) {
-             return std::make_shared<policy::PolicyGate>(h.policy, std::move(grant));
+      // With `settings` and `counters`, the gate verifies the policy's bearer tokens (keys set by set_keys).
+      .def(py::init([](const PolicyHandle& h, std::shared_ptr<const policy::SandboxGrant> grant, const CoreSettings* s,
+                       std::shared_ptr<metrics::Counters> counters) {
+             std::shared_ptr<policy::TokenServices> tokens;
+             if (s != nullptr) {
+               tokens = std::make_shared<policy::TokenServices>(std::make_shared<SystemWallClock>(), s->max_cached_tokens,
+                                                                counters ? counters : std::make_shared<metrics::Counters>());
+             }
+             return std::make_shared<policy::PolicyGate>(h.policy, std::move(grant), std::move(tokens));
            }),
-           py::arg("policy"), py::arg("grant") = nullptr)
+           py::arg("policy"), py::arg("grant") = nullptr, py::arg("settings") = nullptr, py::arg("counters") = nullptr)
+      // Sets an issuer's keys from a JWKS document; the refusal as a string (the keys held before stay), else None.
+      .def("set_keys",
+           [](policy::PolicyGate& gate, const std::string& issuer, std::string_view jwks_json,
+              bool symmetric) -> std::optional<std::string> {
+             if (gate.tokens() == nullptr) throw py::value_error("this gate verifies no tokens (no settings given)");
+             return gate.tokens()->set_keys(issuer, jwks_json, symmetric);
+           },
+           py::arg("issuer"), py::arg("jwks_json"), py::arg("symmetric") = false)
       .def("swap",
            [](policy::PolicyGate& gate, const PolicyHandle& h, std::shared_ptr<const policy::SandboxGrant> grant) {
              gate.swap(h.policy, std::move(grant));
@@ -332,6 +376,14 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("grant", [](const policy::PolicyGate& gate) {
         return std::const_pointer_cast<policy::SandboxGrant>(gate.served()->sandbox);
       });
+  // Why a JWKS document would be refused as an issuer's key set; None when it is acceptable.
+  m.def("check_jwks", [](std::string_view jwks_json, bool symmetric) -> std::optional<std::string> {
+    jwt::JwksOptions options;
+    options.allow_symmetric = symmetric;
+    auto parsed = jwt::Jwks::parse(jwks_json, options);
+    if (auto* refusal = std::get_if<std::string>(&parsed)) return *refusal;
+    return std::nullopt;
+  }, py::arg("jwks_json"), py::arg("symmetric") = false);
   m.def("compile_tool_policy", [](std::string_view compiled_json) -> py::tuple {
     auto compiled = policy::ToolPolicy::compile(compiled_json);
     py::list errors;

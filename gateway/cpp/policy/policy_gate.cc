@@ -4,7 +4,7 @@ namespace sandgate::policy {
 
 std::variant<auth::Principal, auth::AuthFailure> GateAuthenticator::authenticate(
     const mcp::RequestContext& context) const {
-  return gate_->current()->authenticator().authenticate(context);
+  return gate_->served()->authenticator->authenticate(context);
 }
 
 std::optional<Denial> GateAuthorizer::authorize(mcp::RequestContext& context, const mcp::Message& request) const {

@@ -8,6 +8,7 @@
 #include "auth/authenticate.h"
 #include "metrics/counters.h"
 #include "policy/authorize.h"
+#include "policy/token_services.h"
 #include "policy/tool_policy.h"
 #include "ratelimit/policy_limiter.h"
 #include "ratelimit/rate_limit.h"
@@ -19,12 +20,15 @@ namespace sandgate::policy {
 struct ServedPolicy {
   std::shared_ptr<const ToolPolicy> policy;
   std::shared_ptr<const SandboxGrant> sandbox;  // null: the engine's own grant
+  std::shared_ptr<const auth::Authenticator> authenticator;  // the policy's issuers and API keys
 };
 
 class PolicyGate {
  public:
-  explicit PolicyGate(std::shared_ptr<const ToolPolicy> initial, std::shared_ptr<const SandboxGrant> sandbox = nullptr)
-      : current_(std::make_shared<const ServedPolicy>(ServedPolicy{std::move(initial), std::move(sandbox)})) {}
+  // `tokens`: the server's token keys and cache; null serves API keys only (what `policy test` needs).
+  explicit PolicyGate(std::shared_ptr<const ToolPolicy> initial, std::shared_ptr<const SandboxGrant> sandbox = nullptr,
+                      std::shared_ptr<TokenServices> tokens = nullptr)
+      : tokens_(std::move(tokens)), current_(serve(std::move(initial), std::move(sandbox))) {}
 
   std::shared_ptr<const ServedPolicy> served() const { return current_.load(); }
   // The policy alone, keeping its whole snapshot alive.
@@ -35,10 +39,20 @@ class PolicyGate {
   }
   // Requests already authorized finish under the snapshot they hold.
   void swap(std::shared_ptr<const ToolPolicy> next, std::shared_ptr<const SandboxGrant> sandbox = nullptr) {
-    current_.store(std::make_shared<const ServedPolicy>(ServedPolicy{std::move(next), std::move(sandbox)}));
+    current_.store(serve(std::move(next), std::move(sandbox)));
+    if (tokens_) tokens_->cache().clear();  // issuers' rules may have changed: verify again
   }
+  TokenServices* tokens() const { return tokens_.get(); }
 
  private:
+  std::shared_ptr<const ServedPolicy> serve(std::shared_ptr<const ToolPolicy> policy,
+                                            std::shared_ptr<const SandboxGrant> sandbox) const {
+    std::shared_ptr<const auth::Authenticator> authenticator =
+        tokens_ ? tokens_->authenticator_for(policy) : std::shared_ptr<const auth::Authenticator>(policy, &policy->authenticator());
+    return std::make_shared<const ServedPolicy>(ServedPolicy{std::move(policy), std::move(sandbox), std::move(authenticator)});
+  }
+
+  std::shared_ptr<TokenServices> tokens_;
   std::atomic<std::shared_ptr<const ServedPolicy>> current_;
 };
 

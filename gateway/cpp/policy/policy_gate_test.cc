@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "jwt/test_tokens.h"
+
 namespace sandgate::policy {
 namespace {
 
@@ -180,6 +182,53 @@ TEST(PolicyGateTest, AShadowRuleThatWouldDecideOtherwiseIsCountedNotEnforced) {
   mcp::RequestContext disagreed = as(alice());
   EXPECT_EQ(authorize.authorize(disagreed, call(R"({"name":"add","arguments":{"a":1}})")), std::nullopt);
   EXPECT_EQ(counters->get(metrics::Counter::kPolicyShadowDisagreements), 1u);
+}
+
+TEST(PolicyGateTest, TokensFromThePolicysIssuersAreVerifiedAndTheirClaimsSelectRules) {
+  const std::string document = R"({"name":"t","selectors":{"callers":{"issuer":"https://idp","requireScopes":["tools:call"]},)"
+                               R"("ops":{"issuer":"https://idp","anyGroup":["ops"]}},)"
+                               R"("auth":{"anonymous":"deny","apiKeys":[],"jwt":[{"name":"idp","issuer":"https://idp",)"
+                               R"("audiences":["https://mcp"],"algorithms":["ES256"],"leewaySeconds":60,)"
+                               R"("groupsClaims":["roles"],"requiredClaims":["exp"]}]},)"
+                               R"("rules":[{"id":"callers-add","effect":"allow","principals":["callers"],"tools":["add"]},)"
+                               R"({"id":"ops-all","effect":"allow","principals":["ops"],"tools":["*"]}]})";
+  auto policy = std::get<std::shared_ptr<const ToolPolicy>>(ToolPolicy::compile(document));
+  auto counters = std::make_shared<metrics::Counters>();
+  auto tokens = std::make_shared<TokenServices>(std::make_shared<SystemWallClock>(), 100, counters);
+  auto gate = std::make_shared<PolicyGate>(policy, nullptr, tokens);
+  jwt::testing::Key key = jwt::testing::generate("EC", "P-256");
+  EXPECT_NE(tokens->set_keys("https://idp", R"({"keys":[{"kty":"oct","k":"AAAA"}]})", false), std::nullopt);
+  ASSERT_EQ(tokens->set_keys("https://idp", "{\"keys\":[" + jwt::testing::jwk_of(key.get(), "e1") + "]}", false), std::nullopt);
+
+  GateAuthenticator authenticate(gate);
+  GateAuthorizer authorize(gate, counters);
+  auto as_bearer = [&](const std::string& claims) {
+    mcp::RequestContext context;
+    auto headers = std::make_shared<mcp::Headers>();
+    headers->add("Authorization", "Bearer " + jwt::testing::token("ES256", key.get(), "e1", claims));
+    context.headers = headers;
+    context.peer = "192.0.2.7:1";
+    return context;
+  };
+  const std::string exp = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                             std::chrono::system_clock::now().time_since_epoch()).count() + 300);
+  mcp::RequestContext caller = as_bearer(R"({"iss":"https://idp","aud":"https://mcp","sub":"alice","scope":"tools:call","exp":)" + exp + "}");
+  auto who = authenticate.authenticate(caller);
+  ASSERT_TRUE(std::holds_alternative<auth::Principal>(who));
+  caller.principal = std::get<auth::Principal>(who);
+  EXPECT_EQ(authorize.authorize(caller, call(R"({"name":"add"})")), std::nullopt);
+  mcp::RequestContext denied = caller;
+  EXPECT_EQ(authorize.authorize(denied, call(R"({"name":"read","arguments":{"path":"/srv/x"}})"))->error, PolicyError::kHidden);
+
+  mcp::RequestContext operator_ = as_bearer(R"({"iss":"https://idp","aud":"https://mcp","sub":"root","roles":["ops"],"exp":)" + exp + "}");
+  operator_.principal = std::get<auth::Principal>(authenticate.authenticate(operator_));
+  EXPECT_EQ(authorize.authorize(operator_, call(R"({"name":"read","arguments":{"path":"/srv/x"}})")), std::nullopt);
+  EXPECT_EQ(counters->get(metrics::Counter::kTokensVerified), 2u);
+
+  // An API key's principal of the same name is not the token's subject: issuer selectors need a token.
+  mcp::RequestContext impostor = as(auth::Principal{.kind = auth::Principal::Kind::kApiKey, .name = "alice",
+                                                    .groups = {"ops"}});
+  EXPECT_NE(authorize.authorize(impostor, call(R"({"name":"add"})")), std::nullopt);
 }
 
 }  // namespace

@@ -102,8 +102,16 @@ bool Selector::matches(const auth::Principal& principal) const {
                                          [&](const std::string& group) { return contains(principal.groups, group); })) {
     return false;
   }
-  return std::all_of(all_groups.begin(), all_groups.end(),
-                     [&](const std::string& group) { return contains(principal.groups, group); });
+  if (!std::all_of(all_groups.begin(), all_groups.end(),
+                   [&](const std::string& group) { return contains(principal.groups, group); })) {
+    return false;
+  }
+  const bool is_token = principal.kind == auth::Principal::Kind::kToken;
+  if (!issuer.empty() && (!is_token || principal.issuer != issuer)) return false;
+  if (!subjects.empty() && (!is_token || !contains(subjects, principal.subject))) return false;
+  if (!client_ids.empty() && (!is_token || !contains(client_ids, principal.client_id))) return false;
+  return std::all_of(require_scopes.begin(), require_scopes.end(),
+                     [&](const std::string& scope) { return is_token && contains(principal.scopes, scope); });
 }
 
 std::variant<std::shared_ptr<const ToolPolicy>, std::vector<PolicyCompileError>> ToolPolicy::compile(
@@ -135,8 +143,13 @@ std::variant<std::shared_ptr<const ToolPolicy>, std::vector<PolicyCompileError>>
         if (const json::value* anonymous = entry->if_contains("anonymous"); anonymous && !anonymous->is_null()) {
           selector.anonymous = read.flag(*entry, "anonymous", where);
         }
-        selector.rank = (selector.names.empty() ? 0 : 4) + (selector.all_groups.empty() ? 0 : 2) +
-                        (selector.any_group.empty() ? 0 : 1);
+        selector.issuer = read.text(*entry, "issuer", where, false);
+        selector.subjects = read.strings(*entry, "subject", where);
+        selector.client_ids = read.strings(*entry, "clientId", where);
+        selector.require_scopes = read.strings(*entry, "requireScopes", where);
+        // Named people beat groups beat anonymity; a subject or client is a name.
+        const bool named = !selector.names.empty() || !selector.subjects.empty() || !selector.client_ids.empty();
+        selector.rank = (named ? 4 : 0) + (selector.all_groups.empty() ? 0 : 2) + (selector.any_group.empty() ? 0 : 1);
         selector_index.emplace(std::string(key), policy->selectors_.size());
         policy->selectors_.push_back(std::move(selector));
       }
@@ -229,6 +242,42 @@ std::variant<std::shared_ptr<const ToolPolicy>, std::vector<PolicyCompileError>>
       } else if (list != nullptr) {
         read.fail("auth.apiKeys", "bad_document", "expected an array");
       }
+      if (const json::value* list = section->if_contains("jwt"); list != nullptr && list->is_array()) {
+        std::size_t position = 0;
+        for (const json::value& item : list->get_array()) {
+          const std::string where = "auth.jwt[" + std::to_string(position++) + "]";
+          const json::object* entry = read.object(&item, where);
+          if (entry == nullptr) continue;
+          jwt::ProviderConfig provider;
+          provider.name = read.text(*entry, "name", where, true);
+          provider.rules.issuer = read.text(*entry, "issuer", where, true);
+          provider.rules.audiences = read.strings(*entry, "audiences", where);
+          provider.rules.required = read.strings(*entry, "requiredClaims", where);
+          provider.group_claims = read.strings(*entry, "groupsClaims", where);
+          if (const json::value* leeway = entry->if_contains("leewaySeconds"); leeway != nullptr && leeway->is_int64() &&
+                                                                               leeway->get_int64() >= 0) {
+            provider.rules.leeway = std::chrono::seconds(leeway->get_int64());
+          } else {
+            read.fail(where + ".leewaySeconds", "bad_document", "expected a whole number of seconds");
+          }
+          for (const std::string& name : read.strings(*entry, "algorithms", where)) {
+            std::optional<jwt::Algorithm> algorithm = jwt::algorithm_named(name);
+            if (!algorithm) read.fail(where + ".algorithms", "bad_document", "unsupported algorithm '" + name + "'");
+            else provider.algorithms.push_back(*algorithm);
+          }
+          if (provider.rules.issuer.empty() || provider.rules.audiences.empty()) {
+            read.fail(where, "bad_document", "a token issuer needs its issuer and audiences");
+          }
+          for (const jwt::ProviderConfig& earlier : policy->token_providers_) {
+            if (earlier.rules.issuer == provider.rules.issuer) {
+              read.fail(where + ".issuer", "duplicate_issuer", "the issuer '" + provider.rules.issuer + "' is listed twice");
+            }
+          }
+          policy->token_providers_.push_back(std::move(provider));
+        }
+      } else if (list != nullptr) {
+        read.fail("auth.jwt", "bad_document", "expected an array");
+      }
     }
   }
   try {
@@ -293,6 +342,14 @@ std::variant<std::shared_ptr<const ToolPolicy>, std::vector<PolicyCompileError>>
     }
     rule.rate_limit = rate_named(read.text(*entry, "rateLimit", where, false), where + ".rateLimit");
     policy->rules_.push_back(std::move(rule));
+  }
+  for (const auto& [name, index] : selector_index) {
+    const std::string& issuer = policy->selectors_[index].issuer;
+    if (issuer.empty()) continue;
+    const auto& providers = policy->token_providers_;
+    if (std::none_of(providers.begin(), providers.end(), [&](const jwt::ProviderConfig& p) { return p.rules.issuer == issuer; })) {
+      read.fail("selectors." + name + ".issuer", "unknown_issuer", "no auth.jwt entry has the issuer '" + issuer + "'");
+    }
   }
   if (!read.errors.empty()) return read.errors;
   for (std::size_t rule = 0; rule < policy->rules_.size(); ++rule) {

@@ -13,6 +13,7 @@
 #include "auth/api_keys.h"
 #include "auth/principal.h"
 #include "common/json.h"
+#include "jwt/provider.h"
 #include "policy/arg_constraints.h"
 #include "policy/sandbox_grant.h"
 #include "ratelimit/gcra.h"
@@ -49,6 +50,11 @@ struct Selector {
   std::vector<std::string> any_group;
   std::vector<std::string> all_groups;
   std::optional<bool> anonymous;
+  // Over a verified token's claims: its issuer, subject, client, and scopes it must all carry.
+  std::string issuer;
+  std::vector<std::string> subjects;
+  std::vector<std::string> client_ids;
+  std::vector<std::string> require_scopes;
   int rank = 0;  // how specific: names beat groups beat anonymity
   bool matches(const auth::Principal& principal) const;
 };
@@ -109,6 +115,8 @@ class ToolPolicy {
   const auth::ApiKeyAuthenticator& authenticator() const { return *authenticator_; }
   // The rate limit every other request (lists, initialize, ping, ...) spends from; null when none.
   const RateLimitSpec* default_rate_limit() const { return default_rate_limit_; }
+  // The token issuers the policy trusts, as configured (their keys are fetched and held by the server).
+  const std::vector<jwt::ProviderConfig>& token_providers() const { return token_providers_; }
   // The operator's word on a module's sandbox requests (defaults, maxSandbox, isolation, trustModules); absent
   // when the document gives no complete defaults (a bare test document).
   const std::optional<SandboxSettings>& sandbox_settings() const { return sandbox_settings_; }
@@ -136,6 +144,7 @@ class ToolPolicy {
   std::vector<std::unique_ptr<RateLimitSpec>> rate_limits_;  // stable addresses: rules point at them
   const RateLimitSpec* default_rate_limit_ = nullptr;
   std::optional<SandboxSettings> sandbox_settings_;
+  std::vector<jwt::ProviderConfig> token_providers_;
   std::unique_ptr<const auth::ApiKeyAuthenticator> authenticator_;
 };
 

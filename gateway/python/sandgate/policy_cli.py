@@ -34,6 +34,9 @@ def add_policy_commands(commands: Any) -> None:
     who.add_argument("--principal", metavar="NAME", help="an authenticated principal (default: anonymous)")
     who.add_argument("--api-key", metavar="NAME", help="the principal of this spec.auth.apiKeys entry")
     explain.add_argument("--group", action="append", default=[], help="a group of --principal (repeatable)")
+    explain.add_argument("--issuer", help="--principal is the subject of a verified token from this auth.jwt issuer")
+    explain.add_argument("--client-id", default="", help="the token's client_id")
+    explain.add_argument("--scope", action="append", default=[], help="a scope of the token (repeatable)")
     actions.add_parser("schema", help="print the policy file's JSON Schema (2020-12)")
     actions.add_parser("show-default", help="print the policy served when no --policy is given")
 
@@ -115,7 +118,8 @@ def explain_command(args: argparse.Namespace) -> int:
             return 2
         caller = Caller.of_key(keys[args.api_key])
     elif args.principal:
-        caller = Caller(args.principal, tuple(args.group), anonymous=False)
+        caller = Caller(args.principal, tuple(args.group), anonymous=False, issuer=args.issuer or "",
+                        client_id=args.client_id, scopes=tuple(args.scope))
     else:
         caller = Caller(groups=tuple(args.group))
     decision, steps = compiled.explain(caller, args.tool, arguments)

@@ -158,9 +158,9 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool, po
     policy, loaded = _served_policy(policy)
     served = await source(loop, settings, loaded)
     counters = registry(_core, served.runner)
-    gate = bind(_core, policy, served.plans, served.grant, counters)
-    http = _core.HttpServer(core_settings(_core, served.identity, settings), served.dispatcher, served.grant,
-                            counters, gate)
+    native = core_settings(_core, served.identity, settings)
+    gate = bind(_core, policy, served.plans, served.grant, native, counters)
+    http = _core.HttpServer(native, served.dispatcher, served.grant, counters, gate)
     watcher = loop.create_task(_watch_policy(policy)) if policy.watched else None
     shutdown: list[asyncio.Future[None]] = []
 
@@ -233,14 +233,14 @@ def serve_stdio(source: Source, settings: ServerSettings, policy: PolicyFile | N
         _stop_loop(loop, thread, settings.shutdown_grace_s)
         raise
     counters = registry(_core, served.runner)
-    gate = bind(_core, policy, served.plans, served.grant, counters)
+    native = core_settings(_core, served.identity, settings)
+    gate = bind(_core, policy, served.plans, served.grant, native, counters)
     if policy.watched:  # no SIGHUP here: the main thread is inside the core
         asyncio.run_coroutine_threadsafe(_watch_policy(policy), loop)
     try:
         # stdout carries the protocol, so stray prints from handlers must not reach it.
         with contextlib.redirect_stdout(sys.stderr):
-            _core.serve_stdio(core_settings(_core, served.identity, settings), served.dispatcher, served.grant,
-                              counters, gate, api_key)
+            _core.serve_stdio(native, served.dispatcher, served.grant, counters, gate, api_key)
     finally:
         if served.runner is not None:
             asyncio.run_coroutine_threadsafe(served.runner.close(), loop).result()

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from sandgate.policy.keys import IssuerKeys, read_issuer_keys
 from sandgate.policy.model import DEFAULT_RULE, Policy, PolicyTest, Rule
 from sandgate.policy.problems import KeyPath, PolicyError, Problem
 from sandgate.policy.source import Source, SourceError, load_source
@@ -28,6 +29,7 @@ class CheckedPolicy:
     policy: Policy
     source: Source
     warnings: tuple[Problem, ...]
+    issuer_keys: tuple[IssuerKeys, ...] = ()  # auth.jwt's key sets as read with this version
 
 
 def read_policy(path: str | Path, tools: Mapping[str, Mapping[str, Any]] | None = None) -> CheckedPolicy:
@@ -50,12 +52,14 @@ def check_policy_text(text: str, file: str, tools: Mapping[str, Mapping[str, Any
     except ValidationError as exc:
         raise PolicyError(schema_problems(exc, source)) from None
     problems = reference_problems(policy, source) + lint_problems(policy, source)
+    issuer_keys, key_problems = read_issuer_keys(policy, source)
+    problems += key_problems
     if tools is not None:
         problems += catalog_problems(policy, source, tools)
     errors = [problem for problem in problems if problem.severity == "error"]
     if errors:
         raise PolicyError(errors)
-    return CheckedPolicy(policy, source, tuple(sorted(problems)))
+    return CheckedPolicy(policy, source, tuple(sorted(problems)), tuple(issuer_keys))
 
 
 def schema_problems(error: ValidationError, source: Source) -> list[Problem]:
@@ -120,6 +124,19 @@ def reference_problems(policy: Policy, source: Source) -> list[Problem]:
         need(key.sha256 not in digests, (*at, "sha256"), "duplicate_api_key", "this key's hash is listed twice")
         key_names.add(key.name)
         digests.add(key.sha256)
+    issuers: dict[str, int] = {}
+    issuer_names: set[str] = set()
+    for index, provider in enumerate(spec.auth.jwt):
+        at = ("spec", "auth", "jwt", index)
+        need(provider.issuer not in issuers, (*at, "issuer"), "duplicate_issuer",
+             f"issuer {provider.issuer!r} is also auth.jwt[{issuers.get(provider.issuer)}]")
+        need(provider.name not in issuer_names, (*at, "name"), "duplicate_issuer", f"issuer name {provider.name!r} repeats")
+        issuers.setdefault(provider.issuer, index)
+        issuer_names.add(provider.name)
+    for name, selector in spec.principals.items():
+        if selector.issuer is not None:
+            need(selector.issuer in issuers, ("spec", "principals", name, "issuer"), "unknown_issuer",
+                 f"no auth.jwt entry has the issuer {selector.issuer!r}")
     for index, test in enumerate(spec.tests):
         for key, code, message in test_references(test, set(seen_rules), key_names):
             problems.append(source.problem(("spec", "tests", index, *key), code, message))

@@ -38,6 +38,7 @@ def compiled_document(policy: Policy) -> dict[str, Any]:
         "auth": {
             "anonymous": spec.auth.anonymous,
             "apiKeys": [key.model_dump(by_alias=True) for key in spec.auth.api_keys],
+            "jwt": [issuer.model_dump(by_alias=True, exclude={"jwks"}) for issuer in spec.auth.jwt],
         },
     }
 

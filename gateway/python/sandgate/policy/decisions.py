@@ -14,9 +14,16 @@ from sandgate.policy.problems import KeyPath, PolicyError, Problem
 
 @dataclass(frozen=True)
 class Caller:
-    name: str = "anonymous"
+    name: str = "anonymous"  # an API key's principal, or a token's subject
     groups: tuple[str, ...] = ()
     anonymous: bool = True
+    issuer: str = ""  # set: a verified token from this issuer
+    client_id: str = ""
+    scopes: tuple[str, ...] = ()
+
+    def native(self) -> dict[str, Any]:
+        return {"name": self.name, "groups": list(self.groups), "anonymous": self.anonymous, "issuer": self.issuer,
+                "client_id": self.client_id, "scopes": list(self.scopes)}
 
     @classmethod
     def of_key(cls, key: ApiKey) -> Caller:
@@ -71,19 +78,18 @@ class CompiledPolicy:
         if test.api_key is not None:
             return Caller.of_key(self._keys[test.api_key])
         principal = test.principal
-        return Caller(principal.name, tuple(principal.groups), principal.anonymous)
+        return Caller(principal.name, tuple(principal.groups), principal.anonymous, principal.issuer or "",
+                      principal.client_id or "", tuple(principal.scopes))
 
     def decide(self, caller: Caller, tool: str, arguments: Any) -> Decision:
-        return Decision(*self._native.decide(caller.name, list(caller.groups), caller.anonymous, tool,
-                                             json.dumps(arguments)))
+        return Decision(*self._native.decide(tool=tool, arguments_json=json.dumps(arguments), **caller.native()))
 
     def explain(self, caller: Caller, tool: str, arguments: Any) -> tuple[Decision, list[RuleStep]]:
-        decision, steps = self._native.explain(caller.name, list(caller.groups), caller.anonymous, tool,
-                                               json.dumps(arguments))
+        decision, steps = self._native.explain(tool=tool, arguments_json=json.dumps(arguments), **caller.native())
         return Decision(*decision), [RuleStep(*step) for step in steps]
 
     def visible(self, caller: Caller, tool: str) -> bool:
-        return bool(self._native.visible(caller.name, list(caller.groups), caller.anonymous, tool))
+        return bool(self._native.visible(tool=tool, **caller.native()))
 
 
 def _problem(checked: CheckedPolicy, where: str, code: str, message: str) -> Problem:

@@ -18,6 +18,11 @@ KIND = "ToolPolicy"
 DEFAULT_RULE = "default"  # the id a decision names when no rule decided; no rule may take it
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+# A value an identity provider writes (a group "/eng/admins", a scope "tools:call", an issuer URL): any text
+# without control characters.
+ClaimValue = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,512}$")]
+JwtAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+                       "HS256", "HS384", "HS512"]
 # A tool's exact name, a trailing-`*` namespace glob (`fs.*`), or `*` for every tool; never a regex.
 ToolPattern = Annotated[str, StringConstraints(pattern=r"^(\*|[A-Za-z0-9_.\-/]{1,128}\*?)$")]
 RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$")
@@ -82,17 +87,24 @@ class Constraint(Strict):
 
 
 class Selector(Strict):
-    """Who a principal name stands for. Every given field must hold; JWT claims selectors join later."""
+    """Who a principal name stands for. Every given field must hold; the token fields hold only for a verified
+    bearer token (auth.jwt)."""
 
     names: list[Name] | None = Field(None, min_length=1, description="principal names, e.g. an API key's")
-    any_group: list[Name] | None = Field(None, min_length=1)
-    all_groups: list[Name] | None = Field(None, min_length=1)
+    any_group: list[ClaimValue] | None = Field(None, min_length=1)
+    all_groups: list[ClaimValue] | None = Field(None, min_length=1)
     anonymous: bool | None = Field(None, description="true: only anonymous callers; false: only authenticated")
+    issuer: ClaimValue | None = Field(None, description="a token from this auth.jwt issuer")
+    subject: list[ClaimValue] | None = Field(None, min_length=1, description="a token whose sub is one of these")
+    client_id: list[ClaimValue] | None = Field(None, min_length=1, description="a token whose client_id (or azp) is one of these")
+    require_scopes: list[ClaimValue] | None = Field(
+        None, min_length=1, description="a token carrying every one of these scopes (scope and scp claims)")
 
     @model_validator(mode="after")
     def says_something(self) -> Selector:
         if not self.model_fields_set:
-            raise ValueError("a principal selector needs at least one of names, anyGroup, allGroups, anonymous")
+            raise ValueError("a principal selector needs at least one of names, anyGroup, allGroups, anonymous, "
+                             "issuer, subject, clientId, requireScopes")
         return self
 
 
@@ -104,9 +116,42 @@ class ApiKey(Strict):
     groups: list[Name] = []
 
 
+class JwksSource(Strict):
+    """Where an issuer's keys come from."""
+
+    file: str = Field(min_length=1, description="a JWKS (or one JWK) file, relative to the policy file")
+    symmetric: bool = Field(False, description="the file holds shared secrets (HS256/384/512): the operator's "
+                                               "own issuer only, never a published key set")
+
+
+class JwtIssuer(Strict):
+    """An identity provider whose bearer tokens (JWTs) the gateway verifies itself."""
+
+    name: Name
+    issuer: ClaimValue = Field(description="the tokens' iss, exactly")
+    audiences: list[ClaimValue] = Field(min_length=1, description="this server's resource URI (RFC 8707): a token's "
+                                                                  "aud must name one of these")
+    jwks: JwksSource
+    algorithms: list[JwtAlgorithm] = Field([], description="the only algorithms accepted; default: what the keys serve")
+    leeway_seconds: int = Field(60, ge=0, le=600, description="clock skew allowed on exp, nbf and iat")
+    groups_claims: list[ClaimValue] = Field(["groups"], description="claims (dotted paths, e.g. realm_access.roles) "
+                                                                    "whose values are the caller's groups")
+    required_claims: list[ClaimValue] = Field(["exp"], description="claims every token must carry")
+
+    @model_validator(mode="after")
+    def symmetric_keys_for_hmac(self) -> JwtIssuer:
+        hmac = {alg for alg in self.algorithms if alg.startswith("HS")}
+        if hmac and not self.jwks.symmetric:
+            raise ValueError(f"{', '.join(sorted(hmac))} needs jwks.symmetric: true (a shared secret)")
+        if self.jwks.symmetric and (not self.algorithms or len(hmac) != len(self.algorithms)):
+            raise ValueError("a symmetric key set verifies only HS256/384/512: list them in algorithms")
+        return self
+
+
 class Auth(Strict):
     anonymous: Literal["loopback-only", "allow", "deny"] = "loopback-only"
     api_keys: list[ApiKey] = []
+    jwt: list[JwtIssuer] = Field([], description="identity providers whose bearer tokens are verified")
 
 
 class RateLimit(Strict):
@@ -170,9 +215,12 @@ class Rule(Strict):
 
 
 class TestPrincipal(Strict):
-    name: Name = "anonymous"
-    groups: list[Name] = []
+    name: ClaimValue = Field("anonymous", description="an API key's principal, or with issuer a token's sub")
+    groups: list[ClaimValue] = []
     anonymous: bool = False
+    issuer: ClaimValue | None = Field(None, description="a verified token from this auth.jwt issuer")
+    client_id: ClaimValue | None = None
+    scopes: list[ClaimValue] = []
 
 
 class Expect(Strict):

@@ -68,6 +68,13 @@ class ModulePlans:
         return problems
 
 
+def set_issuer_keys(gate: Any, loaded: Loaded) -> None:
+    for keys in loaded.compiled.checked.issuer_keys:
+        refusal = gate.set_keys(keys.issuer, keys.jwks_json, keys.symmetric)
+        if refusal is not None:  # checked when the policy was read: only a changed core would say otherwise
+            logger.error("the keys of %s were refused, the ones held before stay: %s", keys.issuer, refusal)
+
+
 def open_policy(path: Path) -> PolicyFile:
     """The operator's policy file, loaded, checked, compiled and tested before anything starts."""
     from sandgate.errors import ConfigError
@@ -80,15 +87,18 @@ def open_policy(path: Path) -> PolicyFile:
     return policy
 
 
-def bind(core: Any, policy: PolicyFile, plans: ModulePlans, grant: Any, counters: Any) -> Any:
-    """The core's gate over `policy` with the module's plans under it; each good reload swaps both. Reloads
-    and refused versions are counted in the core's `counters`."""
-    gate = core.PolicyGate(policy.current.compiled.native if policy.current else None, grant)
+def bind(core: Any, policy: PolicyFile, plans: ModulePlans, grant: Any, settings: Any, counters: Any) -> Any:
+    """The core's gate over `policy` with the module's plans under it and its token issuers' keys; each good
+    reload swaps all three. Reloads and refused versions are counted in the core's `counters`."""
+    assert policy.current is not None
+    gate = core.PolicyGate(policy.current.compiled.native, grant, settings, counters)
+    set_issuer_keys(gate, policy.current)
 
     def swap(loaded: Loaded) -> None:
         swapped = plans.grant(loaded)
         for refusal in swapped.refusals:
             logger.warning("%s: %s", plans.label, refusal)
+        set_issuer_keys(gate, loaded)  # before the rules that trust a new issuer serve
         gate.swap(loaded.compiled.native, swapped)
         counters.add("policy_reloads")
 
