@@ -29,6 +29,10 @@ spec:
         jwks: {{file: corp.jwks.json}}
         algorithms: [RS256, ES256]
         groupsClaims: [groups, realm_access.roles]
+    oauth:
+      resource: {audience}
+      authorizationServers: [{issuer}]
+      scopesSupported: ["tools:call", "tools:list"]
   principals:
     callers: {{issuer: {issuer}, requireScopes: ["tools:call"]}}
     engineers: {{issuer: {issuer}, anyGroup: [eng]}}
@@ -123,6 +127,22 @@ def test_a_refused_token_is_401_with_its_reason_and_the_next_good_call_succeeds(
         assert 'error="invalid_token"' in challenge and (reason == "malformed" or f'error_description="{reason}"' in challenge), \
             (reason, challenge)
         assert token not in reply.text and token not in challenge
+        assert challenge.startswith('Bearer resource_metadata="https://mcp.test/.well-known/oauth-protected-resource/mcp"')
         good = refusal(server, issuer.mint(scope="tools:call"))
         assert good.status_code == 200, (reason, good.text)
-    assert refusal(server, None).status_code == 401  # anonymous: deny
+    anonymous = refusal(server, None)  # anonymous: deny, pointed at the metadata
+    assert anonymous.status_code == 401
+    assert 'resource_metadata="https://mcp.test/.well-known/oauth-protected-resource/mcp"' in \
+        anonymous.headers["WWW-Authenticate"]
+
+
+def test_the_protected_resource_metadata_is_published_at_both_well_known_paths(server: ServerProcess,
+                                                                                issuer: Issuer) -> None:
+    expected = {"resource": issuer.audience, "authorization_servers": [issuer.issuer],
+                "scopes_supported": ["tools:call", "tools:list"], "bearer_methods_supported": ["header"]}
+    for path in ("/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"):
+        reply = httpx.get(server.base + path, timeout=10)
+        assert reply.status_code == 200 and reply.headers["content-type"] == "application/json"
+        assert reply.json() == expected
+    assert httpx.post(server.base + "/.well-known/oauth-protected-resource/mcp", timeout=10).status_code == 405
+    assert httpx.get(server.base + "/.well-known/oauth-protected-resource/other", timeout=10).status_code == 404

@@ -111,7 +111,7 @@ class Gateway {
         conversation_(engine_, sessions_, request_stages(s, gate_, clock_, counters_)),
         http_(mcp::HttpPolicy{s.allowed_origins, s.response_mode == "sse" ? mcp::ResponseMode::kSse : mcp::ResponseMode::kJson},
               conversation_),
-        server_(listener_settings(s), http_, counters_),
+        server_(listener_settings(s, gate_), http_, counters_),
         // Half the idle timeout: a session's resources go at most 1.5 timeouts after its last use.
         sweep_interval_(std::clamp(millis(s.session_idle_timeout_s / 2), kMinSessionSweepInterval,
                                    kMaxSessionSweepInterval)) {
@@ -149,8 +149,16 @@ class Gateway {
   py::dict counters() const { return snapshot(*counters_); }
 
  private:
-  static server::ListenerSettings listener_settings(const CoreSettings& s) {
+  static server::ListenerSettings listener_settings(const CoreSettings& s, std::shared_ptr<const policy::PolicyGate> gate) {
     server::ListenerSettings l;
+    if (gate != nullptr) {
+      // The current policy's metadata, at its path-suffixed location and at the bare one.
+      l.documents = [gate](std::string_view path) -> std::optional<std::string> {
+        const auto& metadata = gate->current()->resource_metadata();
+        if (!metadata || (path != metadata->path && path != "/.well-known/oauth-protected-resource")) return std::nullopt;
+        return metadata->document_json;
+      };
+    }
     l.host = s.host;
     l.port = static_cast<std::uint16_t>(s.port);
     l.io_threads = static_cast<unsigned>(std::max(0, s.io_threads));

@@ -4,7 +4,14 @@ namespace sandgate::policy {
 
 std::variant<auth::Principal, auth::AuthFailure> GateAuthenticator::authenticate(
     const mcp::RequestContext& context) const {
-  return gate_->served()->authenticator->authenticate(context);
+  std::shared_ptr<const ServedPolicy> served = gate_->served();
+  auto outcome = served->authenticator->authenticate(context);
+  // Every 401 names where the client finds the authorization server (RFC 9728 5.1, MCP authorization).
+  if (auto* failure = std::get_if<auth::AuthFailure>(&outcome); failure != nullptr && served->policy->resource_metadata()) {
+    const std::string named = "resource_metadata=\"" + served->policy->resource_metadata()->url + "\"";
+    failure->challenge = failure->challenge.empty() ? named : named + ", " + failure->challenge;
+  }
+  return outcome;
 }
 
 std::optional<Denial> GateAuthorizer::authorize(mcp::RequestContext& context, const mcp::Message& request) const {

@@ -62,6 +62,38 @@ class Reader {
   }
 };
 
+// RFC 9728 3.1: the well-known segment goes between the authority and the resource's path.
+std::optional<ResourceMetadata> resource_metadata_of(const std::string& resource, const std::vector<std::string>& servers,
+                                                     const std::vector<std::string>& scopes) {
+  const std::size_t scheme_end = resource.find("://");
+  if (scheme_end == std::string::npos) return std::nullopt;
+  const std::string_view scheme = std::string_view(resource).substr(0, scheme_end);
+  if (scheme != "https" && scheme != "http") return std::nullopt;
+  if (resource.find_first_of("?#") != std::string::npos) return std::nullopt;
+  const std::size_t path_start = resource.find('/', scheme_end + 3);
+  const std::string origin = resource.substr(0, path_start);
+  if (origin.size() <= scheme_end + 3) return std::nullopt;
+  std::string path = path_start == std::string::npos ? "" : resource.substr(path_start);
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  ResourceMetadata metadata;
+  metadata.resource = resource;
+  metadata.path = "/.well-known/oauth-protected-resource" + path;
+  metadata.url = origin + metadata.path;
+  json::object document;
+  document["resource"] = resource;
+  json::array authorization_servers;
+  for (const std::string& server : servers) authorization_servers.emplace_back(server);
+  document["authorization_servers"] = std::move(authorization_servers);
+  if (!scopes.empty()) {
+    json::array supported;
+    for (const std::string& scope : scopes) supported.emplace_back(scope);
+    document["scopes_supported"] = std::move(supported);
+  }
+  document["bearer_methods_supported"] = json::array{"header"};
+  metadata.document_json = json::serialize(document);
+  return metadata;
+}
+
 bool contains(const std::vector<std::string>& values, std::string_view value) {
   return std::find(values.begin(), values.end(), value) != values.end();
 }
@@ -277,6 +309,18 @@ std::variant<std::shared_ptr<const ToolPolicy>, std::vector<PolicyCompileError>>
         }
       } else if (list != nullptr) {
         read.fail("auth.jwt", "bad_document", "expected an array");
+      }
+      if (const json::value* oauth = section->if_contains("oauth"); oauth != nullptr && !oauth->is_null()) {
+        if (const json::object* entry = read.object(oauth, "auth.oauth")) {
+          std::string resource = read.text(*entry, "resource", "auth.oauth", true);
+          std::vector<std::string> servers = read.strings(*entry, "authorizationServers", "auth.oauth");
+          std::vector<std::string> scopes = read.strings(*entry, "scopesSupported", "auth.oauth");
+          if (std::optional<ResourceMetadata> metadata = resource_metadata_of(resource, servers, scopes)) {
+            policy->resource_metadata_ = std::move(metadata);
+          } else {
+            read.fail("auth.oauth.resource", "bad_document", "expected an absolute https:// or http:// URI without query or fragment");
+          }
+        }
       }
     }
   }

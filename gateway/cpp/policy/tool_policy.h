@@ -94,6 +94,14 @@ struct Decision {
   bool shadow_would_allow = false;
 };
 
+// RFC 9728 protected-resource metadata: what a client fetches, after a 401, to find the authorization server.
+struct ResourceMetadata {
+  std::string resource;       // this server's canonical URI, e.g. https://mcp.example/mcp
+  std::string url;            // where the document is: https://mcp.example/.well-known/oauth-protected-resource/mcp
+  std::string path;           // the same, path only
+  std::string document_json;  // {"resource":..., "authorization_servers":[...], ...}
+};
+
 class ToolPolicy {
  public:
   // `compiled_json` is what the Python loader emits for a checked policy file (sandgate/policy/compile.py).
@@ -117,6 +125,8 @@ class ToolPolicy {
   const RateLimitSpec* default_rate_limit() const { return default_rate_limit_; }
   // The token issuers the policy trusts, as configured (their keys are fetched and held by the server).
   const std::vector<jwt::ProviderConfig>& token_providers() const { return token_providers_; }
+  // auth.oauth: the metadata this server publishes and names in its 401 challenges; absent when not configured.
+  const std::optional<ResourceMetadata>& resource_metadata() const { return resource_metadata_; }
   // The operator's word on a module's sandbox requests (defaults, maxSandbox, isolation, trustModules); absent
   // when the document gives no complete defaults (a bare test document).
   const std::optional<SandboxSettings>& sandbox_settings() const { return sandbox_settings_; }
@@ -145,6 +155,7 @@ class ToolPolicy {
   const RateLimitSpec* default_rate_limit_ = nullptr;
   std::optional<SandboxSettings> sandbox_settings_;
   std::vector<jwt::ProviderConfig> token_providers_;
+  std::optional<ResourceMetadata> resource_metadata_;
   std::unique_ptr<const auth::ApiKeyAuthenticator> authenticator_;
 };
 

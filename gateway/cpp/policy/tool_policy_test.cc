@@ -314,5 +314,27 @@ TEST(ToolPolicyTest, TheDefaultsSayHowAModulesRequestsAreGranted) {
   EXPECT_EQ(errors[0].where, "defaults.isolation");
 }
 
+TEST(ToolPolicyTest, TheProtectedResourceMetadataLivesBetweenTheAuthorityAndThePath) {
+  auto policy = std::get<std::shared_ptr<const ToolPolicy>>(ToolPolicy::compile(
+      R"({"name":"t","rules":[],"auth":{"oauth":{"resource":"https://mcp.example:8443/tools/mcp/",)"
+      R"("authorizationServers":["https://idp.example"],"scopesSupported":["tools:call"]}}})"));
+  ASSERT_TRUE(policy->resource_metadata().has_value());
+  const ResourceMetadata& metadata = *policy->resource_metadata();
+  EXPECT_EQ(metadata.path, "/.well-known/oauth-protected-resource/tools/mcp");
+  EXPECT_EQ(metadata.url, "https://mcp.example:8443/.well-known/oauth-protected-resource/tools/mcp");
+  EXPECT_EQ(json::parse(metadata.document_json),
+            json::parse(R"({"resource":"https://mcp.example:8443/tools/mcp/","authorization_servers":["https://idp.example"],)"
+                        R"("scopes_supported":["tools:call"],"bearer_methods_supported":["header"]})"));
+  auto root = std::get<std::shared_ptr<const ToolPolicy>>(ToolPolicy::compile(
+      R"({"name":"t","rules":[],"auth":{"oauth":{"resource":"https://mcp.example","authorizationServers":[]}}})"));
+  EXPECT_EQ(root->resource_metadata()->url, "https://mcp.example/.well-known/oauth-protected-resource");
+  for (std::string_view bad : {"mcp.example/mcp", "ftp://mcp.example/mcp", "https:///mcp", "https://mcp.example/mcp?x=1"}) {
+    auto errors = compile_errors(R"({"name":"t","rules":[],"auth":{"oauth":{"resource":")" + std::string(bad) + R"("}}})");
+    ASSERT_EQ(errors.size(), 1u) << bad;
+    EXPECT_EQ(errors[0].where, "auth.oauth.resource");
+  }
+  EXPECT_FALSE(compile_ok("[]")->resource_metadata().has_value());
+}
+
 }  // namespace
 }  // namespace sandgate::policy

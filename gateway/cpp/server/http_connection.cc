@@ -140,7 +140,12 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
       return write_simple(ready ? http::status::ok : http::status::service_unavailable,
                           ready ? R"({"status":"ready"})" : R"({"status":"not_ready"})", false);
     }
-    if (path != "/mcp") return write_simple(http::status::not_found, R"({"error":"not found"})", false);
+    if (path != "/mcp") {
+      std::optional<std::string> document = server_.settings.documents ? server_.settings.documents(path) : std::nullopt;
+      if (!document) return write_simple(http::status::not_found, R"({"error":"not found"})", false);
+      if (req.method() != http::verb::get) return write_simple(http::status::method_not_allowed, "", false);
+      return write_simple(http::status::ok, *document, false);
+    }
 
     std::size_t fields = 0, bytes = 0;
     for (const auto& field : req) {

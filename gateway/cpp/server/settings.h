@@ -3,7 +3,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace sandgate::server {
 
@@ -19,6 +22,8 @@ struct ListenerSettings {
   std::chrono::milliseconds shutdown_grace{10'000};
   std::chrono::milliseconds stream_keepalive{15'000};
   std::size_t max_connections = 10'000;
+  // JSON documents served to GET at paths besides /mcp (the OAuth protected-resource metadata); nullopt: 404.
+  std::function<std::optional<std::string>(std::string_view path)> documents;
 };
 
 }  // namespace sandgate::server

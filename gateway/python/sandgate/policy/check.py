@@ -133,6 +133,11 @@ def reference_problems(policy: Policy, source: Source) -> list[Problem]:
         need(provider.name not in issuer_names, (*at, "name"), "duplicate_issuer", f"issuer name {provider.name!r} repeats")
         issuers.setdefault(provider.issuer, index)
         issuer_names.add(provider.name)
+    if spec.auth.oauth is not None:
+        resource = spec.auth.oauth.resource
+        need(any(resource in provider.audiences for provider in spec.auth.jwt), ("spec", "auth", "oauth", "resource"),
+             "resource_not_an_audience", f"no auth.jwt issuer lists {resource!r} among its audiences: "
+                                         "tokens minted for this server would all be refused")
     for name, selector in spec.principals.items():
         if selector.issuer is not None:
             need(selector.issuer in issuers, ("spec", "principals", name, "issuer"), "unknown_issuer",

@@ -39,6 +39,7 @@ def compiled_document(policy: Policy) -> dict[str, Any]:
             "anonymous": spec.auth.anonymous,
             "apiKeys": [key.model_dump(by_alias=True) for key in spec.auth.api_keys],
             "jwt": [issuer.model_dump(by_alias=True, exclude={"jwks"}) for issuer in spec.auth.jwt],
+            "oauth": spec.auth.oauth.model_dump(by_alias=True) if spec.auth.oauth else None,
         },
     }
 

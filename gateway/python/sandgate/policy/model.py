@@ -148,10 +148,22 @@ class JwtIssuer(Strict):
         return self
 
 
+Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")]
+
+
+class OAuthResource(Strict):
+    """This server as an OAuth 2.1 protected resource (RFC 9728): what clients discover after a 401."""
+
+    resource: Url = Field(description="this server's canonical URI, e.g. https://mcp.example.com/mcp")
+    authorization_servers: list[Url] = Field(min_length=1, description="issuers clients get tokens from")
+    scopes_supported: list[ClaimValue] = []
+
+
 class Auth(Strict):
     anonymous: Literal["loopback-only", "allow", "deny"] = "loopback-only"
     api_keys: list[ApiKey] = []
     jwt: list[JwtIssuer] = Field([], description="identity providers whose bearer tokens are verified")
+    oauth: OAuthResource | None = Field(None, description="publish protected-resource metadata and name it in 401s")
 
 
 class RateLimit(Strict):
