@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.auth.tokens import Issuer, SigningKey
+from sandgate.tokens import SigningKey
+from tests.auth.tokens import Issuer
 from tests.integration.server_process import REPO, ServerProcess, running_server
 from tests.integration.wire import LegacySession, ModernWire
 

@@ -39,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sandgate.policy_cli import policy_command
 
         return policy_command(args)
+    if args.command == "token":
+        from sandgate.token_cli import token_command
+
+        return token_command(args)
     try:
         serve_command(args)
     except SandgateError as exc:
@@ -104,8 +108,10 @@ def build_parser(version: str) -> argparse.ArgumentParser:
     serve.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="settings",
                        help="a server setting, e.g. --set prespawned_children=0 (VALUE as JSON, else text)")
     from sandgate.policy_cli import add_policy_commands
+    from sandgate.token_cli import add_token_commands
 
     add_policy_commands(commands)
+    add_token_commands(commands)
     return parser
 
 
