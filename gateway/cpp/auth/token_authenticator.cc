@@ -45,9 +45,15 @@ std::variant<Principal, jwt::JwtError> TokenAuthenticator::verify(std::string_vi
   const jwt::Provider* provider = provider_for(token);
   if (provider == nullptr) return jwt::JwtError::kWrongIssuer;
   std::shared_ptr<const jwt::Jwks> keys = provider->keys();
-  if (keys == nullptr) return jwt::JwtError::kUnknownKey;  // the issuer's keys could not be fetched: fail closed
+  if (keys == nullptr) {  // the issuer's keys could not be fetched: fail closed
+    provider->want_keys();
+    return jwt::JwtError::kUnknownKey;
+  }
   auto verified = jwt::verify_jws(token, *keys, limits_);
-  if (auto* error = std::get_if<jwt::JwtError>(&verified)) return *error;
+  if (auto* error = std::get_if<jwt::JwtError>(&verified)) {
+    if (*error == jwt::JwtError::kUnknownKey) provider->want_keys();
+    return *error;
+  }
   const jwt::Jws& jws = std::get<jwt::Jws>(verified);
   if (!provider->allows(jws.algorithm)) return jwt::JwtError::kUnsupportedAlgorithm;
   auto checked = jwt::check_claims(jws.payload, provider->config().rules, clock_.now());

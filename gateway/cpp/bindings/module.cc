@@ -375,6 +375,11 @@ PYBIND11_MODULE(_core, m) {
              return gate.tokens()->set_keys(issuer, jwks_json, symmetric);
            },
            py::arg("issuer"), py::arg("jwks_json"), py::arg("symmetric") = false)
+      .def("keys_wanted",
+           [](policy::PolicyGate& gate, const std::string& issuer) {
+             return gate.tokens() != nullptr && gate.tokens()->keys_wanted(issuer);
+           },
+           py::arg("issuer"))
       .def("swap",
            [](policy::PolicyGate& gate, const PolicyHandle& h, std::shared_ptr<const policy::SandboxGrant> grant) {
              gate.swap(h.policy, std::move(grant));

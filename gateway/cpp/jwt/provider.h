@@ -25,9 +25,13 @@ class KeySlot {
  public:
   std::shared_ptr<const Jwks> get() const { return keys_.load(); }
   void set(std::shared_ptr<const Jwks> keys) { keys_.store(std::move(keys)); }
+  // A token named a key the set lacks: whoever fetches the keys may fetch them again (rotation).
+  void want() { wanted_.store(true, std::memory_order_relaxed); }
+  bool take_wanted() { return wanted_.exchange(false, std::memory_order_relaxed); }
 
  private:
   std::atomic<std::shared_ptr<const Jwks>> keys_;
+  std::atomic<bool> wanted_{false};
 };
 
 class Provider {
@@ -36,6 +40,7 @@ class Provider {
 
   const ProviderConfig& config() const { return config_; }
   std::shared_ptr<const Jwks> keys() const { return keys_->get(); }
+  void want_keys() const { keys_->want(); }
   bool allows(Algorithm algorithm) const;
   // The principal verified claims stand for: named by `sub` (a client-credentials token's `client_id` when it has
   // none), groups from the configured claims, scopes from `scope` (space-separated) and `scp` (an array).

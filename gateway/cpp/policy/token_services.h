@@ -28,6 +28,8 @@ class TokenServices : public std::enable_shared_from_this<TokenServices> {
   // Replaces the issuer's keys with the set in `jwks_json`; the refusal when the set is not acceptable (the
   // keys held before stay). Tokens verified before are verified again.
   std::optional<std::string> set_keys(const std::string& issuer, std::string_view jwks_json, bool symmetric);
+  // Whether a token named a key the issuer's set lacks since the last call: time to fetch the keys again.
+  bool keys_wanted(const std::string& issuer) { return slot(issuer)->take_wanted(); }
   // The authenticate stage for `policy`: its issuers' tokens, then its API keys and anonymous rule.
   std::shared_ptr<const auth::Authenticator> authenticator_for(const std::shared_ptr<const ToolPolicy>& policy);
   jwt::TokenCache& cache() { return cache_; }

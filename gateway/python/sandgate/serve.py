@@ -159,8 +159,8 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool, po
     served = await source(loop, settings, loaded)
     counters = registry(_core, served.runner)
     native = core_settings(_core, served.identity, settings)
-    gate = bind(_core, policy, served.plans, served.grant, native, counters)
-    http = _core.HttpServer(native, served.dispatcher, served.grant, counters, gate)
+    bound = bind(_core, policy, served.plans, served.grant, native, counters, loop)
+    http = _core.HttpServer(native, served.dispatcher, served.grant, counters, bound.gate)
     watcher = loop.create_task(_watch_policy(policy)) if policy.watched else None
     shutdown: list[asyncio.Future[None]] = []
 
@@ -191,6 +191,7 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool, po
             await shutdown[0]
         if watcher is not None:
             watcher.cancel()
+        bound.close()
         if served.runner is not None:
             await served.runner.close()
         for signum in installed:
@@ -234,14 +235,15 @@ def serve_stdio(source: Source, settings: ServerSettings, policy: PolicyFile | N
         raise
     counters = registry(_core, served.runner)
     native = core_settings(_core, served.identity, settings)
-    gate = bind(_core, policy, served.plans, served.grant, native, counters)
+    bound = bind(_core, policy, served.plans, served.grant, native, counters, loop)
     if policy.watched:  # no SIGHUP here: the main thread is inside the core
         asyncio.run_coroutine_threadsafe(_watch_policy(policy), loop)
     try:
         # stdout carries the protocol, so stray prints from handlers must not reach it.
         with contextlib.redirect_stdout(sys.stderr):
-            _core.serve_stdio(native, served.dispatcher, served.grant, counters, gate, api_key)
+            _core.serve_stdio(native, served.dispatcher, served.grant, counters, bound.gate, api_key)
     finally:
+        loop.call_soon_threadsafe(bound.close)
         if served.runner is not None:
             asyncio.run_coroutine_threadsafe(served.runner.close(), loop).result()
         _stop_loop(loop, thread, settings.shutdown_grace_s)

@@ -86,7 +86,7 @@ def test_a_version_the_running_server_cannot_serve_is_refused_and_the_last_good_
     served = policy(tmp_path, "{trustModules: true, maxSandbox: {memoryMiB: 1024}}")
     module = plans(in_gateway=True, sandboxed=False, memory_bound=1024 * MIB)
     counters = _core.Counters()
-    gate = bind(_core, served, module, module.grant(current(served)), _core.Settings(), counters)
+    gate = bind(_core, served, module, module.grant(current(served)), _core.Settings(), counters).gate
     first = current(served)
     with caplog.at_level(logging.ERROR, "sandgate.policy"):
         # Every tool in-process was the deal: a version that sandboxes one needs the sandbox never started.
@@ -107,7 +107,7 @@ def test_a_good_reload_swaps_the_policy_and_the_module_plans_together(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     served = policy(tmp_path, "{sandbox: {wallSeconds: 5}}")
     module = plans()
-    gate = bind(_core, served, module, module.grant(current(served)), _core.Settings(), _core.Counters())
+    gate = bind(_core, served, module, module.grant(current(served)), _core.Settings(), _core.Counters()).gate
     assert plan(gate.grant, "plain")[1] == 5
     with caplog.at_level(logging.WARNING, "sandgate.policy"):
         assert reloaded_to(served, "{sandbox: {wallSeconds: 7}, maxSandbox: {wallSeconds: 100}}")

@@ -28,6 +28,8 @@ def read_issuer_keys(policy: Policy, source: Source) -> tuple[list[IssuerKeys], 
     problems: list[Problem] = []
     base = Path(source.file).parent
     for index, issuer in enumerate(policy.spec.auth.jwt):
+        if issuer.jwks.file is None:
+            continue  # fetched by the server (policy.fetch)
         at = ("spec", "auth", "jwt", index, "jwks", "file")
         path = base / issuer.jwks.file
         try:

@@ -21,6 +21,7 @@ Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,1
 # A value an identity provider writes (a group "/eng/admins", a scope "tools:call", an issuer URL): any text
 # without control characters.
 ClaimValue = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,512}$")]
+Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")]
 JwtAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
                        "HS256", "HS384", "HS512"]
 # A tool's exact name, a trailing-`*` namespace glob (`fs.*`), or `*` for every tool; never a regex.
@@ -117,11 +118,24 @@ class ApiKey(Strict):
 
 
 class JwksSource(Strict):
-    """Where an issuer's keys come from."""
+    """Where an issuer's keys come from: a file read with the policy, or a URL the server fetches and refetches."""
 
-    file: str = Field(min_length=1, description="a JWKS (or one JWK) file, relative to the policy file")
+    file: str | None = Field(None, min_length=1, description="a JWKS (or one JWK) file, relative to the policy file")
+    url: Url | None = Field(None, description="the issuer's jwks_uri")
+    discover: bool = Field(False, description="find the jwks_uri in the issuer's OpenID or RFC 8414 metadata")
     symmetric: bool = Field(False, description="the file holds shared secrets (HS256/384/512): the operator's "
                                                "own issuer only, never a published key set")
+    refresh_seconds: int = Field(300, ge=10, le=86_400, description="how often fetched keys are fetched again")
+    refetch_seconds: int = Field(30, ge=1, le=3_600, description="a token with an unknown kid fetches the keys "
+                                                                 "again, at most this often")
+
+    @model_validator(mode="after")
+    def one_source(self) -> JwksSource:
+        if (self.file is not None) + (self.url is not None) + self.discover != 1:
+            raise ValueError("give exactly one of file, url, discover: true")
+        if self.symmetric and self.file is None:
+            raise ValueError("shared secrets come from a file, never from the network")
+        return self
 
 
 class JwtIssuer(Strict):
@@ -146,9 +160,6 @@ class JwtIssuer(Strict):
         if self.jwks.symmetric and (not self.algorithms or len(hmac) != len(self.algorithms)):
             raise ValueError("a symmetric key set verifies only HS256/384/512: list them in algorithms")
         return self
-
-
-Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")]
 
 
 class OAuthResource(Strict):

@@ -3,11 +3,13 @@ version the server cannot serve without a restart refused like an invalid one.""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sandgate.policy.fetch import KeyFetcher
 from sandgate.policy.model import Policy
 from sandgate.policy.problems import PolicyError, Problem
 from sandgate.policy.reload import Loaded, PolicyFile
@@ -87,12 +89,27 @@ def open_policy(path: Path) -> PolicyFile:
     return policy
 
 
-def bind(core: Any, policy: PolicyFile, plans: ModulePlans, grant: Any, settings: Any, counters: Any) -> Any:
-    """The core's gate over `policy` with the module's plans under it and its token issuers' keys; each good
-    reload swaps all three. Reloads and refused versions are counted in the core's `counters`."""
+@dataclass
+class Bound:
+    gate: Any  # the core's PolicyGate
+    fetcher: KeyFetcher | None  # fetches the keys of issuers with a URL; None without a loop (tests)
+
+    def close(self) -> None:
+        if self.fetcher is not None:
+            self.fetcher.close()
+
+
+def bind(core: Any, policy: PolicyFile, plans: ModulePlans, grant: Any, settings: Any, counters: Any,
+         loop: asyncio.AbstractEventLoop | None = None) -> Bound:
+    """The core's gate over `policy` with the module's plans under it and its token issuers' keys (files now,
+    URLs fetched on `loop`); each good reload swaps all three. Reloads and refused versions are counted in
+    the core's `counters`."""
     assert policy.current is not None
     gate = core.PolicyGate(policy.current.compiled.native, grant, settings, counters)
     set_issuer_keys(gate, policy.current)
+    fetcher = KeyFetcher(gate, loop) if loop is not None else None
+    if fetcher is not None:
+        fetcher.follow(policy.current)
 
     def swap(loaded: Loaded) -> None:
         swapped = plans.grant(loaded)
@@ -100,9 +117,11 @@ def bind(core: Any, policy: PolicyFile, plans: ModulePlans, grant: Any, settings
             logger.warning("%s: %s", plans.label, refusal)
         set_issuer_keys(gate, loaded)  # before the rules that trust a new issuer serve
         gate.swap(loaded.compiled.native, swapped)
+        if fetcher is not None:
+            fetcher.follow(loaded)
         counters.add("policy_reloads")
 
     policy.vet = plans.vet
     policy.on_swap = swap
     policy.on_refused = lambda problems: counters.add("policy_reloads_refused")
-    return gate
+    return Bound(gate, fetcher)
