@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from sandgate.tokens import SigningKey
 from tests.auth.tokens import Issuer
 from tests.integration.server_process import REPO, running_server
 from tests.integration.wire import ModernWire
+from tests.sandbox.host import wait_until
 
 
 class IdentityProvider:
@@ -93,25 +94,16 @@ def status_of(url: str, token: str) -> int:
         wire.close()
 
 
-def eventually(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_keys_are_discovered_and_a_rotated_key_is_fetched_on_its_first_token(
         provider: IdentityProvider, tmp_path: Path) -> None:
     (tmp_path / "policy.yaml").write_text(POLICY.format(issuer=provider.issuer))
     with running_server(REPO / "examples" / "tools.py", ["--policy", str(tmp_path / "policy.yaml")]) as server:
         first = provider.minter().mint()
-        assert eventually(lambda: status_of(server.url, first) == 200), server.log_text()
+        assert wait_until(lambda: status_of(server.url, first) == 200, 15), server.log_text()
         fetches = provider.jwks_requests
         provider.keys = [SigningKey.generate("k2", "ES256")]  # the issuer rotates
         rotated = provider.minter().mint()
-        assert eventually(lambda: status_of(server.url, rotated) == 200), server.log_text()
+        assert wait_until(lambda: status_of(server.url, rotated) == 200, 15), server.log_text()
         assert provider.jwks_requests > fetches
         assert status_of(server.url, first) == 401  # the removed key no longer admits, cached or not
         # A kid nobody publishes: refetched at most once per refetchSeconds, never a fetch per token.
@@ -127,6 +119,6 @@ def test_metadata_naming_another_issuer_gives_no_keys(provider: IdentityProvider
     provider.metadata_issuer = "https://impostor.test"
     (tmp_path / "policy.yaml").write_text(POLICY.format(issuer=provider.issuer))
     with running_server(REPO / "examples" / "tools.py", ["--policy", str(tmp_path / "policy.yaml")]) as server:
-        assert eventually(lambda: "names another issuer" in server.log_text()), server.log_text()
+        assert wait_until(lambda: "names another issuer" in server.log_text(), 15), server.log_text()
         assert status_of(server.url, provider.minter().mint()) == 401
         assert provider.jwks_requests == 0

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from tests.integration.server_process import REPO, running_server
+from tests.sandbox.host import wait_until
 
 TOOLS = REPO / "examples" / "tools.py"
 KEY = "ops-secret"
@@ -59,15 +60,6 @@ def tools(url: str, headers: dict[str, str] | None = None) -> list[str]:
     return sorted(tool["name"] for tool in rpc(url, "tools/list", {}, headers).json()["result"]["tools"])
 
 
-def wait_for(condition: Any, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_serve_enforces_reloads_and_keeps_the_last_good_policy(tmp_path: Path) -> None:
     policy = tmp_path / "policy.yaml"
     policy.write_text(HEAD + ADD_FOR_ANYONE)
@@ -83,11 +75,11 @@ def test_serve_enforces_reloads_and_keeps_the_last_good_policy(tmp_path: Path) -
 
         policy.write_text(HEAD + ADD_FOR_ANYONE + "      effect: deny\n")  # a key written twice: refused
         server.proc.send_signal(signal.SIGHUP)
-        assert wait_for(lambda: "duplicate_key" in server.log_text())
+        assert wait_until(lambda: "duplicate_key" in server.log_text(), 15)
         assert tools(server.url) == ["add"]  # the last good policy still serves
 
         policy.write_text(HEAD + ADD_FOR_OPS)  # no signal: the file watch finds it
-        assert wait_for(lambda: tools(server.url) == [])
+        assert wait_until(lambda: tools(server.url) == [], 15)
         assert tools(server.url, ops) == ["add", "reverse_words"]
 
 
@@ -169,7 +161,7 @@ def test_calls_run_under_the_policys_ceiling_and_the_admitting_rules_limits(tmp_
         # A reload raises the ceiling: calls admitted after it run under the new limits.
         policy.write_text(LIMITS.format(ceiling=5, anonymous="loopback-only"))
         server.proc.send_signal(signal.SIGHUP)
-        assert wait_for(lambda: "reloaded" in server.log_text())
+        assert wait_until(lambda: "reloaded" in server.log_text(), 15)
         assert text_of(rpc(server.url, "tools/call", nap)) == "rested"
 
 
