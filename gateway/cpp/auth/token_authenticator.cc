@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 
-#include "jwt/base64url.h"
 #include "jwt/claims.h"
 
 namespace sandgate::auth {
@@ -16,7 +15,7 @@ AuthFailure refused(jwt::JwtError error) {
 
 }  // namespace
 
-bool looks_like_token(std::string_view credential) { return std::count(credential.begin(), credential.end(), '.') == 2; }
+bool looks_like_token(std::string_view credential) { return std::count(credential.begin(), credential.end(), '.') >= 2; }
 
 TokenAuthenticator::TokenAuthenticator(std::vector<std::shared_ptr<const jwt::Provider>> providers,
                                        std::shared_ptr<jwt::TokenCache> cache, const WallClock& clock,
@@ -25,13 +24,8 @@ TokenAuthenticator::TokenAuthenticator(std::vector<std::shared_ptr<const jwt::Pr
     : providers_(std::move(providers)), cache_(std::move(cache)), clock_(clock), counters_(std::move(counters)),
       otherwise_(std::move(otherwise)), limits_(limits) {}
 
-const jwt::Provider* TokenAuthenticator::provider_for(std::string_view token) const {
-  const std::size_t first = token.find('.');
-  const std::size_t second = token.find('.', first + 1);
-  std::optional<std::string> payload = jwt::decode_base64url(token.substr(first + 1, second - first - 1));
-  if (!payload) return nullptr;
-  std::optional<json::object> claims = jwt::json_object_once(*payload);
-  const json::value* issuer = claims ? claims->if_contains("iss") : nullptr;
+const jwt::Provider* TokenAuthenticator::provider_for(const json::object& claims) const {
+  const json::value* issuer = claims.if_contains("iss");
   if (issuer == nullptr || !issuer->is_string()) return nullptr;
   for (const auto& provider : providers_) {
     if (provider->config().rules.issuer == issuer->get_string()) return provider.get();
@@ -42,20 +36,24 @@ const jwt::Provider* TokenAuthenticator::provider_for(std::string_view token) co
 std::variant<Principal, jwt::JwtError> TokenAuthenticator::verify(std::string_view token) const {
   if (token.size() > limits_.max_token_bytes) return jwt::JwtError::kTooLarge;
   if (std::shared_ptr<const Principal> cached = cache_->find(token)) return *cached;
-  const jwt::Provider* provider = provider_for(token);
+  auto parsed = jwt::parse_jws(token, limits_);
+  if (auto* error = std::get_if<jwt::JwtError>(&parsed)) return *error;
+  const jwt::Jws& jws = std::get<jwt::Jws>(parsed);
+  // The unverified claims only choose whose keys and rules judge the token.
+  std::optional<json::object> unverified = jwt::json_object_once(jws.payload);
+  if (!unverified) return jwt::JwtError::kBadClaims;
+  const jwt::Provider* provider = provider_for(*unverified);
   if (provider == nullptr) return jwt::JwtError::kWrongIssuer;
+  if (!provider->allows(jws.algorithm)) return jwt::JwtError::kUnsupportedAlgorithm;
   std::shared_ptr<const jwt::Jwks> keys = provider->keys();
   if (keys == nullptr) {  // the issuer's keys could not be fetched: fail closed
     provider->want_keys();
     return jwt::JwtError::kUnknownKey;
   }
-  auto verified = jwt::verify_jws(token, *keys, limits_);
-  if (auto* error = std::get_if<jwt::JwtError>(&verified)) {
-    if (*error == jwt::JwtError::kUnknownKey) provider->want_keys();
-    return *error;
+  if (std::optional<jwt::JwtError> refused = jwt::verify_parsed(jws, *keys)) {
+    if (*refused == jwt::JwtError::kUnknownKey) provider->want_keys();
+    return *refused;
   }
-  const jwt::Jws& jws = std::get<jwt::Jws>(verified);
-  if (!provider->allows(jws.algorithm)) return jwt::JwtError::kUnsupportedAlgorithm;
   auto checked = jwt::check_claims(jws.payload, provider->config().rules, clock_.now());
   if (auto* error = std::get_if<jwt::JwtError>(&checked)) return *error;
   const jwt::Claims& claims = std::get<jwt::Claims>(checked);

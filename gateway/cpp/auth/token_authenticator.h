@@ -1,6 +1,6 @@
 #pragma once
-// Bearer tokens from the configured issuers, verified in the core: a JWT-shaped bearer credential (three
-// dot-separated parts) is a token and nothing else; any other request is left to `otherwise` (API keys and the
+// Bearer tokens from the configured issuers, verified in the core: a JWT-shaped bearer credential (two dots or
+// more) is a token and nothing else; any other request is left to `otherwise` (API keys and the
 // anonymous rule). The token's unverified `iss` only chooses whose keys and rules verify it.
 #include <memory>
 #include <string_view>
@@ -28,7 +28,7 @@ class TokenAuthenticator final : public Authenticator {
   std::variant<Principal, jwt::JwtError> verify(std::string_view token) const;
 
  private:
-  const jwt::Provider* provider_for(std::string_view token) const;
+  const jwt::Provider* provider_for(const json::object& claims) const;
 
   std::vector<std::shared_ptr<const jwt::Provider>> providers_;
   std::shared_ptr<jwt::TokenCache> cache_;
@@ -38,7 +38,7 @@ class TokenAuthenticator final : public Authenticator {
   jwt::JwsLimits limits_;
 };
 
-// Whether a bearer credential has a compact JWS's shape: exactly two dots.
+// Whether a bearer credential is meant as a token (a compact JWS has two dots; more is a malformed token, not a key).
 bool looks_like_token(std::string_view credential);
 
 }  // namespace sandgate::auth

@@ -101,10 +101,11 @@ TEST(TokenAuthenticatorTest, RefusalsNameTheirReasonAndCountIt) {
                 .find("wrong_audience"),
             std::string::npos);
   EXPECT_NE(f.refusal("a.b.c").find(R"(error="invalid_token")"), std::string::npos);
+  EXPECT_NE(f.refusal("a.b.c.d").find(R"(error_description="malformed")"), std::string::npos);
   const std::string good = token("RS256", f.issuer_key.get(), "k1", claims(kNow + 60));
   auto both = f.present(good, "some-api-key");
   EXPECT_TRUE(std::holds_alternative<AuthFailure>(both));  // a token and a key: neither is picked
-  EXPECT_EQ(f.counters->get(metrics::Counter::kTokensRefused), 6u);
+  EXPECT_EQ(f.counters->get(metrics::Counter::kTokensRefused), 7u);
   // Not token-shaped: API keys and the anonymous rule decide (here: deny).
   EXPECT_EQ(std::get<AuthFailure>(f.present("not-a-token")).error, AuthError::kInvalidCredentials);
 }

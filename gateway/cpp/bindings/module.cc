@@ -47,6 +47,7 @@ struct CoreSettings {
   std::size_t max_sessions = 10'000;
   std::size_t max_rate_limit_keys = 100'000;
   std::size_t max_cached_tokens = 10'000;
+  std::size_t max_token_bytes = 8 * 1024;
   std::size_t max_progress_notifications = 1000;
   std::size_t max_progress_bytes = 16 * 1024;
   std::size_t max_json_depth = JsonLimits{}.max_depth;
@@ -285,6 +286,7 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("max_sessions", &CoreSettings::max_sessions)
       .def_readwrite("max_rate_limit_keys", &CoreSettings::max_rate_limit_keys)
       .def_readwrite("max_cached_tokens", &CoreSettings::max_cached_tokens)
+      .def_readwrite("max_token_bytes", &CoreSettings::max_token_bytes)
       .def_readwrite("max_progress_notifications", &CoreSettings::max_progress_notifications)
       .def_readwrite("max_progress_bytes", &CoreSettings::max_progress_bytes)
       .def_readwrite("max_json_depth", &CoreSettings::max_json_depth)
@@ -362,7 +364,8 @@ PYBIND11_MODULE(_core, m) {
              std::shared_ptr<policy::TokenServices> tokens;
              if (s != nullptr) {
                tokens = std::make_shared<policy::TokenServices>(std::make_shared<SystemWallClock>(), s->max_cached_tokens,
-                                                                counters ? counters : std::make_shared<metrics::Counters>());
+                                                                counters ? counters : std::make_shared<metrics::Counters>(),
+                                                                jwt::JwsLimits{s->max_token_bytes});
              }
              return std::make_shared<policy::PolicyGate>(h.policy, std::move(grant), std::move(tokens));
            }),

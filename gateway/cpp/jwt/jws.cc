@@ -140,16 +140,20 @@ bool verify_signature(Algorithm algorithm, const Jwk& key, std::string_view sign
   return false;
 }
 
-std::variant<Jws, JwtError> verify_jws(std::string_view token, const Jwks& keys, const JwsLimits& limits) {
-  auto parsed = parse_jws(token, limits);
-  if (std::holds_alternative<JwtError>(parsed)) return parsed;
-  Jws& jws = std::get<Jws>(parsed);
+std::optional<JwtError> verify_parsed(const Jws& jws, const Jwks& keys) {
   const std::vector<const Jwk*> candidates = keys.candidates(jws.kid, jws.algorithm);
   if (candidates.empty()) return JwtError::kUnknownKey;
   for (const Jwk* key : candidates) {
-    if (verify_signature(jws.algorithm, *key, jws.signing_input, jws.signature)) return parsed;
+    if (verify_signature(jws.algorithm, *key, jws.signing_input, jws.signature)) return std::nullopt;
   }
   return JwtError::kBadSignature;
+}
+
+std::variant<Jws, JwtError> verify_jws(std::string_view token, const Jwks& keys, const JwsLimits& limits) {
+  auto parsed = parse_jws(token, limits);
+  if (std::holds_alternative<JwtError>(parsed)) return parsed;
+  if (std::optional<JwtError> refused = verify_parsed(std::get<Jws>(parsed), keys)) return *refused;
+  return parsed;
 }
 
 }  // namespace sandgate::jwt

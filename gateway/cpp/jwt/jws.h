@@ -33,7 +33,9 @@ std::variant<Jws, JwtError> parse_jws(std::string_view token, const JwsLimits& l
 // serve the algorithm. ECDSA signatures are the fixed-size r||s of RFC 7518 3.4, nothing else.
 bool verify_signature(Algorithm algorithm, const Jwk& key, std::string_view signing_input, std::string_view signature);
 
-// parse_jws, then the signature by one of `keys`' candidates: the token, or why it was refused.
+// The signature of a parsed token by one of `keys`' candidates; why not, when it is not.
+std::optional<JwtError> verify_parsed(const Jws& jws, const Jwks& keys);
+// parse_jws, then verify_parsed: the token, or why it was refused.
 std::variant<Jws, JwtError> verify_jws(std::string_view token, const Jwks& keys, const JwsLimits& limits = {});
 
 }  // namespace sandgate::jwt

@@ -5,8 +5,8 @@
 namespace sandgate::policy {
 
 TokenServices::TokenServices(std::shared_ptr<const WallClock> clock, std::size_t max_cached_tokens,
-                             std::shared_ptr<metrics::Counters> counters)
-    : clock_(std::move(clock)), counters_(counters), cache_(*clock_, max_cached_tokens, std::move(counters)) {}
+                             std::shared_ptr<metrics::Counters> counters, jwt::JwsLimits limits)
+    : clock_(std::move(clock)), counters_(counters), limits_(limits), cache_(*clock_, max_cached_tokens, std::move(counters)) {}
 
 std::shared_ptr<jwt::KeySlot> TokenServices::slot(const std::string& issuer) {
   std::lock_guard lock(mutex_);
@@ -40,7 +40,7 @@ std::shared_ptr<const auth::Authenticator> TokenServices::authenticator_for(cons
   };
   auto held = std::make_shared<const Held>(Held{
       self, auth::TokenAuthenticator(std::move(providers), std::shared_ptr<jwt::TokenCache>(self, &cache_), *clock_,
-                                     counters_, api_keys)});
+                                     counters_, api_keys, limits_)});
   return std::shared_ptr<const auth::Authenticator>(held, &held->authenticator);
 }
 

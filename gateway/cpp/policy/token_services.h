@@ -12,6 +12,7 @@
 
 #include "auth/authenticate.h"
 #include "common/clock.h"
+#include "jwt/jws.h"
 #include "jwt/provider.h"
 #include "jwt/token_cache.h"
 #include "metrics/counters.h"
@@ -23,7 +24,7 @@ namespace sandgate::policy {
 class TokenServices : public std::enable_shared_from_this<TokenServices> {
  public:
   TokenServices(std::shared_ptr<const WallClock> clock, std::size_t max_cached_tokens,
-                std::shared_ptr<metrics::Counters> counters);
+                std::shared_ptr<metrics::Counters> counters, jwt::JwsLimits limits = {});
 
   // Replaces the issuer's keys with the set in `jwks_json`; the refusal when the set is not acceptable (the
   // keys held before stay). Tokens verified before are verified again.
@@ -39,6 +40,7 @@ class TokenServices : public std::enable_shared_from_this<TokenServices> {
 
   std::shared_ptr<const WallClock> clock_;
   std::shared_ptr<metrics::Counters> counters_;
+  jwt::JwsLimits limits_;
   jwt::TokenCache cache_;
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<jwt::KeySlot>> slots_;

@@ -22,6 +22,7 @@ class Settings:
     max_sessions: int
     max_rate_limit_keys: int
     max_cached_tokens: int
+    max_token_bytes: int
     max_progress_notifications: int
     max_progress_bytes: int
     max_json_depth: int
