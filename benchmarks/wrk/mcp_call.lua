@@ -45,6 +45,9 @@ function init(args)
       ["Content-Type"] = "application/json",
       ["Accept"] = "application/json, text/event-stream",
    }
+   -- MCP_AUTHORIZATION: a credential every request carries ("Bearer <token>"), for the authenticated runs.
+   local authorization = os.getenv("MCP_AUTHORIZATION")
+   if authorization and authorization ~= "" then headers["Authorization"] = authorization end
    if era == "modern" then
       headers["MCP-Protocol-Version"] = MODERN
       headers["Mcp-Method"] = "tools/call"

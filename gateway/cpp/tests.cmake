@@ -69,6 +69,10 @@ add_test(NAME jwt_fuzz_replay COMMAND jwt_fuzz_replay ${CMAKE_CURRENT_SOURCE_DIR
 add_executable(policy_decision_bench ${CMAKE_CURRENT_SOURCE_DIR}/benchmarks/policy_decision.cc)
 target_link_libraries(policy_decision_bench PRIVATE sandgate_mcp)
 
+# Run by hand (benchmarks/RESULTS.md): what verifying a bearer token costs, cached and not.
+add_executable(token_verify_bench ${CMAKE_CURRENT_SOURCE_DIR}/benchmarks/token_verify.cc)
+target_link_libraries(token_verify_bench PRIVATE sandgate_test_support)
+
 # With clang, a real libFuzzer binary over an instrumented copy of the protocol library (never run by ctest):
 #   build/cpp/jsonrpc_fuzzer gateway/cpp/fuzz/testdata/jsonrpc
 if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
