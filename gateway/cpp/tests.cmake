@@ -28,6 +28,7 @@ set(SANDGATE_UNIT_TESTS
   ${CMAKE_CURRENT_LIST_DIR}/ratelimit/gcra_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/jwt/jws_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/auth/token_authenticator_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/jwt/wycheproof_test.cc
 )
 
 # Test-only helpers (keys and signed tokens); the gateway never signs.
@@ -41,6 +42,10 @@ foreach(source IN LISTS SANDGATE_UNIT_TESTS)
   # PRE_TEST: listing the cases happens when ctest runs, so building never executes a test binary.
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 30 PROPERTIES TIMEOUT 60)
 endforeach()
+
+# The Wycheproof vectors live beside the repository (../shared), where CI checks them out too.
+target_compile_definitions(wycheproof_test PRIVATE
+  SANDGATE_WYCHEPROOF_DIR="${CMAKE_CURRENT_SOURCE_DIR}/../shared/testvectors/wycheproof")
 
 # The fuzz target built with gcc and driven by a plain main: ctest replays every seed on every run.
 add_executable(jsonrpc_fuzz_replay

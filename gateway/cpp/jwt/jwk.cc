@@ -77,6 +77,25 @@ std::shared_ptr<EVP_PKEY> from_params(const char* type, OSSL_PARAM_BLD* builder,
   return result;
 }
 
+// ROCA (CVE-2017-15361): a modulus from the flawed Infineon generator is a power of 65537 modulo each of these
+// primes; a sound modulus is, for all of them at once, with negligible probability.
+bool roca_fingerprint(const BIGNUM* modulus) {
+  static constexpr unsigned kPrimes[] = {3,  5,  7,  11, 13, 17, 19, 23,  29,  31,  37,  41,  43,  47,  53,  59,  61,  67,  71,
+                                         73, 79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167};
+  for (unsigned prime : kPrimes) {
+    const BN_ULONG residue = BN_mod_word(modulus, prime);
+    const unsigned generator = 65537 % prime;
+    unsigned power = 1;
+    bool in_subgroup = false;
+    do {
+      in_subgroup = in_subgroup || power == residue;
+      power = power * generator % prime;
+    } while (power != 1);
+    if (!in_subgroup) return false;
+  }
+  return true;
+}
+
 std::shared_ptr<EVP_PKEY> rsa_key(const json::object& object, const JwksOptions& options, const std::string& owner) {
   const std::string n = bytes_member(object, "n", owner);
   const std::string e = bytes_member(object, "e", owner);
@@ -90,6 +109,9 @@ std::shared_ptr<EVP_PKEY> rsa_key(const json::object& object, const JwksOptions&
   if (static_cast<std::size_t>(BN_num_bits(modulus.get())) < options.min_rsa_bits) {
     throw std::invalid_argument(owner + ": an RSA modulus of " + std::to_string(BN_num_bits(modulus.get())) +
                                 " bits, under the minimum of " + std::to_string(options.min_rsa_bits));
+  }
+  if (roca_fingerprint(modulus.get())) {
+    throw std::invalid_argument(owner + ": the RSA modulus has the ROCA fingerprint (CVE-2017-15361): its key is recoverable");
   }
   if (!BN_is_odd(exponent.get()) || BN_num_bits(exponent.get()) < 2 || BN_num_bits(exponent.get()) > 64) {
     throw std::invalid_argument(owner + ": the RSA public exponent must be odd, at least 3 and at most 64 bits");
