@@ -1,23 +1,37 @@
-"""Reload under load: calls run without pause while the policy file is swapped between two valid versions and
-several invalid ones. No call is lost (every request gets a well-formed answer) and no answer ever comes
-from an invalid version (each would let anyone call reverse_words; neither valid version does)."""
+"""Reload under load: callers never pause while the policy file is swapped, by rename and by symlink, between two
+valid versions and invalid ones, with SIGHUP or left to the file watch.
+
+Every call gets an answer, and each answer is one the version serving could give: the valid versions differ in
+whether `add` or `multiply` runs, and every invalid one would let anyone call `reverse_words`, which neither valid
+version does. So a single `reverse_words` result would mean an invalid file served.
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
+import re
 import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
-from tests.integration.server_process import REPO, running_server
-from tests.integration.wire import ModernWire
+from sandgate.policy import PolicyError
+from sandgate.policy.decisions import Caller
+from sandgate.policy.reload import PolicyFile
+from tests.integration.server_process import REPO, ServerProcess, running_server
+from tests.integration.wire import LEGACY_REVISIONS, LegacySession, ModernWire
 from tests.sandbox.host import wait_until
 
+TOOLS = REPO / "examples" / "tools.py"
 HEAD = """apiVersion: sandgate.dev/v1
 kind: ToolPolicy
 metadata: {{name: {name}}}
@@ -27,99 +41,197 @@ spec:
   rateLimits:
     open: {{key: [client], rate: 100000/s}}
   rules:
-    - {{id: only, effect: allow, principals: ["*"], tools: [{tool}]}}
-"""
-ADDS = HEAD.format(name="adds", tool="add")
-MULTIPLIES = HEAD.format(name="multiplies", tool="multiply")
-REVERSES = HEAD.format(name="reverses", tool="reverse_words")
+{rules}"""
+
+
+def version(name: str, *rules: str) -> str:
+    return HEAD.format(name=name, rules="".join(f"    - {rule}\n" for rule in rules))
+
+
+ADDS = version("adds", '{id: anyone-adds, effect: allow, principals: ["*"], tools: [add]}')
+MULTIPLIES = version("multiplies", '{id: anyone-multiplies, effect: allow, principals: ["*"], tools: [multiply]}',
+                     '{id: nobody-adds, effect: deny, principals: ["*"], tools: [add]}')
+REVERSES = version("reverses", '{id: anyone-reverses, effect: allow, principals: ["*"], tools: [reverse_words]}')
+# Each is REVERSES with one defect, keyed by the code its refusal is logged under.
 INVALID = {
-    "yaml syntax": REVERSES + "  oops: [\n",
-    "unknown key": REVERSES.replace("  rules:", "  rulez: []\n  rules:"),
-    "failing test": REVERSES + "  tests:\n    - {tool: reverse_words, expect: {deny: default}}\n",
-    "unknown principal": REVERSES.replace('principals: ["*"]', "principals: [nobody]"),
+    "yaml_syntax": REVERSES + "    - {id: unclosed, effect: allow\n",
+    "unknown_key": REVERSES + "  rulez: []\n",
+    "duplicate_key": REVERSES.replace("spec:\n", "spec:\n  rules: []\n"),
+    "bad_value": REVERSES.replace("rate: 100000/s", "rate: lots"),
+    "unknown_rate_limit": REVERSES.replace("tools: [reverse_words]", "tools: [reverse_words], rateLimit: nope"),
+    "test_failed": REVERSES + "  tests:\n    - {tool: reverse_words, expect: {deny: default}}\n",
 }
-CALLS = {"add": {"a": 2, "b": 3}, "multiply": {"a": 2, "b": 3}, "reverse_words": {"text": "a b"}}
-DURATION_S = 10.0
+CALLS: dict[str, tuple[dict[str, Any], Any]] = {"add": ({"a": 2, "b": 3}, {"result": 5}), "multiply": ({"a": 2, "b": 3}, {"result": 6.0}),
+         "reverse_words": ({"text": "a b"}, None)}
+# What ADDS or MULTIPLIES can answer; an invalid version would add "reverse_words ran".
+POSSIBLE = {"add ran", "add hidden", "multiply ran", "multiply hidden", "reverse_words hidden"}
+RELOADED = re.compile(r"policy \S+ reloaded \(sha256 ")
+REFUSED = "policy reload refused, the last good policy keeps serving: "
+JUDGED_WITHIN_S = 6.0  # the file watch polls every 2 s
+CALLERS = 3
 
 
-def swap_in(path: Path, text: str) -> None:
-    """Atomically, as a deployment would: write beside it, then rename over it."""
-    staged = path.with_suffix(".staged")
-    staged.write_text(text)
-    os.replace(staged, path)
+def outcome(tool: str, reply: httpx.Response) -> str:
+    """"<tool> ran" or "<tool> hidden" (answered as an unknown tool), else what was wrong with the answer."""
+    try:
+        body = reply.json()
+    except ValueError:
+        return f"{tool}: HTTP {reply.status_code}, not JSON: {reply.text[:200]!r}"
+    result, error = body.get("result"), body.get("error")
+    if reply.status_code == 200 and result is not None:
+        structured = result.get("structuredContent")
+        text = result["content"][0]["text"] if result.get("content") else None
+        if not result.get("isError") and (structured == CALLS[tool][1] if CALLS[tool][1] else text == "b a"):
+            return f"{tool} ran"
+    if reply.status_code in (200, 400) and error == {"code": -32602, "message": f"Unknown tool: {tool}",
+                                                     "data": {"name": tool}}:
+        return f"{tool} hidden"
+    return f"{tool}: HTTP {reply.status_code} {reply.text[:200]!r}"
 
 
-def test_calls_continue_through_valid_and_invalid_swaps(tmp_path: Path) -> None:
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(ADDS)
-    outcomes: Counter[str] = Counter()
-    problems: list[str] = []
-    stop = threading.Event()
-    lock = threading.Lock()
+@dataclass
+class Load:
+    """Callers calling without pause; each answer is counted under the swap that was current when it came."""
 
-    with running_server(REPO / "examples" / "tools.py", ["--policy", str(policy)]) as server:
-        def caller(seed: int) -> None:
-            chooser = random.Random(seed)
-            wire = ModernWire(server.url, httpx.Client(timeout=30))
-            try:
-                while not stop.is_set():
+    url: str
+    turn: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    per_turn: Counter[int] = field(default_factory=Counter)
+    per_caller: Counter[int] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def caller(self, seed: int) -> None:
+        chooser = random.Random(seed)
+        try:
+            with httpx.Client(timeout=10) as http:
+                send = self.sender(seed, http)
+                while not self.stop.is_set():
                     tool = chooser.choice(list(CALLS))
+                    turn = self.turn
                     try:
-                        reply = wire.request("tools/call", {"name": tool, "arguments": CALLS[tool]})
-                        body = reply.json()
-                    except (httpx.HTTPError, ValueError) as exc:
-                        with lock:
-                            problems.append(f"{tool}: no answer ({exc!r})")
-                        continue
-                    if reply.status_code == 200 and "result" in body and not body["result"].get("isError"):
-                        outcome = f"{tool} allowed"
-                    elif body.get("error", {}).get("message") == f"Unknown tool: {tool}":  # 400 in the modern era
-                        outcome = f"{tool} hidden"
-                    else:
-                        outcome = f"{tool} unexpected {reply.status_code} {reply.text[:200]}"
-                    with lock:
-                        outcomes[outcome] += 1
-            finally:
-                wire.close()
+                        answer = outcome(tool, send(tool, CALLS[tool][0]))
+                    except httpx.HTTPError as exc:
+                        answer = f"{tool}: no answer ({exc!r})"
+                    with self.lock:
+                        if answer.endswith((" ran", " hidden")):
+                            self.outcomes[answer] += 1
+                            self.per_turn[turn] += 1
+                            self.per_caller[seed] += 1
+                        else:
+                            self.problems.append(answer)
+        except Exception as exc:  # a caller that dies stops answering: the test must hear of it
+            with self.lock:
+                self.problems.append(f"caller {seed} died: {exc!r}")
 
-        threads = [threading.Thread(target=caller, args=(seed,)) for seed in range(3)]
+    def sender(self, seed: int, http: httpx.Client) -> Callable[[str, dict[str, Any]], httpx.Response]:
+        """Modern stateless POSTs, or (seed 0) one legacy session held across every swap."""
+        if seed == 0:
+            session = LegacySession(self.url, LEGACY_REVISIONS[0], http).open()
+            return lambda tool, arguments: session.request("tools/call", {"name": tool, "arguments": arguments})
+        wire = ModernWire(self.url, http)
+        return lambda tool, arguments: wire.request("tools/call", {"name": tool, "arguments": arguments})
+
+    def run(self) -> list[threading.Thread]:
+        threads = [threading.Thread(target=self.caller, args=(seed,), name=f"caller-{seed}") for seed in range(CALLERS)]
         for thread in threads:
             thread.start()
+        return threads
+
+
+class Swapper:
+    """Puts a version in place atomically: a rename over the file, or a symlink renamed over it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.versions = path.parent / "versions"
+        self.versions.mkdir()
+        self.count = itertools.count()
+
+    def rename(self, text: str) -> None:
+        staged = self.path.with_suffix(".staged")
+        staged.write_text(text)
+        os.replace(staged, self.path)
+
+    def symlink(self, text: str) -> None:
+        target = self.versions / f"{next(self.count)}.yaml"
+        target.write_text(text)
+        link = self.path.with_suffix(".link")
+        link.symlink_to(target)
+        os.replace(link, self.path)
+
+
+def log_count(server: ServerProcess, pattern: re.Pattern[str] | str) -> int:
+    return len(re.findall(pattern, server.log_text()))
+
+
+def call(url: str, tool: str) -> str:
+    with httpx.Client(timeout=10) as http:
+        return outcome(tool, ModernWire(url, http).request("tools/call", {"name": tool, "arguments": CALLS[tool][0]}))
+
+
+def serves(url: str, text: str) -> bool:
+    expected = {ADDS: {"add ran", "multiply hidden"}, MULTIPLIES: {"add hidden", "multiply ran"}}[text]
+    return {call(url, "add"), call(url, "multiply"), call(url, "reverse_words")} == expected | {"reverse_words hidden"}
+
+
+def test_invalid_versions_are_refused_each_for_its_own_defect_and_would_otherwise_reverse(tmp_path: Path) -> None:
+    """The premise of the load test: each invalid version fails to load for the defect it was written with, and
+    the same file without it lets an anonymous caller reverse words."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(REVERSES)
+    loaded = PolicyFile(path).load()
+    assert loaded.compiled.decide(Caller(), "reverse_words", {"text": "a b"}).allowed
+    for code, text in INVALID.items():
+        path.write_text(text)
+        with pytest.raises(PolicyError) as raised:
+            PolicyFile(path).load()
+        assert [problem.code for problem in raised.value.problems] == [code]
+
+
+def test_calls_are_answered_through_valid_and_invalid_swaps_and_no_invalid_version_serves(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(ADDS)
+    swapper = Swapper(policy)
+    invalid = list(INVALID.items())
+    # valid and invalid alternate; each valid one differs from the one it replaces
+    schedule = [entry for index, bad in enumerate(invalid)
+                for entry in ((bad[0], bad[1]), ("valid", MULTIPLIES if index % 2 == 0 else ADDS))]
+    with running_server(TOOLS, ("--policy", str(policy))) as server:
+        load = Load(server.url)
+        threads = load.run()
         try:
-            deadline = time.monotonic() + DURATION_S
-            versions = [(MULTIPLIES, 0.6), *((text, 0.2) for text in INVALID.values()), (ADDS, 0.6)]
-            turn = 0
-            while time.monotonic() < deadline:
-                text, hold_s = versions[turn % len(versions)]
-                swap_in(policy, text)
-                if turn % 3 != 2:  # most swaps are signalled; the rest are found by the file watch
+            assert wait_until(lambda: load.per_turn[0] >= CALLERS, JUDGED_WITHIN_S), load.problems[:5]
+            for turn, (code, text) in enumerate(schedule, start=1):
+                judged = (RELOADED, log_count(server, RELOADED)) if code == "valid" else \
+                    (re.escape(f"[{code}]"), log_count(server, re.escape(f"[{code}]")))
+                (swapper.symlink if turn % 2 else swapper.rename)(text)
+                load.turn = turn
+                if turn % 3:  # the rest are left for the file watch to find
                     server.proc.send_signal(signal.SIGHUP)
-                turn += 1
-                time.sleep(hold_s)
+                assert wait_until(lambda: log_count(server, judged[0]) > judged[1], JUDGED_WITHIN_S), \
+                    f"turn {turn} ({code}) was never judged:\n{server.log_text()}"
+                if code == "valid":
+                    assert wait_until(lambda: serves(server.url, text), JUDGED_WITHIN_S), f"turn {turn} never served"
+                time.sleep(0.3)
         finally:
-            stop.set()
+            load.stop.set()
             for thread in threads:
                 thread.join(30)
-
-        swap_in(policy, MULTIPLIES)
+        last = ADDS if schedule[-1][1] == MULTIPLIES else MULTIPLIES
+        swapper.symlink(last)
         server.proc.send_signal(signal.SIGHUP)
-        wire = ModernWire(server.url, httpx.Client(timeout=30))
-        try:
-            def serves_multiplies() -> bool:
-                reply = wire.request("tools/call", {"name": "multiply", "arguments": CALLS["multiply"]}).json()
-                return "result" in reply
-            assert wait_until(serves_multiplies, 15), "the last valid version never served"
-            assert wire.request("tools/call", {"name": "add", "arguments": CALLS["add"]}).json()["error"]["message"] \
-                == "Unknown tool: add"
-        finally:
-            wire.close()
+        assert wait_until(lambda: serves(server.url, last), JUDGED_WITHIN_S)
+        settled = [serves(server.url, last) for _ in range(20)]
         log = server.log_text()
 
-    assert problems == [], problems[:5]
-    unexpected = {outcome: count for outcome, count in outcomes.items() if "unexpected" in outcome}
-    assert unexpected == {}, unexpected
-    assert outcomes["reverse_words allowed"] == 0, "an invalid version served"
-    # Both valid versions served calls during the run, and the invalid ones were refused and said so.
-    assert outcomes["add allowed"] > 0 and outcomes["multiply allowed"] > 0, outcomes
-    assert sum(outcomes.values()) > 100, outcomes
-    assert "policy reload refused, the last good policy keeps serving" in log
+    assert load.problems == [], load.problems[:5]
+    assert set(load.outcomes) <= POSSIBLE, load.outcomes
+    assert load.outcomes["reverse_words hidden"] > 0 and "reverse_words ran" not in load.outcomes
+    assert min(load.outcomes[answer] for answer in POSSIBLE) > 0, load.outcomes  # both versions served the load
+    assert all(load.per_turn[turn] > 0 for turn in range(len(schedule) + 1)), load.per_turn  # no pause at any swap
+    assert all(load.per_caller[seed] > 0 for seed in range(CALLERS)), load.per_caller
+    assert all(settled), settled
+    refused = {line.rpartition("[")[2].rstrip("]") for line in log.splitlines() if REFUSED in line}
+    assert refused == set(INVALID), log
