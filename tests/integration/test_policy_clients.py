@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +36,6 @@ CONNECTIONS = [f"{client}-{transport}-{era}" for client in ("sdk", "fastmcp") fo
 # One key per HTTP connection: rate-limit buckets are per principal, so no connection spends another's.
 KEYS = {name: f"{name}-secret" for name in CONNECTIONS if "-http-" in name} | {"ops": "ops-secret"}
 GROUPS = {name: "ops" if name == "ops" else "eng" for name in KEYS}
-RULE_IDS = ("callers-add-and-count", "no-secret-counts", "callers-short-slugs", "callers-scarce-multiply",
-            "callers-slow-echo", "ops-reverse", "callers-describe", "nobody-describes")
 # `caller` is who the rules serve: the `eng` group over HTTP, the anonymous local principal over stdio.
 POLICY = """apiVersion: sandgate.dev/v1
 kind: ToolPolicy
@@ -66,6 +65,7 @@ spec:
     - {{id: callers-describe, effect: allow, principals: [{caller}], tools: [describe_user]}}
     - {{id: nobody-describes, effect: deny, principals: ["*"], tools: [describe_user]}}
 """
+RULE_IDS = re.findall(r"\{\{id: ([\w-]+),", POLICY)
 # What a caller of the rules may call: reverse_words is ops's only, describe_user is denied outright, fail has
 # no rule.
 CALLABLE = {"add", "word_count", "slugify", "multiply", "slow_echo"}
@@ -209,6 +209,11 @@ def without_name(error: MCPError, tool: str) -> tuple[int, str, str]:
     return error.code, error.message.replace(tool, "<tool>"), json.dumps(error.data).replace(tool, "<tool>")
 
 
+def status_and_headers(reply: httpx2.Response) -> tuple[int, dict[str, str]]:
+    """What an HTTP reply says besides its body (whose length follows the tool's name)."""
+    return reply.status_code, {name: value for name, value in reply.headers.items() if name != "content-length"}
+
+
 def names_no_rule(error: MCPError) -> bool:
     said = error.message + json.dumps(error.data)
     return not any(rule in said for rule in RULE_IDS)
@@ -229,12 +234,11 @@ async def test_a_hidden_tool_is_answered_as_one_that_does_not_exist(connection: 
     hidden = await connection.refusal(tool, arguments)
     absent = await connection.refusal("no_such_tool", arguments)
     assert without_name(hidden, tool) == without_name(absent, "no_such_tool")
-    if connection.http:
-        hidden_reply, absent_reply = connection.calls_since(seen)
-        assert (hidden_reply.status_code, dict(hidden_reply.headers) | {"content-length": ""}) == \
-            (absent_reply.status_code, dict(absent_reply.headers) | {"content-length": ""})
     assert (hidden.code, hidden.message) == (-32602, f"Unknown tool: {tool}")
     assert names_no_rule(hidden)
+    if connection.http:
+        hidden_reply, absent_reply = connection.calls_since(seen)
+        assert status_and_headers(hidden_reply) == status_and_headers(absent_reply)
 
 
 async def test_a_rule_that_denies_these_arguments_refuses_without_naming_itself(connection: Connection) -> None:

@@ -1,9 +1,10 @@
 """Reload under load: callers never pause while the policy file is swapped, by rename and by symlink, between two
 valid versions and invalid ones, with SIGHUP or left to the file watch.
 
-Every call gets an answer, and each answer is one the version serving could give: the valid versions differ in
-whether `add` or `multiply` runs, and every invalid one would let anyone call `reverse_words`, which neither valid
-version does. So a single `reverse_words` result would mean an invalid file served.
+Every call gets an answer, and each answer is one a valid version could give: ADDS runs `add` and hides
+`multiply`, MULTIPLIES runs `multiply` and refuses `add`'s arguments, and every invalid version would let anyone
+call `reverse_words`, which neither valid one does. So a single `reverse_words` result would mean an invalid file
+served.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def version(name: str, *rules: str) -> str:
 
 ADDS = version("adds", '{id: anyone-adds, effect: allow, principals: ["*"], tools: [add]}')
 MULTIPLIES = version("multiplies", '{id: anyone-multiplies, effect: allow, principals: ["*"], tools: [multiply]}',
-                     '{id: nobody-adds, effect: deny, principals: ["*"], tools: [add]}')
+                     '{id: zeros-only, effect: allow, principals: ["*"], tools: [add], args: {a: {max: 0}}}')
 REVERSES = version("reverses", '{id: anyone-reverses, effect: allow, principals: ["*"], tools: [reverse_words]}')
 # Each is REVERSES with one defect, keyed by the code its refusal is logged under.
 INVALID = {
@@ -61,10 +62,14 @@ INVALID = {
     "unknown_rate_limit": REVERSES.replace("tools: [reverse_words]", "tools: [reverse_words], rateLimit: nope"),
     "test_failed": REVERSES + "  tests:\n    - {tool: reverse_words, expect: {deny: default}}\n",
 }
-CALLS: dict[str, tuple[dict[str, Any], Any]] = {"add": ({"a": 2, "b": 3}, {"result": 5}), "multiply": ({"a": 2, "b": 3}, {"result": 6.0}),
-         "reverse_words": ({"text": "a b"}, None)}
-# What ADDS or MULTIPLIES can answer; an invalid version would add "reverse_words ran".
-POSSIBLE = {"add ran", "add hidden", "multiply ran", "multiply hidden", "reverse_words hidden"}
+# Each tool's arguments and what it returns: structured content, or text where it has no output schema.
+CALLS: dict[str, tuple[dict[str, Any], Any]] = {
+    "add": ({"a": 2, "b": 3}, {"result": 5}),
+    "multiply": ({"a": 2, "b": 3}, {"result": 6.0}),
+    "reverse_words": ({"text": "a b"}, "b a"),
+}
+ANSWERS = {ADDS: {"add ran", "multiply hidden", "reverse_words hidden"},
+           MULTIPLIES: {"add refused", "multiply ran", "reverse_words hidden"}}
 RELOADED = re.compile(r"policy \S+ reloaded \(sha256 ")
 REFUSED = "policy reload refused, the last good policy keeps serving: "
 JUDGED_WITHIN_S = 6.0  # the file watch polls every 2 s
@@ -72,20 +77,23 @@ CALLERS = 3
 
 
 def outcome(tool: str, reply: httpx.Response) -> str:
-    """"<tool> ran" or "<tool> hidden" (answered as an unknown tool), else what was wrong with the answer."""
+    """"<tool> ran", "<tool> hidden" (answered as an unknown tool) or "<tool> refused" (its arguments), else what
+    was wrong with the answer."""
     try:
         body = reply.json()
     except ValueError:
         return f"{tool}: HTTP {reply.status_code}, not JSON: {reply.text[:200]!r}"
     result, error = body.get("result"), body.get("error")
-    if reply.status_code == 200 and result is not None:
-        structured = result.get("structuredContent")
-        text = result["content"][0]["text"] if result.get("content") else None
-        if not result.get("isError") and (structured == CALLS[tool][1] if CALLS[tool][1] else text == "b a"):
+    if reply.status_code == 200 and result is not None and not result.get("isError"):
+        returned = result.get("structuredContent", result["content"][0]["text"] if result.get("content") else None)
+        if returned == CALLS[tool][1]:
             return f"{tool} ran"
+    # 200 in the legacy era, 400 in 2026-07-28: the same as for a tool the server does not have.
     if reply.status_code in (200, 400) and error == {"code": -32602, "message": f"Unknown tool: {tool}",
                                                      "data": {"name": tool}}:
         return f"{tool} hidden"
+    if reply.status_code == 403 and error == {"code": -32003, "message": "Forbidden: argument_not_allowed"}:
+        return f"{tool} refused"
     return f"{tool}: HTTP {reply.status_code} {reply.text[:200]!r}"
 
 
@@ -115,7 +123,7 @@ class Load:
                     except httpx.HTTPError as exc:
                         answer = f"{tool}: no answer ({exc!r})"
                     with self.lock:
-                        if answer.endswith((" ran", " hidden")):
+                        if answer.endswith((" ran", " hidden", " refused")):
                             self.outcomes[answer] += 1
                             self.per_turn[turn] += 1
                             self.per_caller[seed] += 1
@@ -172,8 +180,7 @@ def call(url: str, tool: str) -> str:
 
 
 def serves(url: str, text: str) -> bool:
-    expected = {ADDS: {"add ran", "multiply hidden"}, MULTIPLIES: {"add hidden", "multiply ran"}}[text]
-    return {call(url, "add"), call(url, "multiply"), call(url, "reverse_words")} == expected | {"reverse_words hidden"}
+    return {call(url, tool) for tool in CALLS} == ANSWERS[text]
 
 
 def test_invalid_versions_are_refused_each_for_its_own_defect_and_would_otherwise_reverse(tmp_path: Path) -> None:
@@ -194,44 +201,45 @@ def test_calls_are_answered_through_valid_and_invalid_swaps_and_no_invalid_versi
     policy = tmp_path / "policy.yaml"
     policy.write_text(ADDS)
     swapper = Swapper(policy)
-    invalid = list(INVALID.items())
-    # valid and invalid alternate; each valid one differs from the one it replaces
-    schedule = [entry for index, bad in enumerate(invalid)
-                for entry in ((bad[0], bad[1]), ("valid", MULTIPLIES if index % 2 == 0 else ADDS))]
+    # Each valid version replaces the other, each invalid one follows a valid one; the file ends invalid.
+    schedule = [entry for index, (code, text) in enumerate(INVALID.items())
+                for entry in (("valid", MULTIPLIES if index % 2 == 0 else ADDS), (code, text))]
+    last_valid = [text for code, text in schedule if code == "valid"][-1]
     with running_server(TOOLS, ("--policy", str(policy))) as server:
         load = Load(server.url)
         threads = load.run()
         try:
             assert wait_until(lambda: load.per_turn[0] >= CALLERS, JUDGED_WITHIN_S), load.problems[:5]
             for turn, (code, text) in enumerate(schedule, start=1):
-                judged = (RELOADED, log_count(server, RELOADED)) if code == "valid" else \
-                    (re.escape(f"[{code}]"), log_count(server, re.escape(f"[{code}]")))
+                judgement = RELOADED if code == "valid" else re.escape(f"[{code}]")
+                before = log_count(server, judgement)
                 (swapper.symlink if turn % 2 else swapper.rename)(text)
                 load.turn = turn
                 if turn % 3:  # the rest are left for the file watch to find
                     server.proc.send_signal(signal.SIGHUP)
-                assert wait_until(lambda: log_count(server, judged[0]) > judged[1], JUDGED_WITHIN_S), \
+                assert wait_until(lambda: log_count(server, judgement) > before, JUDGED_WITHIN_S), \
                     f"turn {turn} ({code}) was never judged:\n{server.log_text()}"
                 if code == "valid":
                     assert wait_until(lambda: serves(server.url, text), JUDGED_WITHIN_S), f"turn {turn} never served"
                 time.sleep(0.3)
+            # The invalid file stays in place through another poll: the last valid version keeps serving.
+            deadline = time.monotonic() + 2.5
+            settled = [serves(server.url, last_valid)]
+            while time.monotonic() < deadline:
+                settled.append(serves(server.url, last_valid))
         finally:
             load.stop.set()
             for thread in threads:
                 thread.join(30)
-        last = ADDS if schedule[-1][1] == MULTIPLIES else MULTIPLIES
-        swapper.symlink(last)
-        server.proc.send_signal(signal.SIGHUP)
-        assert wait_until(lambda: serves(server.url, last), JUDGED_WITHIN_S)
-        settled = [serves(server.url, last) for _ in range(20)]
         log = server.log_text()
 
     assert load.problems == [], load.problems[:5]
-    assert set(load.outcomes) <= POSSIBLE, load.outcomes
-    assert load.outcomes["reverse_words hidden"] > 0 and "reverse_words ran" not in load.outcomes
-    assert min(load.outcomes[answer] for answer in POSSIBLE) > 0, load.outcomes  # both versions served the load
-    assert all(load.per_turn[turn] > 0 for turn in range(len(schedule) + 1)), load.per_turn  # no pause at any swap
+    assert set(load.outcomes) <= ANSWERS[ADDS] | ANSWERS[MULTIPLIES], load.outcomes
+    assert "reverse_words ran" not in load.outcomes
+    # Both versions served the load, and it never paused: every turn and every caller got answers.
+    assert all(load.outcomes[answer] > 0 for answer in ANSWERS[ADDS] | ANSWERS[MULTIPLIES]), load.outcomes
+    assert all(load.per_turn[turn] > 0 for turn in range(len(schedule) + 1)), load.per_turn
     assert all(load.per_caller[seed] > 0 for seed in range(CALLERS)), load.per_caller
-    assert all(settled), settled
+    assert len(settled) > 3 and all(settled), settled
     refused = {line.rpartition("[")[2].rstrip("]") for line in log.splitlines() if REFUSED in line}
     assert refused == set(INVALID), log

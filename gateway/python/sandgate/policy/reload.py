@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -49,6 +50,9 @@ class PolicyFile:
     counts: ReloadCounts = field(default_factory=ReloadCounts)
     current: Loaded | None = None
     _seen: str | None = None  # sha256 of the content last read, good or bad: each content is judged once
+    # SIGHUP reloads on the event loop while the poll reloads on an executor thread: one at a time, so an older
+    # read never lands after a newer one.
+    _reloading: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def embedded_default(cls) -> PolicyFile:
@@ -68,6 +72,10 @@ class PolicyFile:
 
     def reload(self) -> bool:
         """Swap in the file's current content if it changed and is good; True when a new policy serves."""
+        with self._reloading:
+            return self._reload()
+
+    def _reload(self) -> bool:
         try:
             data = self.path.read_bytes()  # follows a swapped symlink to whatever it names now
         except OSError as exc:
