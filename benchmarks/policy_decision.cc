@@ -13,10 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "median_ns.h"
 #include "common/json_text.h"
 #include "policy/tool_policy.h"
 
 namespace {
+
+using sandgate::bench::median_ns;
 
 using sandgate::policy::ToolPolicy;
 
@@ -45,19 +48,6 @@ std::string hundred_rules() {
     selectors.append(R"("]})");
   }
   return R"({"name":"bench","revision":"1","selectors":{)" + selectors + R"(},"rules":[)" + rules + "]}";
-}
-
-template <typename Work>
-double median_ns(long iterations, Work work) {
-  std::vector<double> batches;
-  for (int batch = 0; batch < 15; ++batch) {
-    const auto start = std::chrono::steady_clock::now();
-    for (long i = 0; i < iterations; ++i) work();
-    const auto elapsed = std::chrono::steady_clock::now() - start;
-    batches.push_back(std::chrono::duration<double, std::nano>(elapsed).count() / static_cast<double>(iterations));
-  }
-  std::sort(batches.begin(), batches.end());
-  return batches[batches.size() / 2];
 }
 
 }  // namespace

@@ -13,26 +13,16 @@
 #include <string>
 #include <vector>
 
+#include "median_ns.h"
 #include "auth/api_keys.h"
 #include "auth/token_authenticator.h"
 #include "jwt/test_tokens.h"
 
 namespace {
 
-using namespace sandgate;
+using sandgate::bench::median_ns;
 
-template <typename Work>
-double median_ns(long iterations, Work work) {
-  std::vector<double> batches;
-  for (int batch = 0; batch < 15; ++batch) {
-    const auto start = std::chrono::steady_clock::now();
-    for (long i = 0; i < iterations; ++i) work();
-    const auto elapsed = std::chrono::steady_clock::now() - start;
-    batches.push_back(std::chrono::duration<double, std::nano>(elapsed).count() / static_cast<double>(iterations));
-  }
-  std::sort(batches.begin(), batches.end());
-  return batches[batches.size() / 2];
-}
+using namespace sandgate;
 
 }  // namespace
 
