@@ -101,6 +101,27 @@ def test_claims_decide_what_a_token_may_call(server: ServerProcess, issuer: Issu
             client.close()
 
 
+@pytest.mark.parametrize("era", ["modern", "legacy"])
+def test_a_token_lacking_only_a_scope_is_challenged_to_step_up(server: ServerProcess, issuer: Issuer, era: str) -> None:
+    """MCP authorization's scope challenge: the tool stays listed, and its call is a 403 naming the scope to ask
+    for; a refusal more scopes would not lift carries no challenge."""
+    unscoped = issuer.mint("carol", scope="tools:list")
+    client: Any = modern(server, unscoped) if era == "modern" else legacy(server, unscoped)
+    try:
+        assert tool_names(client.result("tools/list", {})) == ["add"]
+        reply = client.request("tools/call", {"name": "add", "arguments": {"a": 2, "b": 3}})
+        assert reply.status_code == 403, reply.text
+        assert reply.json()["error"] == {"code": -32003, "message": "Forbidden: insufficient_scope"}
+        assert reply.headers["WWW-Authenticate"] == (
+            'Bearer resource_metadata="https://mcp.test/.well-known/oauth-protected-resource/mcp", '
+            'error="insufficient_scope", scope="tools:call", error_description="the token lacks a scope this call needs"')
+        hidden = client.request("tools/call", {"name": "reverse_words", "arguments": {"text": "a b"}})
+        assert hidden.json()["error"]["message"] == "Unknown tool: reverse_words"  # no scope would help: still absent
+        assert "WWW-Authenticate" not in hidden.headers
+    finally:
+        client.close()
+
+
 def refusal(server: ServerProcess, token: str | None) -> httpx.Response:
     wire = modern(server, token)
     try:

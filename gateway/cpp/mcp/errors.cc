@@ -57,8 +57,10 @@ WireError to_wire(const Fault& fault, Era era) {
   const FaultDetail& detail = fault.detail;
   switch (fault.kind) {
     case Failure::kUnauthenticated:
-    case Failure::kForbidden:
       wire.headers.emplace_back("WWW-Authenticate", detail.challenge.empty() ? "Bearer" : "Bearer " + detail.challenge);
+      break;
+    case Failure::kForbidden:  // a challenge only when new credentials would help (a scope step-up)
+      if (!detail.challenge.empty()) wire.headers.emplace_back("WWW-Authenticate", "Bearer " + detail.challenge);
       break;
     case Failure::kRateLimited:
       if (!detail.rate_limit_policy.empty()) wire.headers.emplace_back("RateLimit-Policy", detail.rate_limit_policy);

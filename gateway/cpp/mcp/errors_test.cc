@@ -73,6 +73,12 @@ TEST(ToWire, StageFailuresCarryTheirHeaders) {
   unauthenticated.detail.challenge = R"(error="invalid_token")";
   EXPECT_EQ(header_of(to_wire(unauthenticated, Era::kLegacy), "WWW-Authenticate"), R"(Bearer error="invalid_token")");
 
+  // A 403 challenges only when new credentials would lift it (a scope step-up).
+  Fault forbidden{Failure::kForbidden, "Forbidden"};
+  EXPECT_EQ(header_of(to_wire(forbidden, Era::kModern), "WWW-Authenticate"), "<absent>");
+  forbidden.detail.challenge = R"(error="insufficient_scope", scope="a")";
+  EXPECT_EQ(header_of(to_wire(forbidden, Era::kModern), "WWW-Authenticate"), R"(Bearer error="insufficient_scope", scope="a")");
+
   Fault limited{Failure::kRateLimited, "Too Many Requests"};
   EXPECT_EQ(header_of(to_wire(limited, Era::kModern), "Retry-After"), "<absent>");
   limited.detail.retry_after_s = 3;

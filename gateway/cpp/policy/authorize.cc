@@ -12,7 +12,7 @@ mcp::Fault to_fault(const Denial& denial) {
     return mcp::Fault{mcp::Failure::kInvalidParams, "Unknown tool: " + denial.tool, json::serialize(data)};
   }
   mcp::Fault fault{mcp::Failure::kForbidden, "Forbidden: " + denial.reason};
-  fault.detail.challenge = R"(error="insufficient_scope")";
+  fault.detail.challenge = denial.challenge;
   return fault;
 }
 

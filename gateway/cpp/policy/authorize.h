@@ -18,6 +18,7 @@ struct Denial {
   PolicyError error;
   std::string reason;  // a stable code for the client and the audit log, never policy internals
   std::string tool;    // kHidden: the name the caller asked for
+  std::string challenge;  // kDenied: WWW-Authenticate auth-params when a scope step-up would help; else empty
 };
 
 class Authorizer {

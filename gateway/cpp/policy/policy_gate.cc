@@ -14,6 +14,19 @@ std::variant<auth::Principal, auth::AuthFailure> GateAuthenticator::authenticate
   return outcome;
 }
 
+namespace {
+
+// RFC 6750 3.1 and the MCP authorization's scope challenge: the client re-authorizes for `scope`, then retries.
+std::string step_up_challenge(const ToolPolicy& policy, const std::vector<std::string>& scopes) {
+  std::string challenge;
+  if (policy.resource_metadata()) challenge = "resource_metadata=\"" + policy.resource_metadata()->url + "\", ";
+  challenge += R"(error="insufficient_scope", scope=")";
+  for (std::size_t i = 0; i < scopes.size(); ++i) challenge += (i == 0 ? "" : " ") + scopes[i];
+  return challenge + R"(", error_description="the token lacks a scope this call needs")";
+}
+
+}  // namespace
+
 std::optional<Denial> GateAuthorizer::authorize(mcp::RequestContext& context, const mcp::Message& request) const {
   std::shared_ptr<const ServedPolicy> served = gate_->served();
   const ToolPolicy* policy = served->policy.get();
@@ -34,7 +47,11 @@ std::optional<Denial> GateAuthorizer::authorize(mcp::RequestContext& context, co
     if (!policy->visible(context.principal, admission.tool)) {
       return Denial{PolicyError::kHidden, std::string(decision.reason), admission.tool};
     }
-    return Denial{PolicyError::kDenied, std::string(decision.reason), admission.tool};
+    const std::vector<std::string> scopes = policy->step_up_scopes(context.principal, admission.tool,
+                                                                   arguments ? *arguments : kAbsent);
+    if (scopes.empty()) return Denial{PolicyError::kDenied, std::string(decision.reason), admission.tool, {}};
+    return Denial{PolicyError::kDenied, std::string(kInsufficientScope), admission.tool,
+                  step_up_challenge(*policy, scopes)};
   }
   admission.grant = decision.grant;
   admission.rate_limit = policy->rate_limit(decision);

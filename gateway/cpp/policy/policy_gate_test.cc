@@ -233,3 +233,40 @@ TEST(PolicyGateTest, TokensFromThePolicysIssuersAreVerifiedAndTheirClaimsSelectR
 
 }  // namespace
 }  // namespace sandgate::policy
+
+namespace sandgate::policy {
+namespace {
+
+TEST(PolicyGateTest, OnlyAMissingScopeAnswersWithAStepUpChallenge) {
+  const std::string text = std::string(R"({"name":"t","revision":"1",)") +
+      R"("selectors":{"callers":{"issuer":"https://idp","requireScopes":["tools:call"]}},)" +
+      R"("auth":{"anonymous":"deny","jwt":[{"name":"idp","issuer":"https://idp","audiences":["https://mcp.test/mcp"],"leewaySeconds":60}],)" +
+      R"("oauth":{"resource":"https://mcp.test/mcp","authorizationServers":["https://idp"]}},)" +
+      R"("rules":[{"id":"call","effect":"allow","principals":["callers"],"tools":["add"]},)" +
+      R"({"id":"no-big","effect":"deny","principals":["*"],"tools":["add"],"args":{"a":{"min":100}}}]})";
+  auto compiled = ToolPolicy::compile(text);
+  ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const ToolPolicy>>(compiled))
+      << std::get<std::vector<PolicyCompileError>>(compiled)[0].message;
+  auto gate = std::make_shared<PolicyGate>(std::get<std::shared_ptr<const ToolPolicy>>(compiled));
+  GateAuthorizer authorize(gate, std::make_shared<metrics::Counters>());
+  mcp::RequestContext unscoped = as(auth::Principal{.kind = auth::Principal::Kind::kToken, .name = "alice",
+                                                    .issuer = "https://idp", .subject = "alice"});
+  const auto refused = authorize.authorize(unscoped, call(R"({"name":"add","arguments":{"a":1}})"));
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->reason, "insufficient_scope");
+  const mcp::WireError wire = mcp::to_wire(to_fault(*refused), mcp::Era::kModern);
+  EXPECT_EQ(wire.http_status, 403);
+  ASSERT_EQ(wire.headers.size(), 1u);
+  EXPECT_EQ(wire.headers[0].second,
+            R"(Bearer resource_metadata="https://mcp.test/.well-known/oauth-protected-resource/mcp", )"
+            R"(error="insufficient_scope", scope="tools:call", error_description="the token lacks a scope this call needs")");
+
+  // Refused by a deny whatever the scopes: a plain 403 with no challenge a client could act on.
+  const auto denied = authorize.authorize(unscoped, call(R"({"name":"add","arguments":{"a":500}})"));
+  ASSERT_TRUE(denied.has_value());
+  EXPECT_EQ(denied->reason, "denied_by_rule");
+  EXPECT_TRUE(mcp::to_wire(to_fault(*denied), mcp::Era::kModern).headers.empty());
+}
+
+}  // namespace
+}  // namespace sandgate::policy

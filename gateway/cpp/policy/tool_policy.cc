@@ -127,6 +127,13 @@ long tool_pattern_rank(std::string_view pattern, std::string_view tool) {
 }
 
 bool Selector::matches(const auth::Principal& principal) const {
+  if (!matches_but_scopes(principal)) return false;
+  const bool is_token = principal.kind == auth::Principal::Kind::kToken;
+  return std::all_of(require_scopes.begin(), require_scopes.end(),
+                     [&](const std::string& scope) { return is_token && contains(principal.scopes, scope); });
+}
+
+bool Selector::matches_but_scopes(const auth::Principal& principal) const {
   const bool is_anonymous = principal.kind == auth::Principal::Kind::kAnonymous;
   if (anonymous && *anonymous != is_anonymous) return false;
   if (!names.empty() && (is_anonymous || !contains(names, principal.name))) return false;
@@ -142,8 +149,7 @@ bool Selector::matches(const auth::Principal& principal) const {
   if (!issuer.empty() && (!is_token || principal.issuer != issuer)) return false;
   if (!subjects.empty() && (!is_token || !contains(subjects, principal.subject))) return false;
   if (!client_ids.empty() && (!is_token || !contains(client_ids, principal.client_id))) return false;
-  return std::all_of(require_scopes.begin(), require_scopes.end(),
-                     [&](const std::string& scope) { return is_token && contains(principal.scopes, scope); });
+  return require_scopes.empty() || is_token;  // only a token carries scopes
 }
 
 std::variant<std::shared_ptr<const ToolPolicy>, std::vector<PolicyCompileError>> ToolPolicy::compile(
@@ -454,6 +460,12 @@ bool ToolPolicy::principal_matches(const Rule& rule, const auth::Principal& prin
                      [&](std::size_t index) { return selectors_[index].matches(principal); });
 }
 
+bool ToolPolicy::principal_could_match(const Rule& rule, const auth::Principal& principal) const {
+  if (rule.everyone) return true;
+  return std::any_of(rule.selectors.begin(), rule.selectors.end(),
+                     [&](std::size_t index) { return selectors_[index].matches_but_scopes(principal); });
+}
+
 int ToolPolicy::principal_rank(const Rule& rule, const auth::Principal& principal) const {
   int rank = -1;
   if (rule.everyone) rank = 0;
@@ -540,11 +552,35 @@ bool ToolPolicy::visible(const auth::Principal& principal, std::string_view tool
   bool allowed = false;
   bool denied = false;
   for_each_candidate(tool, [&](const Rule& rule, long) {  // only rules naming the tool, exactly or by a glob
-    if (rule.shadow || denied || !principal_matches(rule, principal)) return;
-    if (rule.effect == Effect::kDeny && rule.args.empty()) denied = true;
-    if (rule.effect == Effect::kAllow) allowed = true;
+    if (rule.shadow || denied) return;
+    if (rule.effect == Effect::kDeny && rule.args.empty() && principal_matches(rule, principal)) denied = true;
+    if (rule.effect == Effect::kAllow && principal_could_match(rule, principal)) allowed = true;
   });
   return allowed && !denied;
+}
+
+std::vector<std::string> ToolPolicy::step_up_scopes(const auth::Principal& principal, std::string_view tool,
+                                                    const json::value& arguments) const {
+  std::vector<std::string> needed;
+  if (principal.kind != auth::Principal::Kind::kToken) return needed;
+  for_each_candidate(tool, [&](const Rule& rule, long) {
+    if (!needed.empty() || rule.effect != Effect::kAllow || rule.shadow) return;
+    for (std::size_t index : rule.selectors) {
+      const Selector& selector = selectors_[index];
+      if (selector.require_scopes.empty() || !selector.matches_but_scopes(principal)) continue;
+      auth::Principal raised = principal;
+      for (const std::string& scope : selector.require_scopes) {
+        if (!contains(raised.scopes, scope)) raised.scopes.push_back(scope);
+      }
+      if (raised.scopes.size() == principal.scopes.size()) continue;  // it holds them all: scopes are not why
+      // Only a scope that would change the answer is asked for: a deny or an argument refusal stays one.
+      if (decide(raised, tool, arguments).allowed) {
+        needed = selector.require_scopes;
+        return;
+      }
+    }
+  });
+  return needed;
 }
 
 }  // namespace sandgate::policy

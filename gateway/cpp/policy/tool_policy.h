@@ -27,6 +27,7 @@ inline constexpr std::string_view kAllowed = "allowed";
 inline constexpr std::string_view kDeniedByRule = "denied_by_rule";
 inline constexpr std::string_view kNoMatchingRule = "no_matching_rule";
 inline constexpr std::string_view kArgumentNotAllowed = "argument_not_allowed";
+inline constexpr std::string_view kInsufficientScope = "insufficient_scope";  // a token with more scopes would be allowed
 inline constexpr std::string_view kDefaultRule = "default";
 
 struct PolicyCompileError {
@@ -57,6 +58,8 @@ struct Selector {
   std::vector<std::string> require_scopes;
   int rank = 0;  // how specific: names beat groups beat anonymity
   bool matches(const auth::Principal& principal) const;
+  // Everything but requireScopes holds: the principal could match after a scope step-up.
+  bool matches_but_scopes(const auth::Principal& principal) const;
 };
 
 struct Rule {
@@ -112,7 +115,12 @@ class ToolPolicy {
                   std::vector<RuleTrace>* trace = nullptr) const;
   // Whether `tools/list` shows the tool: some enforced allow could let this principal call it and no enforced,
   // unconditional deny forbids it. A hidden tool's call answers as an unknown tool's.
+  // A token that lacks only a scope still sees the tool: its client can step up (MCP authorization, scope challenge).
   bool visible(const auth::Principal& principal, std::string_view tool) const;
+  // For a denied token caller: the scopes of a selector whose requireScopes alone kept an allow rule from deciding,
+  // such that a token with them would be allowed; empty when more scopes would not help.
+  std::vector<std::string> step_up_scopes(const auth::Principal& principal, std::string_view tool,
+                                          const json::value& arguments) const;
 
   const std::string& name() const { return name_; }
   const std::string& revision() const { return revision_; }
@@ -134,6 +142,7 @@ class ToolPolicy {
  private:
   ToolPolicy() = default;
   bool principal_matches(const Rule& rule, const auth::Principal& principal) const;
+  bool principal_could_match(const Rule& rule, const auth::Principal& principal) const;
   int principal_rank(const Rule& rule, const auth::Principal& principal) const;
 
   struct NameHash {

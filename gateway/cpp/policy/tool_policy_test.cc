@@ -338,3 +338,47 @@ TEST(ToolPolicyTest, TheProtectedResourceMetadataLivesBetweenTheAuthorityAndTheP
 
 }  // namespace
 }  // namespace sandgate::policy
+
+namespace sandgate::policy {
+namespace {
+
+auth::Principal token(std::vector<std::string> scopes, std::vector<std::string> groups = {}) {
+  return auth::Principal{.kind = auth::Principal::Kind::kToken, .name = "alice", .groups = std::move(groups),
+                         .issuer = "https://idp", .subject = "alice", .client_id = "app", .scopes = std::move(scopes)};
+}
+
+constexpr std::string_view kScopedSelectors =
+    R"({"callers":{"issuer":"https://idp","requireScopes":["tools:call"]},)"
+    R"("admins":{"issuer":"https://idp","anyGroup":["ops"],"requireScopes":["tools:call","tools:admin"]}})";
+
+TEST(ToolPolicyTest, ATokenLackingOnlyAScopeSeesTheToolAndIsToldWhichScopes) {
+  const std::string text = std::string(R"({"name":"t","selectors":)") + std::string(kScopedSelectors) +
+      R"(,"auth":{"anonymous":"deny","jwt":[{"name":"idp","issuer":"https://idp","audiences":["https://mcp"],"leewaySeconds":60}]},)"
+      R"("rules":[{"id":"call","effect":"allow","principals":["callers"],"tools":["add"]},)"
+      R"({"id":"admin","effect":"allow","principals":["admins"],"tools":["drop"]},)"
+      R"({"id":"no-prod","effect":"deny","principals":["*"],"tools":["drop"],"args":{"db":{"prefix":["prod"]}}}]})";
+  auto compiled = ToolPolicy::compile(text);
+  ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const ToolPolicy>>(compiled))
+      << std::get<std::vector<PolicyCompileError>>(compiled)[0].message;
+  const auto policy = std::get<std::shared_ptr<const ToolPolicy>>(compiled);
+  const json::value none = args("{}");
+  EXPECT_TRUE(policy->visible(token({}), "add"));
+  EXPECT_FALSE(policy->decide(token({}), "add", none).allowed);
+  EXPECT_EQ(policy->step_up_scopes(token({}), "add", none), std::vector<std::string>{"tools:call"});
+  EXPECT_TRUE(policy->step_up_scopes(token({"tools:call"}), "add", none).empty());  // allowed already
+
+  // Every scope the selector requires is named, the held ones too; a group the token lacks is no scope's fault.
+  EXPECT_EQ(policy->step_up_scopes(token({"tools:call"}, {"ops"}), "drop", args(R"({"db":"dev"})")),
+            (std::vector<std::string>{"tools:call", "tools:admin"}));
+  EXPECT_TRUE(policy->step_up_scopes(token({"tools:call"}), "drop", args(R"({"db":"dev"})")).empty());
+  EXPECT_FALSE(policy->visible(token({"tools:call"}), "drop"));
+  // A call a deny refuses whatever the scopes: asking for more would not help.
+  EXPECT_TRUE(policy->step_up_scopes(token({}, {"ops"}), "drop", args(R"({"db":"prod"})")).empty());
+  // API keys and anonymous callers carry no scopes: they are never asked for one, and stay hidden.
+  EXPECT_TRUE(policy->step_up_scopes(key("alice", {"ops"}), "add", none).empty());
+  EXPECT_FALSE(policy->visible(key("alice", {"ops"}), "add"));
+  EXPECT_FALSE(policy->visible(anonymous(), "add"));
+}
+
+}  // namespace
+}  // namespace sandgate::policy
