@@ -248,6 +248,12 @@ struct JwkReader {
       if (key.secret_.size() < options.min_secret_bytes) {
         throw std::invalid_argument(owner + ": a symmetric key shorter than " + std::to_string(options.min_secret_bytes) + " octets");
       }
+      // RFC 7518 3.2: an HMAC key is at least as long as the hash's output.
+      if (key.algorithm_ && hmac_bytes(*key.algorithm_) > key.secret_.size()) {
+        throw std::invalid_argument(owner + ": a symmetric key shorter than the " +
+                                    std::to_string(hmac_bytes(*key.algorithm_)) + " octets its alg " +
+                                    std::string(algorithm_name(*key.algorithm_)) + " needs");
+      }
     } else {
       return std::nullopt;
     }

@@ -65,6 +65,11 @@ TEST(JwsTest, HmacNeedsAnExplicitSymmetricKeyAndComparesTheWholeTag) {
   const std::string input512 = unsigned_token(R"({"alg":"HS512","kid":"s"})", "{}");
   EXPECT_EQ(refused(verify_jws(input512 + "." + encode_base64url(hmac("HS512", secret, input512)), *symmetric)),
             JwtError::kUnknownKey);
+  // A key whose own alg needs more octets than it has is refused by name, not as "does not fit its key type".
+  const std::string short512 = R"({"keys":[{"kty":"oct","alg":"HS512","k":")" + encode_base64url(secret) + "\"}]}";
+  EXPECT_NE(refusal(short512, JwksOptions{.allow_symmetric = true}).find("shorter than the 64 octets its alg HS512 needs"),
+            std::string::npos)
+      << refusal(short512, JwksOptions{.allow_symmetric = true});
 }
 
 TEST(JwsTest, ForgedAndMangledTokensAreRefusedWithTheirReason) {
