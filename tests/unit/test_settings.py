@@ -29,6 +29,7 @@ def test_defaults():
         "max_rate_limit_keys": 100_000,
         "max_cached_tokens": 10_000,
         "max_token_bytes": 8 * 1024,
+        "max_pending_introspections": 1024,
         "max_connections": 10000,
         "stream_keepalive_s": 15.0,
         "max_progress_notifications": 1000,

@@ -49,7 +49,7 @@ ApiKeyAuthenticator::ApiKeyAuthenticator(const std::vector<ApiKey>& keys, Anonym
   }
 }
 
-std::variant<Principal, AuthFailure> ApiKeyAuthenticator::authenticate(const mcp::RequestContext& context) const {
+AuthOutcome ApiKeyAuthenticator::authenticate(const mcp::RequestContext& context) const {
   std::optional<std::string_view> credential;
   if (context.headers != nullptr) {
     if (auto bearer = bearer_credential(*context.headers)) {

@@ -28,7 +28,7 @@ class ApiKeyAuthenticator final : public Authenticator {
   // Throws std::invalid_argument for a digest that is not 64 hex digits or listed twice.
   ApiKeyAuthenticator(const std::vector<ApiKey>& keys, AnonymousAccess anonymous);
 
-  std::variant<Principal, AuthFailure> authenticate(const mcp::RequestContext& context) const override;
+  AuthOutcome authenticate(const mcp::RequestContext& context) const override;
 
  private:
   std::unordered_map<std::string, Principal> by_digest_;  // raw 32-byte digest → who

@@ -3,6 +3,11 @@
 namespace sandgate::auth {
 
 mcp::Fault to_fault(const AuthFailure& failure) {
+  if (failure.error == AuthError::kUnavailable) {
+    mcp::Fault busy{mcp::Failure::kServerBusy, failure.message};
+    busy.detail.retry_after_s = 1;
+    return busy;
+  }
   mcp::Fault fault{mcp::Failure::kUnauthenticated, failure.message};
   fault.detail.challenge = failure.challenge;
   return fault;
@@ -12,6 +17,7 @@ std::string_view auth_error_name(AuthError error) {
   switch (error) {
     case AuthError::kMissingCredentials: return "missing_credentials";
     case AuthError::kInvalidCredentials: return "invalid_credentials";
+    case AuthError::kUnavailable: return "unavailable";
   }
   return "unknown";
 }

@@ -1,5 +1,6 @@
 #pragma once
 // The authenticate stage: who sent a delivery. Everyone is anonymous until API keys and tokens fill it.
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,7 +12,11 @@
 
 namespace sandgate::auth {
 
-enum class AuthError { kMissingCredentials, kInvalidCredentials };
+enum class AuthError {
+  kMissingCredentials,
+  kInvalidCredentials,
+  kUnavailable,  // the credential's issuer could not be asked: 503, the client may retry
+};
 
 struct AuthFailure {
   AuthError error;
@@ -19,16 +24,25 @@ struct AuthFailure {
   std::string challenge;  // WWW-Authenticate auth-params, e.g. error="invalid_token"
 };
 
+// The credential can only be judged with an answer from elsewhere (an opaque token's introspection): `wait`
+// registers `resume`, called once that answer is known (then authenticating again decides at once), on the thread
+// that learned it; false when too many lookups are already waiting (answer 503, nothing was registered).
+struct AuthPending {
+  std::function<bool(std::function<void()> resume)> wait;
+};
+
+using AuthOutcome = std::variant<Principal, AuthFailure, AuthPending>;
+
 class Authenticator {
  public:
   virtual ~Authenticator() = default;
   // Thread-safe; reads only the context's transport facts (headers, peer), never its principal.
-  virtual std::variant<Principal, AuthFailure> authenticate(const mcp::RequestContext& context) const = 0;
+  virtual AuthOutcome authenticate(const mcp::RequestContext& context) const = 0;
 };
 
 class AnonymousAuthenticator final : public Authenticator {
  public:
-  std::variant<Principal, AuthFailure> authenticate(const mcp::RequestContext&) const override { return Principal{}; }
+  AuthOutcome authenticate(const mcp::RequestContext&) const override { return Principal{}; }
 };
 
 mcp::Fault to_fault(const AuthFailure& failure);

@@ -64,7 +64,7 @@ std::variant<Principal, jwt::JwtError> TokenAuthenticator::verify(std::string_vi
   return *principal;
 }
 
-std::variant<Principal, AuthFailure> TokenAuthenticator::authenticate(const mcp::RequestContext& context) const {
+AuthOutcome TokenAuthenticator::authenticate(const mcp::RequestContext& context) const {
   std::optional<std::string_view> bearer = context.headers ? bearer_credential(*context.headers) : std::nullopt;
   if (!bearer || !looks_like_token(*bearer)) return otherwise_->authenticate(context);
   // A token and an API key in one request: refused rather than one of them picked.

@@ -22,7 +22,7 @@ class TokenAuthenticator final : public Authenticator {
                      const WallClock& clock, std::shared_ptr<metrics::Counters> counters,
                      std::shared_ptr<const Authenticator> otherwise, jwt::JwsLimits limits = {});
 
-  std::variant<Principal, AuthFailure> authenticate(const mcp::RequestContext& context) const override;
+  AuthOutcome authenticate(const mcp::RequestContext& context) const override;
 
   // Why `token` is refused, or the principal it stands for; what authenticate() does for one bearer token.
   std::variant<Principal, jwt::JwtError> verify(std::string_view token) const;

@@ -43,7 +43,7 @@ struct Fixture {
                                                          cache, clock, counters, otherwise);
   }
 
-  std::variant<Principal, AuthFailure> present(std::string_view bearer, std::string_view api_key = "") {
+  AuthOutcome present(std::string_view bearer, std::string_view api_key = "") {
     auto headers = std::make_shared<mcp::Headers>();
     headers->add("Authorization", "Bearer " + std::string(bearer));
     if (!api_key.empty()) headers->add("X-API-Key", api_key);

@@ -48,6 +48,7 @@ struct CoreSettings {
   std::size_t max_rate_limit_keys = 100'000;
   std::size_t max_cached_tokens = 10'000;
   std::size_t max_token_bytes = 8 * 1024;
+  std::size_t max_pending_introspections = 1024;
   std::size_t max_progress_notifications = 1000;
   std::size_t max_progress_bytes = 16 * 1024;
   std::size_t max_json_depth = JsonLimits{}.max_depth;
@@ -261,6 +262,11 @@ py::tuple decision_tuple(const policy::Decision& d) {
                         d.shadow_would_allow);
 }
 
+policy::TokenServices& tokens_of(policy::PolicyGate& gate) {
+  if (gate.tokens() == nullptr) throw py::value_error("this gate verifies no tokens (no settings given)");
+  return *gate.tokens();
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -287,6 +293,7 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("max_rate_limit_keys", &CoreSettings::max_rate_limit_keys)
       .def_readwrite("max_cached_tokens", &CoreSettings::max_cached_tokens)
       .def_readwrite("max_token_bytes", &CoreSettings::max_token_bytes)
+      .def_readwrite("max_pending_introspections", &CoreSettings::max_pending_introspections)
       .def_readwrite("max_progress_notifications", &CoreSettings::max_progress_notifications)
       .def_readwrite("max_progress_bytes", &CoreSettings::max_progress_bytes)
       .def_readwrite("max_json_depth", &CoreSettings::max_json_depth)
@@ -365,7 +372,8 @@ PYBIND11_MODULE(_core, m) {
              if (s != nullptr) {
                tokens = std::make_shared<policy::TokenServices>(std::make_shared<SystemWallClock>(), s->max_cached_tokens,
                                                                 counters ? counters : std::make_shared<metrics::Counters>(),
-                                                                jwt::JwsLimits{s->max_token_bytes});
+                                                                jwt::JwsLimits{s->max_token_bytes},
+                                                                s->max_pending_introspections);
              }
              return std::make_shared<policy::PolicyGate>(h.policy, std::move(grant), std::move(tokens));
            }),
@@ -383,6 +391,24 @@ PYBIND11_MODULE(_core, m) {
              return gate.tokens() != nullptr && gate.tokens()->keys_wanted(issuer);
            },
            py::arg("issuer"))
+      // Opaque tokens (auth.introspection): the fd readable when tokens wait to be asked about, the tokens
+      // (each once), and the endpoint's answer (its 200 body; answered=False when asking failed).
+      .def_property_readonly("introspection_fd",
+                             [](policy::PolicyGate& gate) { return tokens_of(gate).opaque_tokens().wake_fd(); })
+      .def("introspection_wanted",
+           [](policy::PolicyGate& gate) {
+             std::vector<std::string> wanted = tokens_of(gate).opaque_tokens().take_wanted();
+             py::list tokens;
+             for (const std::string& token : wanted) tokens.append(py::bytes(token));
+             return tokens;
+           })
+      .def("complete_introspection",
+           [](policy::PolicyGate& gate, std::string token, bool answered, std::string response_json) {
+             policy::TokenServices& tokens = tokens_of(gate);
+             py::gil_scoped_release release;  // the waiting requests resume on this thread
+             tokens.opaque_tokens().complete(token, answered, response_json);
+           },
+           py::arg("token"), py::arg("answered"), py::arg("response_json"))
       .def("swap",
            [](policy::PolicyGate& gate, const PolicyHandle& h, std::shared_ptr<const policy::SandboxGrant> grant) {
              gate.swap(h.policy, std::move(grant));

@@ -102,6 +102,9 @@ void Conversation::receive(Delivery delivery, std::shared_ptr<Responder> respond
   const Era era = era_of(delivery, body);
   auto authenticated = authenticate(delivery.transport, std::move(delivery.peer), std::move(delivery.headers));
   if (const Fault* fault = std::get_if<Fault>(&authenticated)) return responder->answer(fault_answer(*fault, era));
+  if (auto* waiting = std::get_if<AwaitingCredentials>(&authenticated)) {
+    return await_credentials(std::move(delivery), std::move(*waiting), era, std::move(responder));
+  }
   RequestContext who = std::move(std::get<RequestContext>(authenticated));
   if (era == Era::kLegacy) return receive_legacy(delivery, std::move(who), body, responder);
   if (body.is_batch) {
@@ -113,7 +116,8 @@ void Conversation::receive(Delivery delivery, std::shared_ptr<Responder> respond
   receive_modern(delivery, std::move(who), std::get<Message>(first), responder);
 }
 
-std::variant<RequestContext, Fault> Conversation::authenticate(Transport transport, std::string peer, Headers headers) const {
+std::variant<RequestContext, Fault, Conversation::AwaitingCredentials> Conversation::authenticate(
+    Transport transport, std::string peer, Headers headers) const {
   RequestContext who;
   who.transport = transport;
   who.peer = std::move(peer);
@@ -123,8 +127,28 @@ std::variant<RequestContext, Fault> Conversation::authenticate(Transport transpo
     stages_.record->counters().add(metrics::Counter::kAuthFailures);
     return auth::to_fault(*failure);
   }
+  if (auto* pending = std::get_if<auth::AuthPending>(&authenticated)) {
+    return AwaitingCredentials{std::move(who), std::move(*pending)};
+  }
   who.principal = std::move(std::get<auth::Principal>(authenticated));
   return who;
+}
+
+void Conversation::await_credentials(Delivery delivery, AwaitingCredentials waiting, Era era,
+                                     std::shared_ptr<Responder> responder) {
+  // The delivery comes back whole: its peer and headers from the context they were moved into.
+  delivery.peer = std::move(waiting.who.peer);
+  delivery.headers = *waiting.who.headers;
+  auto parked = std::make_shared<Delivery>(std::move(delivery));
+  std::weak_ptr<void> alive = alive_;
+  const bool waits = waiting.pending.wait([this, alive, parked, responder] {
+    if (std::shared_ptr<void> held = alive.lock()) receive(std::move(*parked), responder);
+  });
+  if (!waits) {
+    Fault busy{Failure::kServerBusy, "Service Unavailable: too many credentials are being checked"};
+    busy.detail.retry_after_s = 1;
+    responder->answer(fault_answer(busy, era));
+  }
 }
 
 std::optional<Fault> Conversation::check_routing(const RoutingHeaders& routing, const Message& message) const {

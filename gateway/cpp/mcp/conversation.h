@@ -73,9 +73,17 @@ class Conversation {
   void connection_closed(const std::string& connection);
   const Engine& engine() const { return engine_; }
 
+  // A credential the authenticate stage must ask about first: the context it was read from, and how to wait.
+  struct AwaitingCredentials {
+    RequestContext who;
+    auth::AuthPending pending;
+  };
   // The authenticate stage, for a delivery or for what a transport does on a session outside of one
-  // (an HTTP GET of a session's stream, a DELETE): the context of its principal, or the fault to answer.
-  std::variant<RequestContext, Fault> authenticate(Transport transport, std::string peer, Headers headers) const;
+  // (an HTTP GET of a session's stream, a DELETE): the context of its principal, the fault to answer, or a wait.
+  std::variant<RequestContext, Fault, AwaitingCredentials> authenticate(Transport transport, std::string peer,
+                                                                        Headers headers) const;
+  // Held by what resumes a delivery later: expired once this conversation is gone.
+  std::weak_ptr<void> alive() const { return alive_; }
 
   // A failure answered before or outside any request (malformed body, transport bounds).
   static Answer fault_answer(const Fault& fault, Era era, const json::value& id = nullptr);
@@ -87,6 +95,8 @@ class Conversation {
                       const std::shared_ptr<Responder>& responder);
   void receive_legacy(const Delivery& delivery, RequestContext who, Body& body, const std::shared_ptr<Responder>& responder);
   void initialize(const Message& message, const std::shared_ptr<Responder>& responder);
+  // Parks the delivery until its credential's answer is known, then receives it again.
+  void await_credentials(Delivery delivery, AwaitingCredentials waiting, Era era, std::shared_ptr<Responder> responder);
   std::optional<Fault> check_routing(const RoutingHeaders& routing, const Message& message) const;
   void notify(const Message& notification, std::string_view scope);
   // Runs one request through authorize, rate-limit, dispatch and record; `done` gets its JSON-RPC reply text
@@ -98,6 +108,7 @@ class Conversation {
   SessionTable& sessions_;
   const Stages stages_;
   InFlight in_flight_;
+  std::shared_ptr<char> alive_ = std::make_shared<char>();
 };
 
 // The scope a delivery's requests are tracked and cancelled under; empty: not cancellable by id.

@@ -227,7 +227,7 @@ TEST_F(ConversationTest, InitializeOpensASessionAndClosingItTellsTheDispatcher) 
 // anyone but "root", and every principal gets two requests.
 class TokenAuthenticator final : public auth::Authenticator {
  public:
-  std::variant<auth::Principal, auth::AuthFailure> authenticate(const RequestContext& context) const override {
+  auth::AuthOutcome authenticate(const RequestContext& context) const override {
     const std::optional<std::string_view> token = context.headers->find("x-token");
     if (!token) return auth::AuthFailure{auth::AuthError::kMissingCredentials, "Unauthorized", R"(error="invalid_request")"};
     return auth::Principal{.kind = auth::Principal::Kind::kToken, .name = std::string(*token) + "@" + std::string(transport_name(context.transport))};

@@ -204,6 +204,18 @@ void StreamableHttp::handle(McpHttpRequest request, std::shared_ptr<CancelToken>
       !(request.protocol_version && is_modern_version(*request.protocol_version))) {
     auto who = conversation_.authenticate(Transport::kStreamableHttp, request.peer, request.headers);
     if (const Fault* fault = std::get_if<Fault>(&who)) return done(fault_reply(*fault, Era::kLegacy));
+    if (auto* waiting = std::get_if<Conversation::AwaitingCredentials>(&who)) {
+      // Asked again once the credential's answer is known; the request is whole (authenticate took copies).
+      auto parked = std::make_shared<McpHttpRequest>(std::move(request));
+      std::weak_ptr<void> alive = conversation_.alive();
+      const bool waits = waiting->pending.wait([this, alive, parked, cancel, done, events] {
+        if (std::shared_ptr<void> held = alive.lock()) handle(std::move(*parked), cancel, done, events);
+      });
+      if (waits) return;
+      Fault busy{Failure::kServerBusy, "Service Unavailable: too many credentials are being checked"};
+      busy.detail.retry_after_s = 1;
+      return done(fault_reply(busy, Era::kLegacy));
+    }
     return request.method == "GET" ? handle_get(request, done) : handle_delete(request, done);
   }
   Fault fault{Failure::kHttpMethodNotAllowed, "Method Not Allowed"};

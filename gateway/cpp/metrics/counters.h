@@ -48,6 +48,9 @@ enum class Counter : std::size_t {
   kTokensRefused,                // ...that were refused (any reason)
   kTokenCacheHits,               // requests whose token was verified before and had not expired
   kTokenCacheEvictions,          // verified tokens the bounded cache forgot to make room
+  kTokensIntrospected,           // opaque tokens the issuer was asked about (RFC 7662) and answered
+  kTokenIntrospectionFailures,   // ...where asking failed (unreachable, an error, a malformed answer): 503, not cached
+  kTokenIntrospectionsBusy,      // requests refused 503 because max_pending_introspections were already waiting
   // The sandbox runner (Python, through the binding).
   kSandboxProtocolErrors,        // calls killed for a frame the gateway could not accept
   kSandboxPrespawnedLost,        // children forked ahead of demand that died waiting

@@ -2,7 +2,7 @@
 
 namespace sandgate::policy {
 
-std::variant<auth::Principal, auth::AuthFailure> GateAuthenticator::authenticate(
+auth::AuthOutcome GateAuthenticator::authenticate(
     const mcp::RequestContext& context) const {
   std::shared_ptr<const ServedPolicy> served = gate_->served();
   auto outcome = served->authenticator->authenticate(context);

@@ -60,7 +60,7 @@ class PolicyGate {
 class GateAuthenticator final : public auth::Authenticator {
  public:
   explicit GateAuthenticator(std::shared_ptr<const PolicyGate> gate) : gate_(std::move(gate)) {}
-  std::variant<auth::Principal, auth::AuthFailure> authenticate(const mcp::RequestContext& context) const override;
+  auth::AuthOutcome authenticate(const mcp::RequestContext& context) const override;
 
  private:
   std::shared_ptr<const PolicyGate> gate_;

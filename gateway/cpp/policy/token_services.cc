@@ -5,8 +5,10 @@
 namespace sandgate::policy {
 
 TokenServices::TokenServices(std::shared_ptr<const WallClock> clock, std::size_t max_cached_tokens,
-                             std::shared_ptr<metrics::Counters> counters, jwt::JwsLimits limits)
-    : clock_(std::move(clock)), counters_(counters), limits_(limits), cache_(*clock_, max_cached_tokens, std::move(counters)) {}
+                             std::shared_ptr<metrics::Counters> counters, jwt::JwsLimits limits,
+                             std::size_t max_pending_introspections)
+    : clock_(std::move(clock)), counters_(counters), limits_(limits), cache_(*clock_, max_cached_tokens, counters),
+      opaque_(std::make_shared<auth::OpaqueTokens>(*clock_, max_cached_tokens, max_pending_introspections, counters)) {}
 
 std::shared_ptr<jwt::KeySlot> TokenServices::slot(const std::string& issuer) {
   std::lock_guard lock(mutex_);
@@ -28,6 +30,18 @@ std::optional<std::string> TokenServices::set_keys(const std::string& issuer, st
 std::shared_ptr<const auth::Authenticator> TokenServices::authenticator_for(const std::shared_ptr<const ToolPolicy>& policy) {
   // Aliasing: the API-key stage lives as long as its policy.
   std::shared_ptr<const auth::Authenticator> api_keys(policy, &policy->authenticator());
+  // The policy served last decides how opaque tokens are judged; a request parked under an older one is
+  // judged by it when it resumes.
+  opaque_->configure(policy->introspection());
+  if (policy->introspection()) {
+    struct HeldIntrospection {
+      std::shared_ptr<TokenServices> services;  // the clock the answers are judged on
+      auth::IntrospectionAuthenticator authenticator;
+    };
+    auto held = std::make_shared<const HeldIntrospection>(HeldIntrospection{
+        shared_from_this(), auth::IntrospectionAuthenticator(opaque_, api_keys, limits_.max_token_bytes)});
+    api_keys = std::shared_ptr<const auth::Authenticator>(held, &held->authenticator);
+  }
   if (policy->token_providers().empty()) return api_keys;
   std::vector<std::shared_ptr<const jwt::Provider>> providers;
   for (const jwt::ProviderConfig& config : policy->token_providers()) {

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "auth/authenticate.h"
+#include "auth/introspection.h"
 #include "common/clock.h"
 #include "jwt/jws.h"
 #include "jwt/provider.h"
@@ -24,7 +25,8 @@ namespace sandgate::policy {
 class TokenServices : public std::enable_shared_from_this<TokenServices> {
  public:
   TokenServices(std::shared_ptr<const WallClock> clock, std::size_t max_cached_tokens,
-                std::shared_ptr<metrics::Counters> counters, jwt::JwsLimits limits = {});
+                std::shared_ptr<metrics::Counters> counters, jwt::JwsLimits limits = {},
+                std::size_t max_pending_introspections = 1024);
 
   // Replaces the issuer's keys with the set in `jwks_json`; the refusal when the set is not acceptable (the
   // keys held before stay). Tokens verified before are verified again.
@@ -34,6 +36,8 @@ class TokenServices : public std::enable_shared_from_this<TokenServices> {
   // The authenticate stage for `policy`: its issuers' tokens, then its API keys and anonymous rule.
   std::shared_ptr<const auth::Authenticator> authenticator_for(const std::shared_ptr<const ToolPolicy>& policy);
   jwt::TokenCache& cache() { return cache_; }
+  // Opaque tokens awaiting (or answered by) the introspection endpoint of the policy being served.
+  auth::OpaqueTokens& opaque_tokens() { return *opaque_; }
 
  private:
   std::shared_ptr<jwt::KeySlot> slot(const std::string& issuer);
@@ -42,6 +46,7 @@ class TokenServices : public std::enable_shared_from_this<TokenServices> {
   std::shared_ptr<metrics::Counters> counters_;
   jwt::JwsLimits limits_;
   jwt::TokenCache cache_;
+  std::shared_ptr<auth::OpaqueTokens> opaque_;
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<jwt::KeySlot>> slots_;
 };

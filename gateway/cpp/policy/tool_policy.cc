@@ -280,31 +280,36 @@ std::variant<std::shared_ptr<const ToolPolicy>, std::vector<PolicyCompileError>>
       } else if (list != nullptr) {
         read.fail("auth.apiKeys", "bad_document", "expected an array");
       }
+      // What an auth.jwt entry and auth.introspection say alike: whose tokens, for whom, and where groups live.
+      auto read_issuer = [&read](const json::object& entry, const std::string& where) {
+        jwt::ProviderConfig provider;
+        provider.name = read.text(entry, "name", where, true);
+        provider.rules.issuer = read.text(entry, "issuer", where, true);
+        provider.rules.audiences = read.strings(entry, "audiences", where);
+        provider.rules.required = read.strings(entry, "requiredClaims", where);
+        provider.group_claims = read.strings(entry, "groupsClaims", where);
+        if (const json::value* leeway = entry.if_contains("leewaySeconds"); leeway != nullptr && leeway->is_int64() &&
+                                                                             leeway->get_int64() >= 0) {
+          provider.rules.leeway = std::chrono::seconds(leeway->get_int64());
+        } else {
+          read.fail(where + ".leewaySeconds", "bad_document", "expected a whole number of seconds");
+        }
+        if (provider.rules.issuer.empty() || provider.rules.audiences.empty()) {
+          read.fail(where, "bad_document", "a token issuer needs its issuer and audiences");
+        }
+        return provider;
+      };
       if (const json::value* list = section->if_contains("jwt"); list != nullptr && list->is_array()) {
         std::size_t position = 0;
         for (const json::value& item : list->get_array()) {
           const std::string where = "auth.jwt[" + std::to_string(position++) + "]";
           const json::object* entry = read.object(&item, where);
           if (entry == nullptr) continue;
-          jwt::ProviderConfig provider;
-          provider.name = read.text(*entry, "name", where, true);
-          provider.rules.issuer = read.text(*entry, "issuer", where, true);
-          provider.rules.audiences = read.strings(*entry, "audiences", where);
-          provider.rules.required = read.strings(*entry, "requiredClaims", where);
-          provider.group_claims = read.strings(*entry, "groupsClaims", where);
-          if (const json::value* leeway = entry->if_contains("leewaySeconds"); leeway != nullptr && leeway->is_int64() &&
-                                                                               leeway->get_int64() >= 0) {
-            provider.rules.leeway = std::chrono::seconds(leeway->get_int64());
-          } else {
-            read.fail(where + ".leewaySeconds", "bad_document", "expected a whole number of seconds");
-          }
+          jwt::ProviderConfig provider = read_issuer(*entry, where);
           for (const std::string& name : read.strings(*entry, "algorithms", where)) {
             std::optional<jwt::Algorithm> algorithm = jwt::algorithm_named(name);
             if (!algorithm) read.fail(where + ".algorithms", "bad_document", "unsupported algorithm '" + name + "'");
             else provider.algorithms.push_back(*algorithm);
-          }
-          if (provider.rules.issuer.empty() || provider.rules.audiences.empty()) {
-            read.fail(where, "bad_document", "a token issuer needs its issuer and audiences");
           }
           for (const jwt::ProviderConfig& earlier : policy->token_providers_) {
             if (earlier.rules.issuer == provider.rules.issuer) {
@@ -315,6 +320,19 @@ std::variant<std::shared_ptr<const ToolPolicy>, std::vector<PolicyCompileError>>
         }
       } else if (list != nullptr) {
         read.fail("auth.jwt", "bad_document", "expected an array");
+      }
+      if (const json::value* entry = section->if_contains("introspection"); entry != nullptr && !entry->is_null()) {
+        if (const json::object* object = read.object(entry, "auth.introspection")) {
+          auth::IntrospectionConfig config;
+          config.provider = read_issuer(*object, "auth.introspection");
+          const json::value* cache = object->if_contains("cacheSeconds");
+          if (cache != nullptr && cache->is_int64() && cache->get_int64() >= 0) {
+            config.cache_for = std::chrono::seconds(cache->get_int64());
+          } else {
+            read.fail("auth.introspection.cacheSeconds", "bad_document", "expected a whole number of seconds");
+          }
+          policy->introspection_ = std::move(config);
+        }
       }
       if (const json::value* oauth = section->if_contains("oauth"); oauth != nullptr && !oauth->is_null()) {
         if (const json::object* entry = read.object(oauth, "auth.oauth")) {
@@ -397,8 +415,11 @@ std::variant<std::shared_ptr<const ToolPolicy>, std::vector<PolicyCompileError>>
     const std::string& issuer = policy->selectors_[index].issuer;
     if (issuer.empty()) continue;
     const auto& providers = policy->token_providers_;
-    if (std::none_of(providers.begin(), providers.end(), [&](const jwt::ProviderConfig& p) { return p.rules.issuer == issuer; })) {
-      read.fail("selectors." + name + ".issuer", "unknown_issuer", "no auth.jwt entry has the issuer '" + issuer + "'");
+    const bool introspected = policy->introspection_ && policy->introspection_->provider.rules.issuer == issuer;
+    if (!introspected &&
+        std::none_of(providers.begin(), providers.end(), [&](const jwt::ProviderConfig& p) { return p.rules.issuer == issuer; })) {
+      read.fail("selectors." + name + ".issuer", "unknown_issuer",
+                "no auth.jwt entry or auth.introspection has the issuer '" + issuer + "'");
     }
   }
   if (!read.errors.empty()) return read.errors;

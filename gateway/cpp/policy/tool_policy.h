@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "auth/api_keys.h"
+#include "auth/introspection.h"
 #include "auth/principal.h"
 #include "common/json.h"
 #include "jwt/provider.h"
@@ -133,6 +134,8 @@ class ToolPolicy {
   const RateLimitSpec* default_rate_limit() const { return default_rate_limit_; }
   // The token issuers the policy trusts, as configured (their keys are fetched and held by the server).
   const std::vector<jwt::ProviderConfig>& token_providers() const { return token_providers_; }
+  // auth.introspection: the issuer asked about opaque bearer tokens (RFC 7662); absent when not configured.
+  const std::optional<auth::IntrospectionConfig>& introspection() const { return introspection_; }
   // auth.oauth: the metadata this server publishes and names in its 401 challenges; absent when not configured.
   const std::optional<ResourceMetadata>& resource_metadata() const { return resource_metadata_; }
   // The operator's word on a module's sandbox requests (defaults, maxSandbox, isolation, trustModules); absent
@@ -165,6 +168,7 @@ class ToolPolicy {
   std::optional<SandboxSettings> sandbox_settings_;
   std::vector<jwt::ProviderConfig> token_providers_;
   std::optional<ResourceMetadata> resource_metadata_;
+  std::optional<auth::IntrospectionConfig> introspection_;
   std::unique_ptr<const auth::ApiKeyAuthenticator> authenticator_;
 };
 

@@ -44,6 +44,9 @@ class ServerSettings(BaseModel):
                                    description="verified bearer tokens remembered until their exp; 0 verifies each time")
     max_token_bytes: int = Field(8 * KIB, ge=512, le=64 * KIB,
                                  description="a longer bearer token is refused before it is decoded")
+    max_pending_introspections: int = Field(1024, ge=1, le=1_000_000,
+                                            description="requests waiting for an opaque token's introspection; "
+                                                        "more are answered 503")
     max_connections: int = Field(10_000, ge=1, le=1_000_000)
     stream_keepalive_s: PositiveSeconds = Field(15.0, description="SSE comment interval on idle streams")
     max_progress_notifications: int = Field(

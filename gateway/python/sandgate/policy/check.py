@@ -133,15 +133,18 @@ def reference_problems(policy: Policy, source: Source) -> list[Problem]:
         need(provider.name not in issuer_names, (*at, "name"), "duplicate_issuer", f"issuer name {provider.name!r} repeats")
         issuers.setdefault(provider.issuer, index)
         issuer_names.add(provider.name)
+    introspection = spec.auth.introspection
     if spec.auth.oauth is not None:
         resource = spec.auth.oauth.resource
-        need(any(resource in provider.audiences for provider in spec.auth.jwt), ("spec", "auth", "oauth", "resource"),
-             "resource_not_an_audience", f"no auth.jwt issuer lists {resource!r} among its audiences: "
-                                         "tokens minted for this server would all be refused")
+        audiences = [*(provider.audiences for provider in spec.auth.jwt), *([introspection.audiences] if introspection else [])]
+        need(any(resource in listed for listed in audiences), ("spec", "auth", "oauth", "resource"),
+             "resource_not_an_audience", f"no auth.jwt issuer or auth.introspection lists {resource!r} among its "
+                                         "audiences: tokens minted for this server would all be refused")
+    known_issuers = set(issuers) | ({introspection.issuer} if introspection else set())
     for name, selector in spec.principals.items():
         if selector.issuer is not None:
-            need(selector.issuer in issuers, ("spec", "principals", name, "issuer"), "unknown_issuer",
-                 f"no auth.jwt entry has the issuer {selector.issuer!r}")
+            need(selector.issuer in known_issuers, ("spec", "principals", name, "issuer"), "unknown_issuer",
+                 f"no auth.jwt entry or auth.introspection has the issuer {selector.issuer!r}")
     for index, test in enumerate(spec.tests):
         for key, code, message in test_references(test, set(seen_rules), key_names):
             problems.append(source.problem(("spec", "tests", index, *key), code, message))

@@ -39,6 +39,9 @@ def compiled_document(policy: Policy) -> dict[str, Any]:
             "anonymous": spec.auth.anonymous,
             "apiKeys": [key.model_dump(by_alias=True) for key in spec.auth.api_keys],
             "jwt": [issuer.model_dump(by_alias=True, exclude={"jwks"}) for issuer in spec.auth.jwt],
+            # The core judges the answers; where to ask and the secret stay with the server's client.
+            "introspection": spec.auth.introspection.model_dump(
+                by_alias=True, exclude={"endpoint", "client_id", "client_secret_env"}) if spec.auth.introspection else None,
             "oauth": spec.auth.oauth.model_dump(by_alias=True) if spec.auth.oauth else None,
         },
     }

@@ -162,6 +162,25 @@ class JwtIssuer(Strict):
         return self
 
 
+class Introspection(Strict):
+    """An issuer of opaque bearer tokens, asked about each one (RFC 7662) and its answer held for cacheSeconds."""
+
+    name: Name
+    issuer: ClaimValue = Field(description="the issuer the endpoint speaks for; an answer naming another is refused")
+    endpoint: Url = Field(description="the issuer's introspection endpoint")
+    audiences: list[ClaimValue] = Field(min_length=1, description="this server's resource URI (RFC 8707): an "
+                                                                  "answer's aud must name one of these")
+    client_id: ClaimValue = Field(description="this server's client id at the issuer (HTTP Basic)")
+    client_secret_env: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = Field(
+        description="the environment variable holding the client secret; never in the file")
+    cache_seconds: int = Field(60, ge=0, le=3_600, description="how long an answer is held (never past the "
+                                                               "token's exp); a revoked token admits this long")
+    leeway_seconds: int = Field(60, ge=0, le=600, description="clock skew allowed on exp, nbf and iat")
+    groups_claims: list[ClaimValue] = Field(["groups"], description="claims (dotted paths) whose values are the "
+                                                                    "caller's groups")
+    required_claims: list[ClaimValue] = Field(["exp"], description="claims every answer must carry")
+
+
 class OAuthResource(Strict):
     """This server as an OAuth 2.1 protected resource (RFC 9728): what clients discover after a 401."""
 
@@ -174,6 +193,7 @@ class Auth(Strict):
     anonymous: Literal["loopback-only", "allow", "deny"] = "loopback-only"
     api_keys: list[ApiKey] = []
     jwt: list[JwtIssuer] = Field([], description="identity providers whose bearer tokens are verified")
+    introspection: Introspection | None = Field(None, description="judge opaque bearer tokens at their issuer")
     oauth: OAuthResource | None = Field(None, description="publish protected-resource metadata and name it in 401s")
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sandgate.policy.fetch import KeyFetcher
+from sandgate.policy.introspect import Introspector
 from sandgate.policy.model import Policy
 from sandgate.policy.problems import PolicyError, Problem
 from sandgate.policy.reload import Loaded, PolicyFile
@@ -93,10 +94,13 @@ def open_policy(path: Path) -> PolicyFile:
 class Bound:
     gate: Any  # the core's PolicyGate
     fetcher: KeyFetcher | None  # fetches the keys of issuers with a URL; None without a loop (tests)
+    introspector: Introspector | None = None  # asks auth.introspection's endpoint about opaque tokens
 
     def close(self) -> None:
         if self.fetcher is not None:
             self.fetcher.close()
+        if self.introspector is not None:
+            self.introspector.close()
 
 
 def bind(core: Any, policy: PolicyFile, plans: ModulePlans, grant: Any, settings: Any, counters: Any,
@@ -108,8 +112,11 @@ def bind(core: Any, policy: PolicyFile, plans: ModulePlans, grant: Any, settings
     gate = core.PolicyGate(policy.current.compiled.native, grant, settings, counters)
     set_issuer_keys(gate, policy.current)
     fetcher = KeyFetcher(gate, loop) if loop is not None else None
+    introspector = Introspector(gate, loop) if loop is not None else None
     if fetcher is not None:
         fetcher.follow(policy.current)
+    if introspector is not None:
+        introspector.follow(policy.current)
 
     def swap(loaded: Loaded) -> None:
         swapped = plans.grant(loaded)
@@ -119,9 +126,11 @@ def bind(core: Any, policy: PolicyFile, plans: ModulePlans, grant: Any, settings
         gate.swap(loaded.compiled.native, swapped)
         if fetcher is not None:
             fetcher.follow(loaded)
+        if introspector is not None:
+            introspector.follow(loaded)
         counters.add("policy_reloads")
 
     policy.vet = plans.vet
     policy.on_swap = swap
     policy.on_refused = lambda problems: counters.add("policy_reloads_refused")
-    return Bound(gate, fetcher)
+    return Bound(gate, fetcher, introspector)
