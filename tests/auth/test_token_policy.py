@@ -168,3 +168,25 @@ def test_the_protected_resource_metadata_is_published_at_both_well_known_paths(s
         assert reply.json() == expected
     assert httpx.post(server.base + "/.well-known/oauth-protected-resource/mcp", timeout=10).status_code == 405
     assert httpx.get(server.base + "/.well-known/oauth-protected-resource/other", timeout=10).status_code == 404
+
+
+def test_a_legacy_session_serves_only_the_token_holder_who_opened_it(server: ServerProcess, issuer: Issuer) -> None:
+    """Bound to who opened it (MCP security best practices): another caller holding the id is told it does not
+    exist, on POST, GET and DELETE, and cannot end it."""
+    alice = legacy(server, issuer.mint("alice", scope="tools:call"))
+    try:
+        mallory = {"Authorization": f"Bearer {issuer.mint('mallory', scope='tools:call')}"}
+        call = {"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "add", "arguments": {"a": 1, "b": 1}}}
+        foreign = alice.post(call, headers=mallory)
+        assert foreign.status_code == 404, foreign.text
+        assert foreign.json()["error"]["message"] == "Not Found: Session not found or expired"
+        session = {"Mcp-Session-Id": alice.session_id, "MCP-Protocol-Version": "2025-11-25"}
+        assert httpx.delete(server.url, headers={**session, **mallory}, timeout=10).status_code == 404
+        with httpx.stream("GET", server.url, headers={**session, **mallory, "Accept": "text/event-stream"},
+                          timeout=10) as stream:
+            assert stream.status_code == 404
+        assert alice.result("tools/call", {"name": "add", "arguments": {"a": 1, "b": 1}})["structuredContent"] == \
+            {"result": 2}
+        assert alice.delete().status_code == 200
+    finally:
+        alice.close()

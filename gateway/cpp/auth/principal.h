@@ -17,4 +17,16 @@ struct Principal {
   std::vector<std::string> scopes{};
 };
 
+// Who a principal is, as one string: equal for two requests of the same caller, whatever the credential's copy
+// (a refreshed token, the same API key). Anonymous callers are all one. What a legacy session is bound to.
+inline std::string identity_of(const Principal& principal) {
+  switch (principal.kind) {
+    case Principal::Kind::kToken:
+      return "token\n" + principal.issuer + "\n" + principal.subject + "\n" + principal.client_id + "\n" + principal.name;
+    case Principal::Kind::kApiKey: return "key\n" + principal.name;
+    case Principal::Kind::kAnonymous: break;
+  }
+  return "anonymous";
+}
+
 }  // namespace sandgate::auth

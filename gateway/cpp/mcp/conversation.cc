@@ -210,14 +210,15 @@ void Conversation::receive_modern(const Delivery& delivery, RequestContext who, 
       answer_with(responder));
 }
 
-void Conversation::initialize(const Message& message, const std::shared_ptr<Responder>& responder) {
+void Conversation::initialize(const Message& message, const auth::Principal& caller,
+                              const std::shared_ptr<Responder>& responder) {
   const json::value* requested = message.params.if_contains("protocolVersion");
   if (requested == nullptr || !requested->is_string()) {
     return responder->answer(fault_answer(
         {Failure::kInvalidParams, "Invalid params: 'protocolVersion' must be a string"}, Era::kLegacy, message.id));
   }
   const std::string negotiated(negotiate_legacy_version(requested->get_string()));
-  SessionRecord record{negotiated, "{}", "", false};
+  SessionRecord record{negotiated, "{}", "", false, auth::identity_of(caller)};
   if (const json::value* caps = message.params.if_contains("capabilities"); caps != nullptr && caps->is_object()) {
     record.client_capabilities_json = std::string(raw_member(message.params_json, "capabilities").value_or("{}"));
   }
@@ -237,13 +238,16 @@ void Conversation::receive_legacy(const Delivery& delivery, RequestContext who, 
     const auto& first = body.messages.front();
     if (const Fault* fault = std::get_if<Fault>(&first)) return responder->answer(fault_answer(*fault, Era::kLegacy));
     const Message& message = std::get<Message>(first);
-    if (message.kind == MessageKind::kRequest && message.method == "initialize") return initialize(message, responder);
+    if (message.kind == MessageKind::kRequest && message.method == "initialize") {
+      return initialize(message, who.principal, responder);
+    }
   }
   if (!delivery.session_id) {
     return responder->answer(fault_answer({Failure::kSessionRequired, "Bad Request: Missing session ID"}, Era::kLegacy));
   }
   auto record = sessions_.touch(*delivery.session_id);
-  if (!record) {
+  // Another caller's session is answered as an unknown one: its id alone must not let anyone in.
+  if (!record || record->owner != auth::identity_of(who.principal)) {
     return responder->answer(
         fault_answer({Failure::kSessionNotFound, "Not Found: Session not found or expired"}, Era::kLegacy));
   }
@@ -327,6 +331,15 @@ void Conversation::run(const Message& request, RequestContext context, std::stri
     done(encode_result(id, std::get<std::string>(reply)), WireError{200, 0});
   };
   engine_.handle(request, context, std::move(cancel), std::move(finished));
+}
+
+bool Conversation::touch_session(std::string_view id, const auth::Principal& caller) {
+  std::optional<SessionRecord> record = sessions_.touch(id);
+  return record && record->owner == auth::identity_of(caller);
+}
+
+bool Conversation::close_session(const std::string& id, const auth::Principal& caller) {
+  return touch_session(id, caller) && close_session(id);
 }
 
 bool Conversation::close_session(const std::string& id) {

@@ -66,9 +66,11 @@ class Conversation {
   void receive(Delivery delivery, std::shared_ptr<Responder> responder);
   // The session ended (HTTP DELETE, a stdio connection closing): false when it was not open.
   bool close_session(const std::string& id);
+  // The same for a client's request to end it: false too when `caller` is not who opened it.
+  bool close_session(const std::string& id, const auth::Principal& caller);
   bool session_alive(std::string_view id) { return sessions_.contains(id); }
-  // Refreshes the session's idle timer; false when it is not open.
-  bool touch_session(std::string_view id) { return sessions_.touch(id).has_value(); }
+  // Refreshes the session's idle timer; false when it is not open or `caller` is not who opened it.
+  bool touch_session(std::string_view id, const auth::Principal& caller);
   // A stdio connection closed: what its requests kept alive may go.
   void connection_closed(const std::string& connection);
   const Engine& engine() const { return engine_; }
@@ -94,7 +96,7 @@ class Conversation {
   void receive_modern(const Delivery& delivery, RequestContext who, const Message& message,
                       const std::shared_ptr<Responder>& responder);
   void receive_legacy(const Delivery& delivery, RequestContext who, Body& body, const std::shared_ptr<Responder>& responder);
-  void initialize(const Message& message, const std::shared_ptr<Responder>& responder);
+  void initialize(const Message& message, const auth::Principal& caller, const std::shared_ptr<Responder>& responder);
   // Parks the delivery until its credential's answer is known, then receives it again.
   void await_credentials(Delivery delivery, AwaitingCredentials waiting, Era era, std::shared_ptr<Responder> responder);
   std::optional<Fault> check_routing(const RoutingHeaders& routing, const Message& message) const;

@@ -311,6 +311,39 @@ TEST_F(ConversationTest, StagesStopRequestsWithTheirOwnStatusCodeAndHeaders) {
   EXPECT_EQ(counters->get(metrics::Counter::kJsonRpcRequestsFailed), 3u);
 }
 
+TEST_F(ConversationTest, ALegacySessionServesOnlyTheCallerWhoOpenedIt) {
+  Stages stages = open_stages(std::make_shared<metrics::Counters>());
+  stages.authenticate = std::make_shared<TokenAuthenticator>();
+  Conversation conversation(engine_, sessions_, std::move(stages));
+  StreamableHttp http(HttpPolicy{}, conversation);
+  auto as = [](McpHttpRequest request, std::string_view token) {
+    request.headers.add("X-Token", std::string(token));
+    return request;
+  };
+  const McpHttpReply opened = send(http, as(post_request(initialize_body("2025-06-18")), "root")).get();
+  const std::string session = header_of(opened, "Mcp-Session-Id");
+  ASSERT_FALSE(session.empty());
+  const std::string ping = R"({"jsonrpc":"2.0","id":2,"method":"ping"})";
+  // Another caller holding the id is told what a stranger with a made-up id is told.
+  const McpHttpReply foreign = send(http, as(post_request(ping, session), "mallory")).get();
+  EXPECT_EQ(foreign.status, 404);
+  EXPECT_NE(foreign.body.find("Session not found"), std::string::npos);
+  for (const char* verb : {"GET", "DELETE"}) {
+    McpHttpRequest request;
+    request.method = verb;
+    request.accept = "text/event-stream";
+    request.session_id = session;
+    EXPECT_EQ(send(http, as(std::move(request), "mallory")).get().status, 404) << verb;
+  }
+  EXPECT_TRUE(conversation.session_alive(session));  // mallory's DELETE ended nothing
+  EXPECT_EQ(send(http, as(post_request(ping, session), "root")).get().status, 200);
+  McpHttpRequest end;
+  end.method = "DELETE";
+  end.session_id = session;
+  EXPECT_EQ(send(http, as(std::move(end), "root")).get().status, 200);
+  EXPECT_FALSE(conversation.session_alive(session));
+}
+
 TEST_F(ConversationTest, StdioRequestsCarryTheirTransportAndPeer) {
   struct Seen final : policy::Authorizer {
     std::optional<policy::Denial> authorize(RequestContext& context, const Message&) const override {

@@ -21,6 +21,8 @@ struct SessionRecord {
   std::string client_capabilities_json;  // kept as text: read rarely, small when idle
   std::string log_level;
   bool initialized = false;
+  // The identity (auth::identity_of) of who opened it: only they may use it (MCP security best practices).
+  std::string owner = "anonymous";
 };
 
 struct SessionTableLimits {

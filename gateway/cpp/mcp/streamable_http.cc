@@ -216,7 +216,8 @@ void StreamableHttp::handle(McpHttpRequest request, std::shared_ptr<CancelToken>
       busy.detail.retry_after_s = 1;
       return done(fault_reply(busy, Era::kLegacy));
     }
-    return request.method == "GET" ? handle_get(request, done) : handle_delete(request, done);
+    const auth::Principal& caller = std::get<RequestContext>(who).principal;
+    return request.method == "GET" ? handle_get(request, caller, done) : handle_delete(request, caller, done);
   }
   Fault fault{Failure::kHttpMethodNotAllowed, "Method Not Allowed"};
   // Without a legacy session, GET and DELETE have nothing to act on: only POST is left.
@@ -251,11 +252,11 @@ void StreamableHttp::handle_post(McpHttpRequest& request, std::shared_ptr<Cancel
   conversation_.receive(std::move(delivery), std::make_shared<PostResponder>(mode, std::move(events), accept.sse, done));
 }
 
-void StreamableHttp::handle_get(McpHttpRequest& request, HttpReplyCallback& done) {
+void StreamableHttp::handle_get(McpHttpRequest& request, const auth::Principal& caller, HttpReplyCallback& done) {
   if (!parse_accept(request.accept).sse) {
     return done(fault_reply({Failure::kNotAcceptable, "Not Acceptable: Client must accept text/event-stream"}, Era::kLegacy));
   }
-  if (!conversation_.touch_session(*request.session_id)) {
+  if (!conversation_.touch_session(*request.session_id, caller)) {
     return done(fault_reply({Failure::kSessionNotFound, "Not Found: Session not found or expired"}, Era::kLegacy));
   }
   McpHttpReply reply = event_stream_reply();
@@ -264,8 +265,8 @@ void StreamableHttp::handle_get(McpHttpRequest& request, HttpReplyCallback& done
   done(std::move(reply));
 }
 
-void StreamableHttp::handle_delete(McpHttpRequest& request, HttpReplyCallback& done) {
-  if (!conversation_.close_session(*request.session_id)) {
+void StreamableHttp::handle_delete(McpHttpRequest& request, const auth::Principal& caller, HttpReplyCallback& done) {
+  if (!conversation_.close_session(*request.session_id, caller)) {
     return done(fault_reply({Failure::kSessionNotFound, "Not Found: Session not found or expired"}, Era::kLegacy));
   }
   done(empty_reply(200));

@@ -69,8 +69,8 @@ class StreamableHttp {
  private:
   void handle_post(McpHttpRequest& request, std::shared_ptr<CancelToken> cancel, HttpReplyCallback& done,
                    std::weak_ptr<ResponseEvents> events);
-  void handle_get(McpHttpRequest& request, HttpReplyCallback& done);
-  void handle_delete(McpHttpRequest& request, HttpReplyCallback& done);
+  void handle_get(McpHttpRequest& request, const auth::Principal& caller, HttpReplyCallback& done);
+  void handle_delete(McpHttpRequest& request, const auth::Principal& caller, HttpReplyCallback& done);
 
   HttpPolicy policy_;
   Conversation& conversation_;
