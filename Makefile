@@ -20,25 +20,35 @@ endif
 CPP_BUILD := build/cpp
 STAMP := build/.stamps
 
-.PHONY: run test deps system-deps venv build module cpp-tests clean
+.PHONY: run test deps system-deps test-deps venv build module cpp-tests clean
 
 run: build
 	$(VENV)/bin/sandgate serve examples/tools.py --host 127.0.0.1 --port 8000 --banner
 
-test: build cpp-tests conformance-install
+# What only the tests use: promtool (Debian's prometheus package) checks the metrics page and the alert rules.
+TEST_APT_PACKAGES := prometheus
+
+test: build cpp-tests conformance-install test-deps
 	ctest --test-dir $(CPP_BUILD) --output-on-failure -j $(JOBS)
 	$(VPY) -m pytest -q
 
 deps: system-deps venv
 
-# Installs only what is missing; needs root (CI and fresh machines run as root).
-system-deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Installs only what is missing of the packages $(1); needs root (CI and fresh machines run as root).
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing system packages:$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "run as root (or: sudo apt-get install$$missing)" >&2; exit 1; fi; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+endef
+
+system-deps:
+	$(call apt_install,$(APT_PACKAGES))
+
+test-deps: system-deps
+	$(call apt_install,$(TEST_APT_PACKAGES))
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)

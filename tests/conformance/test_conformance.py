@@ -49,7 +49,7 @@ class ServerProcess:
     """`python -m sandgate serve` on an ephemeral port, its stderr drained into a ring buffer."""
 
     def __init__(self) -> None:
-        self.command = [_python(), "-m", "sandgate", "serve", EXAMPLE, "--port", "0"]
+        self.command = [_python(), "-m", "sandgate", "serve", EXAMPLE, "--port", "0", "--set", "metrics_port=0"]
         self.log: deque[str] = deque(maxlen=400)
         self.url: str | None = None
         self._ready = threading.Event()

@@ -36,7 +36,7 @@ class ServerProcess:
     def __init__(self, target: Path, on_line: Callable[[ServerProcess, str], None] | None = None,
                  args: Sequence[str] = ()) -> None:
         self.command = [server_python(), "-m", "sandgate", "serve", str(target),
-                        "--host", "127.0.0.1", "--port", "0", *args]
+                        "--host", "127.0.0.1", "--port", "0", "--set", "metrics_port=0", *args]
         self.url = ""
         self.port = 0
         self._lines: list[str] = []

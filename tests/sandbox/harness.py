@@ -134,7 +134,7 @@ class Gateway:
     def __init__(self, target: Path = ATTACKS, args: Sequence[str] = ()) -> None:
         python = REPO / ".venv" / "bin" / "python"
         self.command = [str(python if python.exists() else sys.executable), "-m", "sandgate", "serve",
-                        str(target), "--host", "127.0.0.1", "--port", "0", *args]
+                        str(target), "--host", "127.0.0.1", "--port", "0", "--set", "metrics_port=0", *args]
         self.url = ""
         self.base = ""
         self.zygotes: dict[int, int] = {}  # pid -> start time, recorded once the gateway served

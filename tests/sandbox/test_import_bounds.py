@@ -41,7 +41,7 @@ class Finished:
 def sandgate_serve(module: Path, *args: str, bound_s: float) -> Finished:
     """`sandgate serve module --port 0 [args]`, which must exit by itself within `bound_s`."""
     python = REPO / ".venv" / "bin" / "python"
-    command = [str(python), "-m", "sandgate", "serve", str(module), "--host", "127.0.0.1", "--port", "0", *args]
+    command = [str(python), "-m", "sandgate", "serve", str(module), "--host", "127.0.0.1", "--port", "0", "--set", "metrics_port=0", *args]
     began = time.monotonic()
     process = subprocess.Popen(command, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, start_new_session=True)

@@ -143,7 +143,7 @@ def test_endpoint_url(host, url):
 def test_core_settings_carry_every_field_and_identity(core):
     settings = ServerSettings(allowed_origins=["https://a.example"], port=0)
     native = serve.core_settings(core, make_server(), settings)
-    for field in ServerSettings.model_fields.keys() - serve.SANDBOX_ONLY_SETTINGS:
+    for field in ServerSettings.model_fields.keys() - serve.SANDBOX_ONLY_SETTINGS - serve.PYTHON_ONLY_SETTINGS:
         expected = getattr(settings, field)
         assert getattr(native, field) == (list(expected) if isinstance(expected, tuple) else expected)
     assert (native.server_name, native.server_version, native.instructions) == ("serve-test", "9.9", "Be nice")
@@ -164,7 +164,7 @@ def test_http_run_serves_until_sigint(core, capsys):
         return original_start(self)
 
     core.HttpServer.start = start
-    make_server().run(transport="http", port=0)
+    make_server().run(transport="http", port=0, metrics=False)  # the metrics port: tests/integration/test_metrics.py
     [server] = core.servers
     assert server.shutdowns == 1
     assert isinstance(server.dispatcher, Dispatcher)
@@ -177,7 +177,7 @@ def test_http_run_serves_until_sigint(core, capsys):
 
 def test_http_run_prints_banner_when_asked(core, capsys):
     core.HttpServer.start = lambda self: (self.stopped.set(), 8000)[1]
-    make_server().run(transport="http", banner=True)
+    make_server().run(transport="http", banner=True, metrics=False)
     assert EXPECTED_CURL in capsys.readouterr().err
     assert core.servers[0].shutdowns == 0  # the core stopped by itself
 

@@ -17,7 +17,8 @@ int hex_value(char c) {
 
 
 AuthFailure invalid() {
-  return {AuthError::kInvalidCredentials, "Unauthorized: invalid credentials", R"(error="invalid_token")"};
+  return {AuthError::kInvalidCredentials, "Unauthorized: invalid credentials", R"(error="invalid_token")",
+          "invalid_credentials"};
 }
 
 }  // namespace
@@ -73,7 +74,7 @@ AuthOutcome ApiKeyAuthenticator::authenticate(const mcp::RequestContext& context
   if (anonymous_ == AnonymousAccess::kAllow || (anonymous_ == AnonymousAccess::kLoopbackOnly && local)) {
     return Principal{};
   }
-  return AuthFailure{AuthError::kMissingCredentials, "Unauthorized: credentials required", ""};
+  return AuthFailure{AuthError::kMissingCredentials, "Unauthorized: credentials required", "", "missing_credentials"};
 }
 
 bool peer_is_local(std::string_view peer) {

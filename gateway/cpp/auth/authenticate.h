@@ -22,6 +22,7 @@ struct AuthFailure {
   AuthError error;
   std::string message;    // for the client: never a credential or a key's name
   std::string challenge;  // WWW-Authenticate auth-params, e.g. error="invalid_token"
+  std::string_view reason{};  // a stable code for metrics and the audit log (a literal); empty: the error's name
 };
 
 // The credential can only be judged with an answer from elsewhere (an opaque token's introspection): `wait`

@@ -15,13 +15,14 @@
 namespace sandgate::auth {
 namespace {
 
-AuthFailure invalid(std::string_view reason) {
+AuthFailure invalid(std::string_view reason) {  // `reason`: a literal or a jwt_error_code
   return {AuthError::kInvalidCredentials, "Unauthorized: invalid token",
-          R"(error="invalid_token", error_description=")" + std::string(reason) + "\""};
+          R"(error="invalid_token", error_description=")" + std::string(reason) + "\"", reason};
 }
 
 AuthFailure unavailable() {
-  return {AuthError::kUnavailable, "Service Unavailable: the token's issuer could not be asked about it", ""};
+  return {AuthError::kUnavailable, "Service Unavailable: the token's issuer could not be asked about it", "",
+          "introspection_unavailable"};
 }
 
 constexpr std::chrono::seconds kUnavailableHeldFor{1};  // long enough for the waiting requests to read it

@@ -10,7 +10,8 @@ namespace {
 
 AuthFailure refused(jwt::JwtError error) {
   return {AuthError::kInvalidCredentials, "Unauthorized: invalid token",
-          R"(error="invalid_token", error_description=")" + std::string(jwt::jwt_error_code(error)) + "\""};
+          R"(error="invalid_token", error_description=")" + std::string(jwt::jwt_error_code(error)) + "\"",
+          jwt::jwt_error_code(error)};
 }
 
 }  // namespace

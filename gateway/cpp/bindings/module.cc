@@ -84,6 +84,60 @@ py::dict snapshot(const metrics::Counters& counters) {
   return d;
 }
 
+// A counter grid's non-zero cells as [((row value, column value), count)]; one-column grids as ((row value,), count).
+py::list grid_samples(const metrics::CounterGrid& grid, const metrics::Labels& rows, const metrics::Labels* columns) {
+  py::list samples;
+  for (const auto& [row, row_value] : rows.known()) {
+    if (columns == nullptr) {
+      if (const std::uint64_t n = grid.get(row, 0)) samples.append(py::make_tuple(py::make_tuple(row_value), n));
+      continue;
+    }
+    for (const auto& [column, column_value] : columns->known()) {
+      if (const std::uint64_t n = grid.get(row, column)) {
+        samples.append(py::make_tuple(py::make_tuple(row_value, column_value), n));
+      }
+    }
+  }
+  return samples;
+}
+
+py::tuple histogram_sample(py::tuple labels, const metrics::Histogram& histogram) {
+  const metrics::Histogram::Snapshot snapshot = histogram.snapshot();
+  py::list buckets;
+  for (std::size_t i = 0; i < metrics::kDurationBuckets.size(); ++i) {
+    buckets.append(py::make_tuple(metrics::kDurationBuckets[i], snapshot.cumulative[i]));
+  }
+  return py::make_tuple(std::move(labels), buckets, snapshot.cumulative.back(), snapshot.sum_s);
+}
+
+// Every labelled family as (name, kind, label names, samples): counters as above, histograms as
+// (labels, [(upper bound, cumulative count)], count, sum); the catalog's tools always, "other" when used.
+py::list family_snapshot(const metrics::Families& f) {
+  py::list families;
+  auto counter = [&](const char* name, std::vector<std::string> labels, py::list samples) {
+    families.append(py::make_tuple(name, "counter", labels, samples));
+  };
+  counter("http_requests", {"transport", "status"}, grid_samples(f.http_requests, f.transports, &f.statuses));
+  counter("jsonrpc_requests", {"method", "outcome"}, grid_samples(f.jsonrpc_requests, f.methods, &f.outcomes));
+  counter("tool_calls", {"tool", "outcome"}, grid_samples(f.tool_calls, f.tools, &f.tool_outcomes));
+  counter("sandbox_stops", {"reason"}, grid_samples(f.sandbox_stops, f.stop_reasons, nullptr));
+  counter("sandbox_seccomp_violations", {"syscall"}, grid_samples(f.seccomp_violations, f.syscalls, nullptr));
+  counter("auth_failures", {"reason"}, grid_samples(f.auth_failures, f.auth_reasons, nullptr));
+  counter("policy_decisions", {"decision", "reason"}, grid_samples(f.policy_decisions, f.decisions, &f.decision_reasons));
+  counter("ratelimit_decisions", {"result", "policy"}, grid_samples(f.rate_decisions, f.rate_results, &f.rate_limits));
+  py::list durations;
+  for (const auto& [tool, name] : f.tools.known()) {
+    const metrics::Histogram& histogram = f.tool_durations[tool];
+    if (name == metrics::kOther && histogram.snapshot().cumulative.back() == 0) continue;
+    durations.append(histogram_sample(py::make_tuple(name), histogram));
+  }
+  families.append(py::make_tuple("tool_call_duration_seconds", "histogram", std::vector<std::string>{"tool"}, durations));
+  py::list spawns;
+  spawns.append(histogram_sample(py::tuple(), f.spawn_duration));
+  families.append(py::make_tuple("sandbox_spawn_duration_seconds", "histogram", std::vector<std::string>{}, spawns));
+  return families;
+}
+
 metrics::Counter counter_or_raise(std::string_view name) {
   if (auto counter = metrics::counter_named(name)) return *counter;
   throw py::key_error("no counter named " + std::string(name));
@@ -97,7 +151,7 @@ mcp::Stages request_stages(const CoreSettings& s, const std::shared_ptr<const po
       std::make_shared<policy::GateAuthenticator>(gate), std::make_shared<policy::GateAuthorizer>(gate, counters),
       std::make_shared<policy::GateRateLimiter>(
           std::make_unique<ratelimit::PolicyLimiter>(clock, s.max_rate_limit_keys, counters)),
-      std::make_shared<metrics::Recorder>(counters)};
+      std::make_shared<metrics::Recorder>(counters, clock)};
 }
 
 // Everything one HTTP gateway owns, built in dependency order and torn down in reverse.
@@ -303,13 +357,25 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("server_version", &CoreSettings::server_version)
       .def_readwrite("instructions", &CoreSettings::instructions);
 
+#ifndef SANDGATE_REVISION
+#define SANDGATE_REVISION "unknown"
+#endif
+  m.attr("build_revision") = SANDGATE_REVISION;
   py::class_<metrics::Counters, std::shared_ptr<metrics::Counters>>(m, "Counters")
       .def(py::init<>())
       .def("add", [](metrics::Counters& c, std::string_view name, std::uint64_t n) { c.add(counter_or_raise(name), n); },
            py::arg("name"), py::arg("n") = 1)
       .def("get", [](const metrics::Counters& c, std::string_view name) { return c.get(counter_or_raise(name)); },
            py::arg("name"))
-      .def("snapshot", [](const metrics::Counters& c) { return snapshot(c); });
+      .def("snapshot", [](const metrics::Counters& c) { return snapshot(c); })
+      .def("families", [](const metrics::Counters& c) { return family_snapshot(c.families()); })
+      // The sandbox runner's time from asking for a child to the child ready to take the call.
+      .def("observe_spawn",
+           [](metrics::Counters& c, double seconds) {
+             c.families().spawn_duration.observe(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                 std::chrono::duration<double>(std::max(seconds, 0.0))));
+           },
+           py::arg("seconds"));
 
   // (policy, []) or (None, [(where, code, message), ...]): every problem the core finds, at once.
   py::class_<PolicyHandle>(m, "ToolPolicy")

@@ -124,7 +124,7 @@ std::variant<RequestContext, Fault, Conversation::AwaitingCredentials> Conversat
   who.headers = std::make_shared<const Headers>(std::move(headers));
   auto authenticated = stages_.authenticate->authenticate(who);
   if (const auto* failure = std::get_if<auth::AuthFailure>(&authenticated)) {
-    stages_.record->counters().add(metrics::Counter::kAuthFailures);
+    stages_.record->record_auth_failure(failure->reason.empty() ? auth::auth_error_name(failure->error) : failure->reason);
     return auth::to_fault(*failure);
   }
   if (auto* pending = std::get_if<auth::AuthPending>(&authenticated)) {
@@ -309,6 +309,7 @@ void Conversation::notify(const Message& notification, std::string_view scope) {
 void Conversation::run(const Message& request, RequestContext context, std::string scope,
                        std::shared_ptr<CancelToken> cancel, std::function<void(std::string, WireError)> done) {
   const Era era = context.era;
+  context.started = stages_.record->now();
   auto fail = [&](Fault fault) {
     stages_.record->record(context, request.method, fault.kind, OutcomeFacts{});
     WireError wire = to_wire(fault, era);

@@ -67,6 +67,8 @@ Engine::Engine(EngineSettings settings, std::shared_ptr<Dispatcher> dispatcher, 
   server_info_.emplace("name", settings_.identity.name);
   server_info_.emplace("version", settings_.identity.version);
   server_info_json_ = json::serialize(server_info_);
+  // The catalog's tools are the tool label's values: a name a client makes up is counted as "other".
+  for (std::size_t i = 0; i < catalog_.count(ListKind::kTools); ++i) counters_->families().tools.add(catalog_.tool_name(i));
 }
 
 std::variant<std::string, Fault> Engine::check_modern_envelope(const Message& request) const {

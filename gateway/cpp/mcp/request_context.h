@@ -1,5 +1,6 @@
 #pragma once
 // What every stage of a request's path may know about it, on every transport.
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -67,6 +68,7 @@ struct RequestContext {
   Admission admission;  // set by the authorize stage
   // The transport's channel for this request's notifications; null when it has none (no progress token, a batch).
   std::shared_ptr<NotificationSink> notifications;
+  std::chrono::steady_clock::time_point started{};  // when it entered the request path (the recorder's clock)
 };
 
 }  // namespace sandgate::mcp

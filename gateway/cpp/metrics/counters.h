@@ -5,10 +5,13 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "metrics/families.h"
 
 namespace sandgate::metrics {
 
@@ -75,9 +78,13 @@ class Counters {
   }
   // Every counter by name, in declaration order.
   std::vector<std::pair<std::string_view, std::uint64_t>> snapshot() const;
+  // The labelled families and histograms beside the plain counters.
+  Families& families() { return *families_; }
+  const Families& families() const { return *families_; }
 
  private:
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Counter::kCount)> values_{};
+  std::unique_ptr<Families> families_ = std::make_unique<Families>();
 };
 
 }  // namespace sandgate::metrics

@@ -1,12 +1,56 @@
 #include "metrics/record.h"
 
-namespace sandgate::metrics {
+#include "common/json.h"
 
-void Recorder::record(const mcp::RequestContext&, std::string_view, std::optional<mcp::Failure> failure,
+namespace sandgate::metrics {
+namespace {
+
+// The syscall a seccomp stop names, as the runner resolved it from the kernel's table; a bare number (one the
+// table lacks) is not a label.
+std::string_view stopped_syscall(const json::value& sandbox) {
+  const json::object* details = sandbox.if_object();
+  const json::value* syscall = details != nullptr ? details->if_contains("syscall") : nullptr;
+  return syscall != nullptr && syscall->is_string() ? std::string_view(syscall->get_string()) : "unknown";
+}
+
+}  // namespace
+
+const Clock& Recorder::default_clock() {
+  static const SteadyClock clock;  // stateless: sharing it shares nothing
+  return clock;
+}
+
+void Recorder::record_auth_failure(std::string_view reason) {
+  counters_->add(Counter::kAuthFailures);
+  Families& families = counters_->families();
+  families.auth_failures.add(families.auth_reasons.add(reason), 0);
+}
+
+void Recorder::record(const mcp::RequestContext& context, std::string_view method, std::optional<mcp::Failure> failure,
                       const mcp::OutcomeFacts& facts) {
   counters_->add(Counter::kJsonRpcRequests);
+  Families& families = counters_->families();
+  const std::string_view outcome = failure ? std::string_view(mcp::failure_name(*failure)) : std::string_view("ok");
+  families.jsonrpc_requests.add(families.methods.find(method), families.outcomes.find(outcome));
   // A tool that raised ran to its end; every other reason is the sandbox stopping the call.
-  if (!facts.reason.empty() && facts.reason != "tool_error") counters_->add(Counter::kSandboxCallsStopped);
+  const bool stopped = !facts.reason.empty() && facts.reason != "tool_error";
+  if (stopped) {
+    counters_->add(Counter::kSandboxCallsStopped);
+    families.sandbox_stops.add(families.stop_reasons.find(facts.reason), 0);
+    if (facts.reason == "seccomp" && !facts.sandbox_json.empty()) {
+      try {
+        families.seccomp_violations.add(families.syscalls.add(stopped_syscall(json::parse(facts.sandbox_json))), 0);
+      } catch (const std::exception&) {
+        families.seccomp_violations.add(families.syscalls.add("unknown"), 0);
+      }
+    }
+  }
+  if (method == "tools/call" && !context.admission.tool.empty()) {
+    const std::size_t tool = families.tools.find(context.admission.tool);
+    const std::string_view tool_outcome = failure ? outcome : facts.reason.empty() ? "ok" : std::string_view(facts.reason);
+    families.tool_calls.add(tool, families.tool_outcomes.find(tool_outcome));
+    if (context.started != Clock::time_point{}) families.tool_durations[tool].observe(clock_.now() - context.started);
+  }
   if (!failure) return;
   counters_->add(Counter::kJsonRpcRequestsFailed);
   switch (*failure) {

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string_view>
 
+#include "common/clock.h"
 #include "metrics/counters.h"
 #include "mcp/errors.h"
 #include "mcp/outcome_facts.h"
@@ -13,15 +14,22 @@ namespace sandgate::metrics {
 
 class Recorder {
  public:
-  explicit Recorder(std::shared_ptr<Counters> counters) : counters_(std::move(counters)) {}
+  // Durations are read on `clock` (a request's `started` is its reading when the request entered the path).
+  explicit Recorder(std::shared_ptr<Counters> counters, const Clock& clock = default_clock())
+      : counters_(std::move(counters)), clock_(clock) {}
   virtual ~Recorder() = default;
   // Thread-safe. `failure` is what the request was answered with, if it failed; `facts` how its call ended.
   virtual void record(const mcp::RequestContext& context, std::string_view method, std::optional<mcp::Failure> failure,
                       const mcp::OutcomeFacts& facts);
+  // The authenticate stage refused a delivery for `reason` (a stable code).
+  void record_auth_failure(std::string_view reason);
+  Clock::time_point now() const { return clock_.now(); }
   Counters& counters() { return *counters_; }
 
  private:
+  static const Clock& default_clock();
   const std::shared_ptr<Counters> counters_;
+  const Clock& clock_;
 };
 
 }  // namespace sandgate::metrics

@@ -43,16 +43,20 @@ std::optional<Denial> GateAuthorizer::authorize(mcp::RequestContext& context, co
   const json::value* arguments = request.params.if_contains("arguments");
   const Decision decision = policy->decide(context.principal, admission.tool, arguments ? *arguments : kAbsent);
   if (!decision.shadow_rule.empty()) counters_->add(metrics::Counter::kPolicyShadowDisagreements);
+  metrics::Families& families = counters_->families();
   if (!decision.allowed) {
     if (!policy->visible(context.principal, admission.tool)) {
+      families.policy_decisions.add(families.decisions.find("hidden"), families.decision_reasons.find(decision.reason));
       return Denial{PolicyError::kHidden, std::string(decision.reason), admission.tool};
     }
     const std::vector<std::string> scopes = policy->step_up_scopes(context.principal, admission.tool,
                                                                    arguments ? *arguments : kAbsent);
-    if (scopes.empty()) return Denial{PolicyError::kDenied, std::string(decision.reason), admission.tool, {}};
-    return Denial{PolicyError::kDenied, std::string(kInsufficientScope), admission.tool,
-                  step_up_challenge(*policy, scopes)};
+    const std::string_view reason = scopes.empty() ? decision.reason : kInsufficientScope;
+    families.policy_decisions.add(families.decisions.find("deny"), families.decision_reasons.find(reason));
+    if (scopes.empty()) return Denial{PolicyError::kDenied, std::string(reason), admission.tool, {}};
+    return Denial{PolicyError::kDenied, std::string(reason), admission.tool, step_up_challenge(*policy, scopes)};
   }
+  families.policy_decisions.add(families.decisions.find("allow"), families.decision_reasons.find(kAllowed));
   admission.grant = decision.grant;
   admission.rate_limit = policy->rate_limit(decision);
   return std::nullopt;

@@ -10,7 +10,7 @@ std::int64_t ceil_seconds(std::chrono::nanoseconds span) {
 }  // namespace
 
 PolicyLimiter::PolicyLimiter(const Clock& clock, std::size_t max_keys, std::shared_ptr<metrics::Counters> counters)
-    : table_(clock, max_keys, std::move(counters)) {}
+    : table_(clock, max_keys, counters), counters_(std::move(counters)) {}
 
 std::string PolicyLimiter::bucket_key(const policy::RateLimitSpec& limit, const auth::Principal& principal,
                                       std::string_view tool, std::string_view peer) {
@@ -34,6 +34,9 @@ std::string PolicyLimiter::bucket_key(const policy::RateLimitSpec& limit, const 
 std::optional<Limited> PolicyLimiter::admit(const policy::RateLimitSpec& limit, const auth::Principal& principal,
                                             std::string_view tool, std::string_view peer) {
   const GcraDecision decision = table_.take(bucket_key(limit, principal, tool, peer), limit.rate);
+  metrics::Families& families = counters_->families();
+  families.rate_decisions.add(families.rate_results.find(decision.admitted ? "allowed" : "limited"),
+                              families.rate_limits.add(limit.name));  // names come from the policy file
   if (decision.admitted) return std::nullopt;
   Limited limited;
   limited.retry_after = std::chrono::ceil<std::chrono::milliseconds>(decision.retry_after);

@@ -28,6 +28,7 @@ class PolicyLimiter {
 
  private:
   GcraTable table_;
+  std::shared_ptr<metrics::Counters> counters_;
 };
 
 }  // namespace sandgate::ratelimit

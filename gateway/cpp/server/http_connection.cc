@@ -213,6 +213,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
       sse_ending_ = true;
       return pump_sse_reply();
     }
+    server_.count_status(reply.status);
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(reply.status), 11);
     res->set(http::field::server, kServerHeader);
     for (auto& [name, value] : reply.headers) res->set(name, value);
@@ -224,6 +225,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
   void start_event_stream(mcp::McpHttpReply reply) {
     state_ = State::kStreaming;
     stream_session_ = *reply.event_stream_session;
+    server_.count_status(200);
     auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, 11);
     res->set(http::field::server, kServerHeader);
     res->set(http::field::content_type, reply.content_type);
@@ -268,6 +270,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
     sse_reply_open_ = true;
     sse_writing_ = true;
     mcp::McpHttpReply head = mcp::event_stream_reply();
+    server_.count_status(200);
     auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, 11);
     res->set(http::field::server, kServerHeader);
     res->set(http::field::content_type, head.content_type);
@@ -342,6 +345,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
   }
 
   void write_simple(http::status status, std::string_view body, bool close_after) {
+    server_.count_status(static_cast<unsigned>(status));
     auto res = std::make_shared<http::response<http::string_body>>(status, 11);
     res->set(http::field::server, kServerHeader);
     if (!body.empty()) {
@@ -353,6 +357,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
 
   void reply_fault_and_close(const mcp::Fault& fault) {
     mcp::McpHttpReply reply = mcp::StreamableHttp::fault_reply(fault, mcp::Era::kLegacy);
+    server_.count_status(reply.status);
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(reply.status), 11);
     res->set(http::field::server, kServerHeader);
     res->set(http::field::content_type, reply.content_type);

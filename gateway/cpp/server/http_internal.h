@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <condition_variable>
 #include <memory>
+#include <string>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -27,6 +28,11 @@ struct HttpServer::Impl {
   Impl(ListenerSettings s, mcp::StreamableHttp& m, std::shared_ptr<metrics::Counters> c)
       : settings(std::move(s)), mcp(m), counters(std::move(c)), acceptor(net::make_strand(ioc)) {}
   void count(metrics::Counter counter) { counters->add(counter); }
+  // Every response the listener starts, by its status.
+  void count_status(unsigned status) {
+    metrics::Families& families = counters->families();
+    families.http_requests.add(families.transports.find("streamable_http"), families.statuses.find(std::to_string(status)));
+  }
 
   void accept_next();
   void register_connection(const std::shared_ptr<Connection>& connection);

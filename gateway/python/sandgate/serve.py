@@ -21,6 +21,7 @@ logger = logging.getLogger("sandgate.serve")
 
 if TYPE_CHECKING:
     from sandgate.app import MCPServer
+    from sandgate.metrics import MetricsServer
     from sandgate.policy.reload import Loaded, PolicyFile
     from sandgate.sandbox.runner import SandboxRunner
 
@@ -28,6 +29,7 @@ MODERN_PROTOCOL = "2026-07-28"
 # Settings the sandbox runner reads; the native core has no field for them.
 SANDBOX_ONLY_SETTINGS = frozenset({"max_session_workers", "prespawned_children", "call_uid_base",
                                    "prespawn_idle_s", "import_timeout_s", "import_memory"})
+PYTHON_ONLY_SETTINGS = frozenset({"metrics", "metrics_host", "metrics_port"})
 WILDCARD_HOSTS = ("0.0.0.0", "::")
 POLICY_POLL_S = 2.0  # how soon an edited policy file serves without a SIGHUP
 STDIO_API_KEY_VARIABLE = "SANDGATE_API_KEY"
@@ -62,7 +64,7 @@ def core_settings(core: Any, identity: Identity | MCPServer, settings: ServerSet
 
     native = core.Settings()
     for field in ServerSettings.model_fields:
-        if field in SANDBOX_ONLY_SETTINGS:
+        if field in SANDBOX_ONLY_SETTINGS or field in PYTHON_ONLY_SETTINGS:
             continue
         value = getattr(settings, field)
         setattr(native, field, list(value) if isinstance(value, tuple) else value)
@@ -176,8 +178,12 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool, po
             loop.add_signal_handler(signal.SIGHUP, policy.reload)
             installed.append(signal.SIGHUP)
     port = http.start()
+    metrics = serve_metrics(_core, counters, settings, policy) if settings.metrics else None
     print(f"Sandgate {__version__} serving MCP at {endpoint_url(settings.host, port)}",
           file=sys.stderr, flush=True)
+    if metrics is not None:
+        print(f"Sandgate metrics at http://{_url_host(settings.metrics_host)}:{metrics.port}/metrics",
+              file=sys.stderr, flush=True)
     if banner:
         print(banner_text(served.identity, settings.host, port), file=sys.stderr, flush=True)
     stopped = False
@@ -191,6 +197,8 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool, po
             await shutdown[0]
         if watcher is not None:
             watcher.cancel()
+        if metrics is not None:
+            metrics.close()
         bound.close()
         if served.runner is not None:
             await served.runner.close()
@@ -247,6 +255,27 @@ def serve_stdio(source: Source, settings: ServerSettings, policy: PolicyFile | N
         if served.runner is not None:
             asyncio.run_coroutine_threadsafe(served.runner.close(), loop).result()
         _stop_loop(loop, thread, settings.shutdown_grace_s)
+
+
+def serve_metrics(core: Any, counters: Any, settings: ServerSettings, policy: PolicyFile) -> MetricsServer:
+    """The metrics port, bound before the server announces itself: a port in use stops the start."""
+    from sandgate import __version__
+    from sandgate.errors import ConfigError
+    from sandgate.metrics import CoreCollector, MetricsServer
+
+    def served() -> tuple[str, str] | None:
+        current = policy.current
+        if current is None:
+            return None
+        return str(current.compiled.native.revision), current.sha256
+
+    collector = CoreCollector(counters, __version__, core.build_revision, served)
+    try:
+        server = MetricsServer(collector, settings.metrics_host, settings.metrics_port)
+    except OSError as exc:
+        raise ConfigError(f"the metrics port {settings.metrics_host}:{settings.metrics_port} cannot be bound "
+                          f"({exc.strerror}); --set metrics_port=N, or metrics=false") from None
+    return server
 
 
 def registry(core: Any, runner: SandboxRunner | None) -> Any:

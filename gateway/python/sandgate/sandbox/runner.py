@@ -217,14 +217,15 @@ class SandboxRunner(ZygoteChannel):
         finally:
             child_end.close()
         self._calls[call_id] = call
-        call.spawned.add_done_callback(partial(self._on_spawned, call))
+        call.spawned.add_done_callback(partial(self._on_spawned, call, self.loop.time()))
         call.exited.add_done_callback(_failed)  # nobody may await it: mark its error as seen
         gateway_end.setblocking(False)
         return _Child(call, gateway_end)
 
-    def _on_spawned(self, call: _Call, spawned: asyncio.Future[tuple[int, int]]) -> None:
+    def _on_spawned(self, call: _Call, asked_at: float, spawned: asyncio.Future[tuple[int, int]]) -> None:
         if _failed(spawned):
             return
+        self.counters.observe_spawn(self.loop.time() - asked_at)  # the zygote's fork and confinement, seen from here
         call.pidfd = spawned.result()[1]
         if call.released:  # finished with before the zygote's report came
             self._release(call, kill=call.kill_on_spawn)
