@@ -30,6 +30,7 @@ set(SANDGATE_UNIT_TESTS
   ${CMAKE_CURRENT_LIST_DIR}/auth/token_authenticator_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/auth/introspection_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/metrics/families_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/audit/audit_log_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/jwt/wycheproof_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/jwt/base64url_test.cc
 )

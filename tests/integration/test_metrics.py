@@ -4,7 +4,6 @@ prometheus_client's own parser, every count exact and every duration in its buck
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import subprocess
@@ -16,30 +15,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.server_process import REPO, ServerProcess, running_server
+from tests.integration.metered import KEY, METERED, metered_policy
+from tests.integration.server_process import ServerProcess, running_server
 from tests.integration.wire import ModernWire
 
-METERED = REPO / "tests" / "integration" / "servers" / "metered.py"
-KEY = "alice-secret"
-POLICY = f"""apiVersion: sandgate.dev/v1
-kind: ToolPolicy
-metadata: {{name: metered, revision: "7"}}
-spec:
-  defaults: {{rateLimit: open}}
-  auth:
-    anonymous: deny
-    apiKeys:
-      - {{name: alice-key, sha256: {hashlib.sha256(KEY.encode()).hexdigest()}, principal: alice, groups: [eng]}}
-  principals:
-    eng: {{anyGroup: [eng]}}
-  rateLimits:
-    open: {{key: [principal], rate: 1000/s}}
-    twice: {{key: [principal, tool], rate: 2/min}}
-  rules:
-    - {{id: eng-all, effect: allow, principals: [eng], tools: ["*"]}}
-    - {{id: eng-fail, effect: allow, principals: [eng], tools: [fail], rateLimit: twice}}
-    - {{id: no-big, effect: deny, principals: ["*"], tools: [add], args: {{a: {{min: 100}}}}}}
-"""
+POLICY = metered_policy("metered", "7")
 METRICS_LINE = re.compile(r"^Sandgate metrics at (?P<url>http://127\.0\.0\.1:\d+/metrics)$")
 
 

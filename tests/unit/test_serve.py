@@ -56,7 +56,7 @@ class FakeCore(types.ModuleType):
         core = self
 
         class HttpServer:
-            def __init__(self, settings, dispatcher, grant, counters=None, gate=None) -> None:
+            def __init__(self, settings, dispatcher, grant, counters=None, gate=None, audit=None) -> None:
                 self.settings, self.dispatcher, self.grant, self.counters = settings, dispatcher, grant, counters
                 self.gate = gate
                 self.shutdowns = 0
@@ -92,7 +92,7 @@ class FakeCore(types.ModuleType):
         assert hasattr(pending, "cancel")
         assert done.wait(5)
 
-    def serve_stdio(self, settings, dispatcher, grant, counters=None, gate=None, api_key="") -> None:
+    def serve_stdio(self, settings, dispatcher, grant, counters=None, gate=None, api_key="", audit=None) -> None:
         self.stdio_settings, self.stdio_counters, self.stdio_gate = settings, counters, gate
         self.call_async_tool(dispatcher)
         self.stdio_output.append(dispatcher.call("tools/call", "chatty", "{}", "{}", None)[1])

@@ -29,6 +29,8 @@ def test_defaults():
         "max_rate_limit_keys": 100_000,
         "max_cached_tokens": 10_000,
         "max_token_bytes": 8 * 1024,
+        "audit_log": None,
+        "max_audit_queued_lines": 10_000,
         "metrics": True,
         "metrics_host": "127.0.0.1",
         "metrics_port": 9464,

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "audit/audit_log.h"
 #include "bindings/py_dispatcher.h"
 #include "common/clock.h"
 #include "mcp/conversation.h"
@@ -84,18 +85,23 @@ py::dict snapshot(const metrics::Counters& counters) {
   return d;
 }
 
-// A counter grid's non-zero cells as [((row value, column value), count)]; one-column grids as ((row value,), count).
-py::list grid_samples(const metrics::CounterGrid& grid, const metrics::Labels& rows, const metrics::Labels* columns) {
+// A counter grid's cells as [((row value, column value), count)]; one-column grids as ((row value,), count). With
+// `zeros`, every known cell is there from the start (rate() and increase() then see a series' first event); else,
+// and for "other" always, only the cells that counted something.
+py::list grid_samples(const metrics::CounterGrid& grid, const metrics::Labels& rows, const metrics::Labels* columns,
+                      bool zeros = false) {
   py::list samples;
+  auto add = [&](py::tuple labels, std::uint64_t n, bool known) {
+    if (n != 0 || (zeros && known)) samples.append(py::make_tuple(std::move(labels), n));
+  };
   for (const auto& [row, row_value] : rows.known()) {
+    const bool known_row = row != rows.capacity();
     if (columns == nullptr) {
-      if (const std::uint64_t n = grid.get(row, 0)) samples.append(py::make_tuple(py::make_tuple(row_value), n));
+      add(py::make_tuple(row_value), grid.get(row, 0), known_row);
       continue;
     }
     for (const auto& [column, column_value] : columns->known()) {
-      if (const std::uint64_t n = grid.get(row, column)) {
-        samples.append(py::make_tuple(py::make_tuple(row_value, column_value), n));
-      }
+      add(py::make_tuple(row_value, column_value), grid.get(row, column), known_row && column != columns->capacity());
     }
   }
   return samples;
@@ -120,11 +126,13 @@ py::list family_snapshot(const metrics::Families& f) {
   counter("http_requests", {"transport", "status"}, grid_samples(f.http_requests, f.transports, &f.statuses));
   counter("jsonrpc_requests", {"method", "outcome"}, grid_samples(f.jsonrpc_requests, f.methods, &f.outcomes));
   counter("tool_calls", {"tool", "outcome"}, grid_samples(f.tool_calls, f.tools, &f.tool_outcomes));
-  counter("sandbox_stops", {"reason"}, grid_samples(f.sandbox_stops, f.stop_reasons, nullptr));
+  counter("sandbox_stops", {"reason"}, grid_samples(f.sandbox_stops, f.stop_reasons, nullptr, true));
   counter("sandbox_seccomp_violations", {"syscall"}, grid_samples(f.seccomp_violations, f.syscalls, nullptr));
-  counter("auth_failures", {"reason"}, grid_samples(f.auth_failures, f.auth_reasons, nullptr));
-  counter("policy_decisions", {"decision", "reason"}, grid_samples(f.policy_decisions, f.decisions, &f.decision_reasons));
-  counter("ratelimit_decisions", {"result", "policy"}, grid_samples(f.rate_decisions, f.rate_results, &f.rate_limits));
+  counter("auth_failures", {"reason"}, grid_samples(f.auth_failures, f.auth_reasons, nullptr, true));
+  counter("policy_decisions", {"decision", "reason"},
+          grid_samples(f.policy_decisions, f.decisions, &f.decision_reasons, true));
+  counter("ratelimit_decisions", {"result", "policy"},
+          grid_samples(f.rate_decisions, f.rate_results, &f.rate_limits, true));
   py::list durations;
   for (const auto& [tool, name] : f.tools.known()) {
     const metrics::Histogram& histogram = f.tool_durations[tool];
@@ -145,26 +153,33 @@ metrics::Counter counter_or_raise(std::string_view name) {
 
 // The request path's stages: the policy gate's when the operator gave one, else everyone anonymous and open.
 mcp::Stages request_stages(const CoreSettings& s, const std::shared_ptr<const policy::PolicyGate>& gate,
-                           const Clock& clock, std::shared_ptr<metrics::Counters> counters) {
-  if (gate == nullptr) return mcp::open_stages(std::move(counters));
+                           const Clock& clock, std::shared_ptr<metrics::Counters> counters,
+                           std::shared_ptr<audit::AuditLog> audit) {
+  auto record = std::make_shared<metrics::Recorder>(counters, clock, std::move(audit));
+  if (gate == nullptr) {
+    mcp::Stages open = mcp::open_stages(std::move(counters));
+    open.record = std::move(record);
+    return open;
+  }
   return mcp::Stages{
       std::make_shared<policy::GateAuthenticator>(gate), std::make_shared<policy::GateAuthorizer>(gate, counters),
       std::make_shared<policy::GateRateLimiter>(
           std::make_unique<ratelimit::PolicyLimiter>(clock, s.max_rate_limit_keys, counters)),
-      std::make_shared<metrics::Recorder>(counters, clock)};
+      std::move(record)};
 }
 
 // Everything one HTTP gateway owns, built in dependency order and torn down in reverse.
 class Gateway {
  public:
   Gateway(const CoreSettings& s, py::object dispatcher, std::shared_ptr<const policy::SandboxGrant> grant,
-          std::shared_ptr<metrics::Counters> counters, std::shared_ptr<policy::PolicyGate> gate)
+          std::shared_ptr<metrics::Counters> counters, std::shared_ptr<policy::PolicyGate> gate,
+          std::shared_ptr<audit::AuditLog> audit)
       : counters_(counters ? std::move(counters) : std::make_shared<metrics::Counters>()),
         gate_(std::move(gate)),
         dispatcher_(make_dispatcher(std::move(dispatcher), s)),
         engine_(engine_settings(s, std::move(grant)), dispatcher_, counters_),
         sessions_(mcp::SessionTableLimits{s.max_sessions, millis(s.session_idle_timeout_s)}, clock_, counters_),
-        conversation_(engine_, sessions_, request_stages(s, gate_, clock_, counters_)),
+        conversation_(engine_, sessions_, request_stages(s, gate_, clock_, counters_, std::move(audit))),
         http_(mcp::HttpPolicy{s.allowed_origins, s.response_mode == "sse" ? mcp::ResponseMode::kSse : mcp::ResponseMode::kJson},
               conversation_),
         server_(listener_settings(s, gate_), http_, counters_),
@@ -271,13 +286,13 @@ constexpr mcp::SessionTableLimits kStdioSessionLimits{2, std::chrono::hours(24 *
 
 void serve_stdio(const CoreSettings& s, py::object target, std::shared_ptr<const policy::SandboxGrant> grant,
                  std::shared_ptr<metrics::Counters> counters, std::shared_ptr<policy::PolicyGate> gate,
-                 std::string api_key) {
+                 std::string api_key, std::shared_ptr<audit::AuditLog> audit) {
   auto dispatcher = make_dispatcher(std::move(target), s);
   if (counters == nullptr) counters = std::make_shared<metrics::Counters>();
   mcp::Engine engine(engine_settings(s, std::move(grant)), dispatcher, counters);
   SteadyClock clock;
   mcp::SessionTable sessions(kStdioSessionLimits, clock, counters);
-  mcp::Conversation conversation(engine, sessions, request_stages(s, gate, clock, counters));
+  mcp::Conversation conversation(engine, sessions, request_stages(s, gate, clock, counters, std::move(audit)));
   py::gil_scoped_release release;
   server::serve_stdio(conversation, 0, 1, server::StdioSettings{s.max_body_bytes, std::move(api_key)});
   dispatcher->drain();
@@ -504,9 +519,10 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<Gateway>(m, "HttpServer")
       .def(py::init<const CoreSettings&, py::object, std::shared_ptr<const policy::SandboxGrant>,
-                    std::shared_ptr<metrics::Counters>, std::shared_ptr<policy::PolicyGate>>(),
+                    std::shared_ptr<metrics::Counters>, std::shared_ptr<policy::PolicyGate>,
+                    std::shared_ptr<audit::AuditLog>>(),
            py::arg("settings"), py::arg("dispatcher"), py::arg("grant"), py::arg("counters") = nullptr,
-           py::arg("gate") = nullptr)
+           py::arg("gate") = nullptr, py::arg("audit") = nullptr)
       .def("start", &Gateway::start)
       .def("shutdown", &Gateway::shutdown)
       .def("wait", &Gateway::wait)
@@ -539,5 +555,15 @@ PYBIND11_MODULE(_core, m) {
   m.attr("OUTCOME_STATUS") = statuses;
 
   m.def("serve_stdio", &serve_stdio, py::arg("settings"), py::arg("dispatcher"), py::arg("grant"),
-        py::arg("counters") = nullptr, py::arg("gate") = nullptr, py::arg("api_key") = "");
+        py::arg("counters") = nullptr, py::arg("gate") = nullptr, py::arg("api_key") = "", py::arg("audit") = nullptr);
+  // The audit trail's writer: `path` a file (opened now; reopen() after rotation) or "-" for stdout.
+  py::class_<audit::AuditLog, std::shared_ptr<audit::AuditLog>>(m, "AuditLog")
+      .def(py::init([](std::string path, std::size_t max_queued_lines, std::string salt,
+                       std::shared_ptr<metrics::Counters> counters) {
+             return std::make_shared<audit::AuditLog>(audit::AuditSettings{std::move(path), max_queued_lines, std::move(salt)},
+                                                      std::make_shared<SystemWallClock>(), std::move(counters));
+           }),
+           py::arg("path"), py::arg("max_queued_lines"), py::arg("salt"), py::arg("counters"))
+      .def("reopen", &audit::AuditLog::reopen)
+      .def("flush", &audit::AuditLog::flush, py::call_guard<py::gil_scoped_release>());
 }

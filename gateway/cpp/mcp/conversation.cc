@@ -124,7 +124,7 @@ std::variant<RequestContext, Fault, Conversation::AwaitingCredentials> Conversat
   who.headers = std::make_shared<const Headers>(std::move(headers));
   auto authenticated = stages_.authenticate->authenticate(who);
   if (const auto* failure = std::get_if<auth::AuthFailure>(&authenticated)) {
-    stages_.record->record_auth_failure(failure->reason.empty() ? auth::auth_error_name(failure->error) : failure->reason);
+    stages_.record->record_auth_failure(who, failure->reason.empty() ? auth::auth_error_name(failure->error) : failure->reason);
     return auth::to_fault(*failure);
   }
   if (auto* pending = std::get_if<auth::AuthPending>(&authenticated)) {
@@ -310,25 +310,30 @@ void Conversation::run(const Message& request, RequestContext context, std::stri
                        std::shared_ptr<CancelToken> cancel, std::function<void(std::string, WireError)> done) {
   const Era era = context.era;
   context.started = stages_.record->now();
+  std::shared_ptr<const audit::RequestFacts> audited;  // set while auditing, once the authorize stage decided
   auto fail = [&](Fault fault) {
-    stages_.record->record(context, request.method, fault.kind, OutcomeFacts{});
+    stages_.record->record(context, request.method, fault.kind, OutcomeFacts{}, audited.get());
     WireError wire = to_wire(fault, era);
     done(encode_error(request.id, wire.jsonrpc_code, fault.message, fault.data_json), std::move(wire));
   };
-  if (auto denial = stages_.authorize->authorize(context, request)) return fail(policy::to_fault(*denial));
+  auto denial = stages_.authorize->authorize(context, request);
+  if (const audit::AuditLog* log = stages_.record->audit()) {
+    audited = std::make_shared<const audit::RequestFacts>(audit::request_facts(*log, request, context));
+  }
+  if (denial) return fail(policy::to_fault(*denial));
   if (auto limited = stages_.rate_limit->admit(context, request)) return fail(ratelimit::to_fault(*limited));
   if (cancel == nullptr) cancel = std::make_shared<CancelToken>();
   std::optional<InFlight::Entry> entry;
   if (!scope.empty()) entry = in_flight_.start(scope, request.id, cancel);
   auto finished = [this, entry = std::move(entry), id = request.id, method = request.method, context,
-                   done = std::move(done)](Reply reply, const OutcomeFacts& facts) {
+                   audited = std::move(audited), done = std::move(done)](Reply reply, const OutcomeFacts& facts) {
     if (entry) in_flight_.finish(*entry);
     if (const Fault* fault = std::get_if<Fault>(&reply)) {
-      stages_.record->record(context, method, fault->kind, facts);
+      stages_.record->record(context, method, fault->kind, facts, audited.get());
       WireError wire = to_wire(*fault, context.era);
       return done(encode_error(id, wire.jsonrpc_code, fault->message, fault->data_json), std::move(wire));
     }
-    stages_.record->record(context, method, std::nullopt, facts);
+    stages_.record->record(context, method, std::nullopt, facts, audited.get());
     done(encode_result(id, std::get<std::string>(reply)), WireError{200, 0});
   };
   engine_.handle(request, context, std::move(cancel), std::move(finished));

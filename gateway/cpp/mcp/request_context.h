@@ -30,6 +30,10 @@ struct Admission {
   const policy::Rule* grant = nullptr;               // the allow rule whose limits apply to a tool call
   const policy::RateLimitSpec* rate_limit = nullptr;  // null: no limit
   std::string tool;                                  // a tool call's tool name
+  // What the policy decided for a tool call, for the audit line (views into `policy` or literals); empty: no decision.
+  std::string_view decision;  // "allow", "deny", "hidden"
+  std::string_view rule;      // the deciding rule's id
+  std::string_view reason;    // its stable reason code
 };
 
 enum class Transport { kStreamableHttp, kStdio };

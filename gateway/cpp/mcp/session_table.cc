@@ -5,6 +5,8 @@
 #include <array>
 #include <stdexcept>
 
+#include "common/digest.h"
+
 namespace sandgate::mcp {
 
 std::string random_session_id() {
@@ -12,14 +14,7 @@ std::string random_session_id() {
   if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
     throw std::runtime_error("RAND_bytes failed");
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id;
-  id.reserve(bytes.size() * 2);
-  for (unsigned char b : bytes) {
-    id.push_back(kHex[b >> 4]);
-    id.push_back(kHex[b & 0xf]);
-  }
-  return id;
+  return to_hex(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 SessionTable::SessionTable(SessionTableLimits limits, const Clock& clock, std::shared_ptr<metrics::Counters> counters)

@@ -33,6 +33,9 @@ std::string_view counter_name(Counter counter) {
     case Counter::kRateLimitKeysEvictedEarly: return "ratelimit_keys_evicted_early";
     case Counter::kTokensVerified: return "tokens_verified";
     case Counter::kTokensRefused: return "tokens_refused";
+    case Counter::kAuditLinesWritten: return "audit_lines_written";
+    case Counter::kAuditLinesDropped: return "audit_lines_dropped";
+    case Counter::kAuditWriteErrors: return "audit_write_errors";
     case Counter::kTokensIntrospected: return "tokens_introspected";
     case Counter::kTokenIntrospectionFailures: return "token_introspection_failures";
     case Counter::kTokenIntrospectionsBusy: return "token_introspections_busy";

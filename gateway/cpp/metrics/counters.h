@@ -54,6 +54,10 @@ enum class Counter : std::size_t {
   kTokensIntrospected,           // opaque tokens the issuer was asked about (RFC 7662) and answered
   kTokenIntrospectionFailures,   // ...where asking failed (unreachable, an error, a malformed answer): 503, not cached
   kTokenIntrospectionsBusy,      // requests refused 503 because max_pending_introspections were already waiting
+  // The audit log.
+  kAuditLinesWritten,
+  kAuditLinesDropped,            // over max_audit_queued_lines: the writer fell behind
+  kAuditWriteErrors,             // a write or a reopen failed (the line is lost; a reopen keeps the old file)
   // The sandbox runner (Python, through the binding).
   kSandboxProtocolErrors,        // calls killed for a frame the gateway could not accept
   kSandboxPrespawnedLost,        // children forked ahead of demand that died waiting

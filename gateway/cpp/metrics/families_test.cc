@@ -75,8 +75,8 @@ TEST(RecorderTest, EachRequestIsCountedByMethodOutcomeToolAndSandboxStop) {
   EXPECT_EQ(f.seccomp_violations.get(f.syscalls.find("execve"), 0), 1u);
   EXPECT_EQ(counters->get(Counter::kSandboxCallsStopped), 1u);
 
-  recorder.record_auth_failure("expired");
-  recorder.record_auth_failure("expired");
+  recorder.record_auth_failure(mcp::RequestContext{}, "expired");
+  recorder.record_auth_failure(mcp::RequestContext{}, "expired");
   EXPECT_EQ(f.auth_failures.get(f.auth_reasons.find("expired"), 0), 2u);
   EXPECT_EQ(counters->get(Counter::kAuthFailures), 2u);
 }

@@ -20,15 +20,23 @@ const Clock& Recorder::default_clock() {
   return clock;
 }
 
-void Recorder::record_auth_failure(std::string_view reason) {
+void Recorder::record_auth_failure(const mcp::RequestContext& who, std::string_view reason) {
   counters_->add(Counter::kAuthFailures);
   Families& families = counters_->families();
   families.auth_failures.add(families.auth_reasons.add(reason), 0);
+  if (audit_) audit_->write(audit::auth_failure_line(*audit_, who, reason));
 }
 
 void Recorder::record(const mcp::RequestContext& context, std::string_view method, std::optional<mcp::Failure> failure,
-                      const mcp::OutcomeFacts& facts) {
+                      const mcp::OutcomeFacts& facts, const audit::RequestFacts* request) {
   counters_->add(Counter::kJsonRpcRequests);
+  const bool timed = context.started != Clock::time_point{};
+  const std::chrono::nanoseconds elapsed = timed ? clock_.now() - context.started : std::chrono::nanoseconds(0);
+  if (audit_ && request != nullptr && audit::audited(method, failure)) {
+    const std::optional<double> duration_ms =
+        timed ? std::optional<double>(std::chrono::duration<double, std::milli>(elapsed).count()) : std::nullopt;
+    audit_->write(audit::request_line(*audit_, context, method, *request, failure, facts, duration_ms));
+  }
   Families& families = counters_->families();
   const std::string_view outcome = failure ? std::string_view(mcp::failure_name(*failure)) : std::string_view("ok");
   families.jsonrpc_requests.add(families.methods.find(method), families.outcomes.find(outcome));
@@ -49,7 +57,7 @@ void Recorder::record(const mcp::RequestContext& context, std::string_view metho
     const std::size_t tool = families.tools.find(context.admission.tool);
     const std::string_view tool_outcome = failure ? outcome : facts.reason.empty() ? "ok" : std::string_view(facts.reason);
     families.tool_calls.add(tool, families.tool_outcomes.find(tool_outcome));
-    if (context.started != Clock::time_point{}) families.tool_durations[tool].observe(clock_.now() - context.started);
+    if (timed) families.tool_durations[tool].observe(elapsed);
   }
   if (!failure) return;
   counters_->add(Counter::kJsonRpcRequestsFailed);

@@ -44,18 +44,24 @@ std::optional<Denial> GateAuthorizer::authorize(mcp::RequestContext& context, co
   const Decision decision = policy->decide(context.principal, admission.tool, arguments ? *arguments : kAbsent);
   if (!decision.shadow_rule.empty()) counters_->add(metrics::Counter::kPolicyShadowDisagreements);
   metrics::Families& families = counters_->families();
+  admission.rule = decision.rule;
+  admission.reason = decision.reason;
   if (!decision.allowed) {
     if (!policy->visible(context.principal, admission.tool)) {
+      admission.decision = "hidden";
       families.policy_decisions.add(families.decisions.find("hidden"), families.decision_reasons.find(decision.reason));
       return Denial{PolicyError::kHidden, std::string(decision.reason), admission.tool};
     }
     const std::vector<std::string> scopes = policy->step_up_scopes(context.principal, admission.tool,
                                                                    arguments ? *arguments : kAbsent);
     const std::string_view reason = scopes.empty() ? decision.reason : kInsufficientScope;
+    admission.decision = "deny";
+    admission.reason = reason;
     families.policy_decisions.add(families.decisions.find("deny"), families.decision_reasons.find(reason));
     if (scopes.empty()) return Denial{PolicyError::kDenied, std::string(reason), admission.tool, {}};
     return Denial{PolicyError::kDenied, std::string(reason), admission.tool, step_up_challenge(*policy, scopes)};
   }
+  admission.decision = "allow";
   families.policy_decisions.add(families.decisions.find("allow"), families.decision_reasons.find(kAllowed));
   admission.grant = decision.grant;
   admission.rate_limit = policy->rate_limit(decision);

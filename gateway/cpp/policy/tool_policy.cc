@@ -409,6 +409,7 @@ std::variant<std::shared_ptr<const ToolPolicy>, std::vector<PolicyCompileError>>
       }
     }
     rule.rate_limit = rate_named(read.text(*entry, "rateLimit", where, false), where + ".rateLimit");
+    rule.audit_full_arguments = read.text(*entry, "auditArguments", where, false) == "full";
     policy->rules_.push_back(std::move(rule));
   }
   for (const auto& [name, index] : selector_index) {

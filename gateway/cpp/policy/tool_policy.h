@@ -75,6 +75,7 @@ struct Rule {
   std::optional<Isolation> isolation;
   LimitsRequest sandbox;  // what the rule sets; the rest comes from defaults and the module's requests
   const RateLimitSpec* rate_limit = nullptr;  // null: the policy's default
+  bool audit_full_arguments = false;  // the audit line of a call it allows carries the arguments, not their hash
 };
 
 // One rule's part in a decision, for `sandgate policy explain`.

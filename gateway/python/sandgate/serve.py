@@ -29,7 +29,8 @@ MODERN_PROTOCOL = "2026-07-28"
 # Settings the sandbox runner reads; the native core has no field for them.
 SANDBOX_ONLY_SETTINGS = frozenset({"max_session_workers", "prespawned_children", "call_uid_base",
                                    "prespawn_idle_s", "import_timeout_s", "import_memory"})
-PYTHON_ONLY_SETTINGS = frozenset({"metrics", "metrics_host", "metrics_port"})
+PYTHON_ONLY_SETTINGS = frozenset({"metrics", "metrics_host", "metrics_port", "audit_log", "max_audit_queued_lines"})
+AUDIT_SALT_VARIABLE = "SANDGATE_AUDIT_SALT"
 WILDCARD_HOSTS = ("0.0.0.0", "::")
 POLICY_POLL_S = 2.0  # how soon an edited policy file serves without a SIGHUP
 STDIO_API_KEY_VARIABLE = "SANDGATE_API_KEY"
@@ -162,7 +163,8 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool, po
     counters = registry(_core, served.runner)
     native = core_settings(_core, served.identity, settings)
     bound = bind(_core, policy, served.plans, served.grant, native, counters, loop)
-    http = _core.HttpServer(native, served.dispatcher, served.grant, counters, bound.gate)
+    audit = open_audit_log(_core, settings, counters, stdio=False)
+    http = _core.HttpServer(native, served.dispatcher, served.grant, counters, bound.gate, audit)
     watcher = loop.create_task(_watch_policy(policy)) if policy.watched else None
     shutdown: list[asyncio.Future[None]] = []
 
@@ -173,9 +175,15 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool, po
 
     # Handlers first: a supervisor may signal as soon as it reads the banner.
     installed = _install_signal_handlers(loop, request_shutdown)
-    if policy.watched:
+    if policy.watched or audit is not None:
+        def hangup() -> None:  # the operator's SIGHUP: reread the policy, reopen the rotated audit log
+            if policy.watched:
+                policy.reload()
+            if audit is not None:
+                audit.reopen()
+
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGHUP, policy.reload)
+            loop.add_signal_handler(signal.SIGHUP, hangup)
             installed.append(signal.SIGHUP)
     port = http.start()
     metrics = serve_metrics(_core, counters, settings, policy) if settings.metrics else None
@@ -244,17 +252,34 @@ def serve_stdio(source: Source, settings: ServerSettings, policy: PolicyFile | N
     counters = registry(_core, served.runner)
     native = core_settings(_core, served.identity, settings)
     bound = bind(_core, policy, served.plans, served.grant, native, counters, loop)
+    audit = open_audit_log(_core, settings, counters, stdio=True)
     if policy.watched:  # no SIGHUP here: the main thread is inside the core
         asyncio.run_coroutine_threadsafe(_watch_policy(policy), loop)
     try:
         # stdout carries the protocol, so stray prints from handlers must not reach it.
         with contextlib.redirect_stdout(sys.stderr):
-            _core.serve_stdio(native, served.dispatcher, served.grant, counters, bound.gate, api_key)
+            _core.serve_stdio(native, served.dispatcher, served.grant, counters, bound.gate, api_key, audit)
     finally:
         loop.call_soon_threadsafe(bound.close)
         if served.runner is not None:
             asyncio.run_coroutine_threadsafe(served.runner.close(), loop).result()
         _stop_loop(loop, thread, settings.shutdown_grace_s)
+
+
+def open_audit_log(core: Any, settings: ServerSettings, counters: Any, *, stdio: bool) -> Any:
+    """The audit trail's writer, or None when audit_log is unset. The salt for argument hashes comes from
+    SANDGATE_AUDIT_SALT (taken out of the environment: hashes then compare across restarts), else is random."""
+    from sandgate.errors import ConfigError
+
+    salt = os.environ.pop(AUDIT_SALT_VARIABLE, "") or os.urandom(32).hex()
+    if settings.audit_log is None:
+        return None
+    if stdio and settings.audit_log == "-":
+        raise ConfigError("audit_log='-' writes to stdout, which carries the protocol over stdio: give a file")
+    try:
+        return core.AuditLog(settings.audit_log, settings.max_audit_queued_lines, salt, counters)
+    except RuntimeError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def serve_metrics(core: Any, counters: Any, settings: ServerSettings, policy: PolicyFile) -> MetricsServer:

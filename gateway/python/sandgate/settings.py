@@ -44,6 +44,10 @@ class ServerSettings(BaseModel):
                                    description="verified bearer tokens remembered until their exp; 0 verifies each time")
     max_token_bytes: int = Field(8 * KIB, ge=512, le=64 * KIB,
                                  description="a longer bearer token is refused before it is decoded")
+    audit_log: str | None = Field(None, description="append one JSON line per call and refusal to this file "
+                                                     "(reopened on SIGHUP), or '-' for stdout (HTTP only); None: off")
+    max_audit_queued_lines: int = Field(10_000, ge=1, le=10_000_000,
+                                        description="audit lines waiting for the writer; more are dropped and counted")
     metrics: bool = Field(True, description="serve Prometheus metrics on a port of their own (HTTP transport)")
     metrics_host: str = Field("127.0.0.1", description="address the metrics port binds")
     metrics_port: int = Field(9464, ge=0, le=65_535, description="the metrics port; 0 picks a free one")

@@ -25,6 +25,7 @@ def compiled_document(policy: Policy) -> dict[str, Any]:
             "isolation": rule.isolation,
             "sandbox": _limits(rule.sandbox) if rule.sandbox is not None else None,
             "rateLimit": rule.rate_limit,
+            "auditArguments": rule.audit_arguments,
         } for rule in spec.rules],
         "rateLimits": {name: _rate(limit.key, limit.rate, limit.burst) for name, limit in spec.rate_limits.items()},
         "defaults": {

@@ -248,12 +248,16 @@ class Rule(Strict):
         None, description="in-process is the module's request, honoured only when defaults.trustModules")
     sandbox: Limits | None = Field(None, description="the operator's word for these calls: not clamped by maxSandbox")
     rate_limit: Name | None = None
+    audit_arguments: Literal["hashed", "full"] = Field(
+        "hashed", description="the audit line of a call this rule allows carries its arguments salted and hashed, "
+                              "or in full (only where they hold nothing secret)")
 
     @model_validator(mode="after")
     def deny_has_no_grant(self) -> Rule:
         if self.effect == "deny" and (self.sandbox is not None or self.isolation is not None
-                                      or self.rate_limit is not None):
-            raise ValueError("a deny rule grants nothing: sandbox, isolation and rateLimit belong to allows")
+                                      or self.rate_limit is not None or self.audit_arguments != "hashed"):
+            raise ValueError("a deny rule grants nothing: sandbox, isolation, rateLimit and auditArguments belong "
+                             "to allows")
         return self
 
 
