@@ -39,3 +39,18 @@ def test_zygote_death_fails_in_flight_calls_and_a_new_zygote_takes_over(marker: 
         assert replacement and zygote not in replacement
     finally:
         assert gateway.stop() == 0
+
+
+def test_readyz_is_503_while_the_zygote_is_down_and_200_once_a_new_one_serves() -> None:
+    gateway = Gateway().start()
+    try:
+        assert gateway.healthz("/readyz") == 200
+        (zygote,) = gateway.zygotes
+        os.kill(zygote, signal.SIGKILL)
+        # The restart waits its backoff (0.1 s at least) before starting a zygote: a window polling sees.
+        assert wait_until(lambda: gateway.healthz("/readyz") == 503, 5, interval=0.005), "/readyz never said not ready"
+        assert gateway.healthz() == 200  # alive all along
+        assert wait_until(lambda: gateway.healthz("/readyz") == 200, RESPAWN_TIMEOUT_S), "never ready again"
+        assert gateway.call("add", a=2, b=3).value == 5
+    finally:
+        assert gateway.stop() == 0

@@ -216,6 +216,7 @@ class Gateway {
     server_.wait();
   }
   bool ready() const { return server_.ready(); }
+  void set_backend_ready(bool ready) { server_.set_backend_ready(ready); }
   std::size_t session_count() const { return sessions_.size(); }
   py::dict counters() const { return snapshot(*counters_); }
 
@@ -527,6 +528,8 @@ PYBIND11_MODULE(_core, m) {
       .def("shutdown", &Gateway::shutdown)
       .def("wait", &Gateway::wait)
       .def_property_readonly("ready", &Gateway::ready)
+      // The sandbox says whether calls can run: /readyz is 503 while its zygote is down.
+      .def("set_backend_ready", &Gateway::set_backend_ready, py::arg("ready"))
       .def_property_readonly("session_count", &Gateway::session_count)
       .def("counters", &Gateway::counters);
 

@@ -136,7 +136,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
     const std::string_view path = path_of(req.target());
     if (path == "/healthz") return write_simple(http::status::ok, R"({"status":"ok"})", false);
     if (path == "/readyz") {
-      const bool ready = server_.accepting && !server_.draining;
+      const bool ready = server_.accepting && !server_.draining && server_.backend_ready;
       return write_simple(ready ? http::status::ok : http::status::service_unavailable,
                           ready ? R"({"status":"ready"})" : R"({"status":"not_ready"})", false);
     }

@@ -49,6 +49,7 @@ struct HttpServer::Impl {
   std::mutex join_mutex;
   std::atomic<bool> accepting{false};
   std::atomic<bool> draining{false};
+  std::atomic<bool> backend_ready{true};
   std::atomic<bool> stopped{false};
 
   std::mutex mutex;  // guards connections, in_flight, and the stop condition

@@ -110,6 +110,10 @@ void HttpServer::wait() {
   }
 }
 
-bool HttpServer::ready() const { return impl_->accepting.load() && !impl_->draining.load(); }
+bool HttpServer::ready() const {
+  return impl_->accepting.load() && !impl_->draining.load() && impl_->backend_ready.load();
+}
+
+void HttpServer::set_backend_ready(bool ready) { impl_->backend_ready.store(ready); }
 
 }  // namespace sandgate::server

@@ -24,7 +24,10 @@ class HttpServer {
   void shutdown();
   // Blocks until the server has stopped.
   void wait();
+  // Accepting, not draining, and the backend says it can run calls (the sandbox's zygote is up).
   bool ready() const;
+  // Set by the backend as it goes down and comes back; /readyz answers 503 meanwhile.
+  void set_backend_ready(bool ready);
 
   struct Impl;
 

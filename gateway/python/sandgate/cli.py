@@ -19,6 +19,7 @@ import pydantic_core
 
 from sandgate.app import MCPServer
 from sandgate.errors import ConfigError, SandgateError
+from sandgate.logs import configure_logging
 
 PREFERRED_NAMES = ("mcp", "server", "app")
 # The ceiling flags of earlier versions: the policy's spec.defaults.maxSandbox replaced them.
@@ -33,8 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(getattr(args, "log_format", "text"))
     if args.command == "policy":
         from sandgate.policy_cli import policy_command
 
@@ -90,6 +90,8 @@ def build_parser(version: str) -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind; 0 picks a free one")
     serve.add_argument("--transport", choices=("http", "stdio"), default="http")
+    serve.add_argument("--log-format", choices=("text", "json"), default="text",
+                       help="stderr log lines for people (text) or one JSON object per line (json)")
     serve.add_argument("--banner", action="store_true",
                        help="print the endpoint and a curl example")
     serve.add_argument("--trust", action="store_true",

@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from sandgate.logs import announce
 from sandgate.policy.serving import ModulePlans, bind, memory_needed
 from sandgate.sandbox.trust import DEFAULT_CEILING, log_refusals
 from sandgate.settings import ServerSettings
@@ -165,6 +166,9 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool, po
     bound = bind(_core, policy, served.plans, served.grant, native, counters, loop)
     audit = open_audit_log(_core, settings, counters, stdio=False)
     http = _core.HttpServer(native, served.dispatcher, served.grant, counters, bound.gate, audit)
+    if served.runner is not None:  # /readyz follows the sandbox's zygote: 503 while it is down or restarting
+        http.set_backend_ready(served.runner.ready)
+        served.runner.readiness = http.set_backend_ready
     watcher = loop.create_task(_watch_policy(policy)) if policy.watched else None
     shutdown: list[asyncio.Future[None]] = []
 
@@ -187,13 +191,11 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool, po
             installed.append(signal.SIGHUP)
     port = http.start()
     metrics = serve_metrics(_core, counters, settings, policy) if settings.metrics else None
-    print(f"Sandgate {__version__} serving MCP at {endpoint_url(settings.host, port)}",
-          file=sys.stderr, flush=True)
+    announce(f"Sandgate {__version__} serving MCP at {endpoint_url(settings.host, port)}")
     if metrics is not None:
-        print(f"Sandgate metrics at http://{_url_host(settings.metrics_host)}:{metrics.port}/metrics",
-              file=sys.stderr, flush=True)
+        announce(f"Sandgate metrics at http://{_url_host(settings.metrics_host)}:{metrics.port}/metrics")
     if banner:
-        print(banner_text(served.identity, settings.host, port), file=sys.stderr, flush=True)
+        announce(banner_text(served.identity, settings.host, port))
     stopped = False
     try:
         await loop.run_in_executor(None, http.wait)
@@ -242,7 +244,7 @@ def serve_stdio(source: Source, settings: ServerSettings, policy: PolicyFile | N
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="sandgate-asyncio", daemon=True)
     thread.start()
-    print(f"Sandgate {__version__} serving MCP over stdio", file=sys.stderr, flush=True)
+    announce(f"Sandgate {__version__} serving MCP over stdio")
     try:
         policy, loaded = _served_policy(policy)
         served = asyncio.run_coroutine_threadsafe(source(loop, settings, loaded), loop).result()

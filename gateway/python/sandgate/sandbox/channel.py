@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
@@ -93,6 +94,8 @@ class ZygoteChannel:
         self._closing = False
         self.zygote_pid: int | None = None
         self.catalog: bytes | None = None  # the first zygote's; a respawned one's is not believed anew
+        # Told when calls can run again or no longer can (the gateway's /readyz follows it).
+        self.readiness: Callable[[bool], None] = lambda ready: None
 
     @property
     def ready(self) -> bool:
@@ -142,6 +145,7 @@ class ZygoteChannel:
         self.zygote_pid = ready["host_pid"]
         self._restarts = 0
         logger.info("sandbox zygote %d ready", self.zygote_pid)
+        self.readiness(True)
 
     async def _read_catalog(self, sock: socket.socket) -> bytes:
         """Everything up to the zygote's EOF, refused past MAX_CATALOG_BYTES."""
@@ -266,6 +270,7 @@ class ZygoteChannel:
             self._control.close()
             self._control = None
         self.zygote_pid = None
+        self.readiness(False)
         if self._process is not None:
             try:
                 # A zygote that closed its socket is exiting: its status says why.
