@@ -135,7 +135,7 @@ def test_every_alert_is_complete() -> None:
     rules = alert_rules()
     assert {rule["alert"] for rule in rules} == {
         "SandgateToolErrorRatioHigh", "SandgateSandboxStops", "SandgateSeccompViolation", "SandgateZygoteRestarts",
-        "SandgateAuthFailureSpike", "SandgateRateLimiting", "SandgatePolicyReloadRefused",
+        "SandgateAuthFailureSpike", "SandgateRateLimiting", "SandgatePolicyReloadRefused", "SandgateAuditLinesLost",
         "SandgateToolLatencyP99High", "SandgateDown",
     }
     for rule in rules:
