@@ -110,3 +110,7 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
   target_link_options(jwt_fuzzer PRIVATE -fsanitize=fuzzer)
   target_link_libraries(jwt_fuzzer PRIVATE sandgate_mcp_fuzz)
 endif()
+
+# Run by hand (benchmarks/RESULTS.md): what the record stage (families, audit line) costs one call.
+add_executable(record_stage_bench ${CMAKE_CURRENT_SOURCE_DIR}/benchmarks/record_stage.cc)
+target_link_libraries(record_stage_bench PRIVATE sandgate_mcp)

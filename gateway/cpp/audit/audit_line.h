@@ -29,12 +29,13 @@ RequestFacts request_facts(const AuditLog& log, const mcp::Message& request, con
 // Whether a request's end is audited: every call of a tool, resource or prompt, and every refusal of any request.
 bool audited(std::string_view method, std::optional<mcp::Failure> failure);
 
-// The line for a request that ran or was refused in the request path.
-std::string request_line(const AuditLog& log, const mcp::RequestContext& context, std::string_view method,
-                         const RequestFacts& request, std::optional<mcp::Failure> failure,
+// Appends (without a newline) the line for a request that ran or was refused in the request path.
+void append_request_line(std::string& out, const AuditLog& log, const mcp::RequestContext& context,
+                         std::string_view method, const RequestFacts& request, std::optional<mcp::Failure> failure,
                          const mcp::OutcomeFacts& facts, std::optional<double> duration_ms);
 
-// The line for a delivery the authenticate stage refused (no principal, no request yet).
-std::string auth_failure_line(const AuditLog& log, const mcp::RequestContext& who, std::string_view reason);
+// Appends the line for a delivery the authenticate stage refused (no principal, no request yet).
+void append_auth_failure_line(std::string& out, const AuditLog& log, const mcp::RequestContext& who,
+                              std::string_view reason);
 
 }  // namespace sandgate::audit

@@ -45,16 +45,19 @@ void AuditLog::open_file() {
   owns_fd_ = true;
 }
 
-void AuditLog::write(std::string line) {
+void AuditLog::write(std::string_view line) {
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    if (queued_.size() >= settings_.max_queued_lines) {
+    if (queued_lines_ >= settings_.max_queued_lines) {
       counters_->add(metrics::Counter::kAuditLinesDropped);
       return;
     }
-    queued_.push_back(std::move(line));
+    queued_.append(line).push_back('\n');
+    // The writer wakes by itself every kWriterPeriod; a call wakes it (a futex syscall) only for a full batch.
+    wake = ++queued_lines_ == kWakeBatch;
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void AuditLog::reopen() {
@@ -68,22 +71,35 @@ void AuditLog::reopen() {
 void AuditLog::flush() {
   std::unique_lock lock(mutex_);
   // Whatever is queued now goes in the writer's next batch; wait until that batch is done.
-  const std::size_t target = generation_ + (queued_.empty() ? 0 : 1);
+  const std::size_t target = generation_ + (queued_lines_ == 0 ? 0 : 1);
+  flushing_ = true;
   wake_.notify_one();
   written_.wait(lock, [&] { return done_ >= target; });
 }
 
 void AuditLog::run() {
-  std::vector<std::string> batch;
+  std::string batch;
   for (;;) {
     bool reopen = false;
+    std::size_t lines = 0;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || reopen_ || !queued_.empty(); });
-      if (queued_.empty() && !reopen_ && stopping_) return;
-      batch.swap(queued_);
+      wake_.wait_for(lock, kWriterPeriod,
+                     [&] { return stopping_ || reopen_ || flushing_ || queued_lines_ >= kWakeBatch; });
+      if (queued_lines_ == 0 && !reopen_) {
+        flushing_ = false;
+        ++generation_;
+        ++done_;
+        written_.notify_all();
+        if (stopping_) return;
+        continue;
+      }
+      batch.swap(queued_);  // the empty buffer handed back keeps its capacity: no allocation per pass
+      lines = queued_lines_;
+      queued_lines_ = 0;
       reopen = reopen_;
       reopen_ = false;
+      flushing_ = false;
       ++generation_;
     }
     if (reopen && settings_.path != "-") {
@@ -93,7 +109,7 @@ void AuditLog::run() {
         counters_->add(metrics::Counter::kAuditWriteErrors);  // keep the old file: lines still land somewhere
       }
     }
-    write_out(batch);
+    write_out(batch, lines);
     batch.clear();
     {
       std::lock_guard lock(mutex_);
@@ -103,10 +119,8 @@ void AuditLog::run() {
   }
 }
 
-void AuditLog::write_out(const std::vector<std::string>& lines) {
-  if (lines.empty()) return;
-  std::string text;
-  for (const std::string& line : lines) text.append(line).push_back('\n');
+void AuditLog::write_out(const std::string& text, std::size_t lines) {
+  if (text.empty()) return;
   std::size_t sent = 0;
   while (sent < text.size()) {
     const ssize_t n = ::write(fd_, text.data() + sent, text.size() - sent);
@@ -117,7 +131,7 @@ void AuditLog::write_out(const std::vector<std::string>& lines) {
     }
     sent += static_cast<std::size_t>(n);
   }
-  counters_->add(metrics::Counter::kAuditLinesWritten, lines.size());
+  counters_->add(metrics::Counter::kAuditLinesWritten, lines);
 }
 
 std::string AuditLog::arguments_digest(std::string_view arguments_json) const {
@@ -130,13 +144,24 @@ std::string AuditLog::timestamp() const {
   const auto now = clock_->now();
   const auto since_epoch = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   const std::time_t seconds = static_cast<std::time_t>(since_epoch / 1000);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[40];
-  const std::size_t length = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
-  char millis[8];
-  std::snprintf(millis, sizeof millis, ".%03dZ", static_cast<int>(since_epoch % 1000));
-  return std::string(text, length) + millis;
+  // The calendar part changes once a second: formatted once per second per thread, not per line.
+  thread_local std::time_t cached_second = -1;
+  thread_local std::string cached_text;
+  if (seconds != cached_second) {
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    char text[40];
+    cached_text.assign(text, std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc));
+    cached_second = seconds;
+  }
+  const int millis = static_cast<int>(since_epoch % 1000);
+  std::string stamp = cached_text;
+  stamp.push_back('.');
+  stamp.push_back(static_cast<char>('0' + millis / 100));
+  stamp.push_back(static_cast<char>('0' + millis / 10 % 10));
+  stamp.push_back(static_cast<char>('0' + millis % 10));
+  stamp.push_back('Z');
+  return stamp;
 }
 
 }  // namespace sandgate::audit

@@ -68,6 +68,14 @@ TEST(AuditLogTest, AnUnopenablePathIsRefusedAtStart) {
                std::runtime_error);
 }
 
+std::string request_line(const AuditLog& log, const mcp::RequestContext& context, const RequestFacts& request,
+                         std::optional<mcp::Failure> failure, const mcp::OutcomeFacts& facts, double duration_ms) {
+  std::string line = "x";  // appended to what is there
+  append_request_line(line, log, context, "tools/call", request, failure, facts, duration_ms);
+  EXPECT_EQ(line[0], 'x');
+  return line.substr(1);
+}
+
 TEST(AuditLineTest, ACallLineNamesWhoWhatTheDecisionAndTheOutcomeButNoArgumentValue) {
   Fixture f;
   auto log = f.open();
@@ -88,7 +96,7 @@ TEST(AuditLineTest, ACallLineNamesWhoWhatTheDecisionAndTheOutcomeButNoArgumentVa
   facts.reason = "timeout";
   facts.cpu_time_s = 0.5;
   facts.isolation = "per_call";
-  const json::value line = json::parse(request_line(*log, context, "tools/call", hashed, std::nullopt, facts, 12.5));
+  const json::value line = json::parse(request_line(*log, context, hashed, std::nullopt, facts, 12.5));
   EXPECT_EQ(line.at("event"), "call");
   EXPECT_EQ(line.at("request_id"), 7);
   EXPECT_EQ(line.at("target"), "add");
@@ -107,13 +115,15 @@ TEST(AuditLineTest, ACallLineNamesWhoWhatTheDecisionAndTheOutcomeButNoArgumentVa
       R"({"name":"t","rules":[{"id":"r","effect":"allow","principals":["*"],"tools":["add"],"auditArguments":"full"}]})"));
   context.admission.grant = &policy->rules()[0];
   const RequestFacts full = request_facts(*log, request, context);
-  const std::string full_line = request_line(*log, context, "tools/call", full, mcp::Failure::kForbidden, {}, 1.0);
+  const std::string full_line = request_line(*log, context, full, mcp::Failure::kForbidden, {}, 1.0);
   EXPECT_EQ(full_line.find('\n'), std::string::npos);
   EXPECT_EQ(json::parse(full_line).at("arguments"), json::parse(R"({"a":1,"b":2})"));
   EXPECT_EQ(json::parse(full_line).at("event"), "denied");
   EXPECT_EQ(json::parse(full_line).at("arguments_sha256"), nullptr);
 
-  const json::value refused = json::parse(auth_failure_line(*log, context, "expired"));
+  std::string refused_text;
+  append_auth_failure_line(refused_text, *log, context, "expired");
+  const json::value refused = json::parse(refused_text);
   EXPECT_EQ(refused.at("event"), "auth_failure");
   EXPECT_EQ(refused.at("reason"), "expired");
   EXPECT_EQ(refused.at("principal"), nullptr);

@@ -13,6 +13,13 @@ std::string_view stopped_syscall(const json::value& sandbox) {
   return syscall != nullptr && syscall->is_string() ? std::string_view(syscall->get_string()) : "unknown";
 }
 
+// The thread's buffer an audit line is written into, emptied: its capacity stays, so a line costs no allocation.
+std::string& line_buffer() {
+  thread_local std::string buffer;
+  buffer.clear();
+  return buffer;
+}
+
 }  // namespace
 
 const Clock& Recorder::default_clock() {
@@ -24,7 +31,11 @@ void Recorder::record_auth_failure(const mcp::RequestContext& who, std::string_v
   counters_->add(Counter::kAuthFailures);
   Families& families = counters_->families();
   families.auth_failures.add(families.auth_reasons.add(reason), 0);
-  if (audit_) audit_->write(audit::auth_failure_line(*audit_, who, reason));
+  if (audit_) {
+    std::string& line = line_buffer();
+    audit::append_auth_failure_line(line, *audit_, who, reason);
+    audit_->write(line);
+  }
 }
 
 void Recorder::record(const mcp::RequestContext& context, std::string_view method, std::optional<mcp::Failure> failure,
@@ -35,7 +46,9 @@ void Recorder::record(const mcp::RequestContext& context, std::string_view metho
   if (audit_ && request != nullptr && audit::audited(method, failure)) {
     const std::optional<double> duration_ms =
         timed ? std::optional<double>(std::chrono::duration<double, std::milli>(elapsed).count()) : std::nullopt;
-    audit_->write(audit::request_line(*audit_, context, method, *request, failure, facts, duration_ms));
+    std::string& line = line_buffer();
+    audit::append_request_line(line, *audit_, context, method, *request, failure, facts, duration_ms);
+    audit_->write(line);
   }
   Families& families = counters_->families();
   const std::string_view outcome = failure ? std::string_view(mcp::failure_name(*failure)) : std::string_view("ok");
