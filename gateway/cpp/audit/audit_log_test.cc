@@ -132,3 +132,31 @@ TEST(AuditLineTest, ACallLineNamesWhoWhatTheDecisionAndTheOutcomeButNoArgumentVa
 
 }  // namespace
 }  // namespace sandgate::audit
+
+namespace sandgate::audit {
+namespace {
+
+TEST(AuditLineTest, WhatAClientNamedIsEscapedAndReadsBackAsItWas) {
+  Fixture f;
+  auto log = f.open();
+  // A token's subject and a tool name are the client's text: quotes, backslashes, control characters, UTF-8.
+  const std::string hostile = "al\"ice\\\n\t\x01 caf\xc3\xa9 \xf0\x9f\x94\x91";
+  mcp::RequestContext context;
+  context.principal = auth::Principal{.kind = auth::Principal::Kind::kToken, .name = hostile,
+                                      .issuer = "https://idp", .subject = hostile};
+  RequestFacts request;
+  request.id = "req\"1";
+  request.target = hostile;
+  std::string line;
+  append_request_line(line, *log, context, "tools/call", request, std::nullopt, mcp::OutcomeFacts{}, std::nullopt);
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  const json::value parsed = json::parse(line);
+  EXPECT_EQ(parsed.at("principal").at("name").as_string(), hostile);
+  EXPECT_EQ(parsed.at("principal").at("subject").as_string(), hostile);
+  EXPECT_EQ(parsed.at("target").as_string(), hostile);
+  EXPECT_EQ(parsed.at("request_id").as_string(), "req\"1");
+  EXPECT_EQ(parsed.at("duration_ms"), nullptr);
+}
+
+}  // namespace
+}  // namespace sandgate::audit
