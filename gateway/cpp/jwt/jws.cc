@@ -16,11 +16,20 @@
 namespace sandgate::jwt {
 namespace {
 
+// Fetched once: OpenSSL 3 looks an algorithm up by name (under a lock) on every init otherwise.
+const EVP_MD* fetched(const char* name) {
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  static EVP_MD* const sha384 = EVP_MD_fetch(nullptr, "SHA384", nullptr);
+  static EVP_MD* const sha512 = EVP_MD_fetch(nullptr, "SHA512", nullptr);
+  const std::string_view wanted(name);
+  return wanted == "SHA256" ? sha256 : wanted == "SHA384" ? sha384 : sha512;
+}
+
 const EVP_MD* digest_of(Algorithm algorithm) {
   switch (algorithm) {
-    case Algorithm::kRS256: case Algorithm::kPS256: case Algorithm::kES256: case Algorithm::kHS256: return EVP_sha256();
-    case Algorithm::kRS384: case Algorithm::kPS384: case Algorithm::kES384: case Algorithm::kHS384: return EVP_sha384();
-    case Algorithm::kRS512: case Algorithm::kPS512: case Algorithm::kES512: case Algorithm::kHS512: return EVP_sha512();
+    case Algorithm::kRS256: case Algorithm::kPS256: case Algorithm::kES256: case Algorithm::kHS256: return fetched("SHA256");
+    case Algorithm::kRS384: case Algorithm::kPS384: case Algorithm::kES384: case Algorithm::kHS384: return fetched("SHA384");
+    case Algorithm::kRS512: case Algorithm::kPS512: case Algorithm::kES512: case Algorithm::kHS512: return fetched("SHA512");
     case Algorithm::kEdDSA: return nullptr;
   }
   return nullptr;
@@ -40,9 +49,7 @@ const unsigned char* bytes(std::string_view text) { return reinterpret_cast<cons
 bool verify_with_key(Algorithm algorithm, EVP_PKEY* key, std::string_view input, std::string_view signature) {
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> context(EVP_MD_CTX_new());
   EVP_PKEY_CTX* key_context = nullptr;
-  if (!context || EVP_DigestVerifyInit_ex(context.get(), &key_context,
-                                          digest_of(algorithm) ? EVP_MD_get0_name(digest_of(algorithm)) : nullptr,
-                                          nullptr, nullptr, key, nullptr) <= 0) {
+  if (!context || EVP_DigestVerifyInit(context.get(), &key_context, digest_of(algorithm), nullptr, key) <= 0) {
     return false;
   }
   if (is_pss(algorithm) && (EVP_PKEY_CTX_set_rsa_padding(key_context, RSA_PKCS1_PSS_PADDING) <= 0 ||
