@@ -35,6 +35,7 @@ def test_defaults():
         "metrics_host": "127.0.0.1",
         "metrics_port": 9464,
         "max_pending_introspections": 1024,
+        "max_introspections_per_client": 16,
         "max_connections": 10000,
         "stream_keepalive_s": 15.0,
         "max_progress_notifications": 1000,

@@ -38,9 +38,9 @@ bool IntrospectionConfig::operator==(const IntrospectionConfig& other) const {
 }
 
 OpaqueTokens::OpaqueTokens(const WallClock& clock, std::size_t max_cached, std::size_t max_pending,
-                           std::shared_ptr<metrics::Counters> counters)
+                           std::shared_ptr<metrics::Counters> counters, std::size_t max_asks_per_client)
     : clock_(clock), max_cached_(max_cached), max_pending_(max_pending), counters_(std::move(counters)),
-      active_(clock, max_cached, counters_) {
+      active_(clock, max_cached, counters_), max_asks_per_client_(max_asks_per_client) {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) throw std::runtime_error("eventfd failed for the introspection client's wake-ups");
 }
@@ -71,22 +71,27 @@ std::optional<std::variant<Principal, AuthFailure>> OpaqueTokens::find(std::stri
   return refused->second.failure;
 }
 
-bool OpaqueTokens::await(std::string_view token, std::function<void()> resume) {
+bool OpaqueTokens::await(std::string_view token, std::string_view client, std::function<void()> resume) {
   std::string digest = sha256_digest(token);
   bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    if (waiters_ >= max_pending_) {
+    auto found = waiting_.find(digest);
+    const bool first = found == waiting_.end();
+    if (waiters_ >= max_pending_ ||
+        (first && asks_by_client_.count(std::string(client)) != 0 &&
+         asks_by_client_.at(std::string(client)) >= max_asks_per_client_)) {
       counters_->add(metrics::Counter::kTokenIntrospectionsBusy);
       return false;
     }
-    auto [entry, first] = waiting_.try_emplace(std::move(digest));
-    entry->second.push_back(std::move(resume));
-    ++waiters_;
     if (first) {
+      found = waiting_.emplace(std::move(digest), Waiting{std::string(client), {}}).first;
+      ++asks_by_client_[std::string(client)];
       wanted_.emplace_back(token);
       wake = true;
     }
+    found->second.resumes.push_back(std::move(resume));
+    ++waiters_;
   }
   if (wake) {
     const std::uint64_t one = 1;
@@ -144,7 +149,10 @@ void OpaqueTokens::complete(std::string_view token, bool answered, std::string_v
       }
     }
     if (auto found = waiting_.find(digest); found != waiting_.end()) {
-      resumed = std::move(found->second);
+      resumed = std::move(found->second.resumes);
+      if (auto asks = asks_by_client_.find(found->second.client); asks != asks_by_client_.end() && --asks->second == 0) {
+        asks_by_client_.erase(asks);
+      }
       waiting_.erase(found);
       waiters_ -= resumed.size();
     }
@@ -169,8 +177,9 @@ AuthOutcome IntrospectionAuthenticator::authenticate(const mcp::RequestContext& 
     if (auto* principal = std::get_if<Principal>(&*known)) return std::move(*principal);
     return std::get<AuthFailure>(std::move(*known));
   }
-  return AuthPending{[tokens = tokens_, token = std::string(*bearer)](std::function<void()> resume) {
-    return tokens->await(token, std::move(resume));
+  return AuthPending{[tokens = tokens_, token = std::string(*bearer),
+                      client = std::string(mcp::peer_address(context.peer))](std::function<void()> resume) {
+    return tokens->await(token, client, std::move(resume));
   }};
 }
 

@@ -32,8 +32,10 @@ struct IntrospectionConfig {
 
 class OpaqueTokens {
  public:
+  // At most `max_pending` requests wait, and one client address may have at most `max_asks_per_client` tokens
+  // being asked about at once (a client making tokens up must not spend the issuer's capacity).
   OpaqueTokens(const WallClock& clock, std::size_t max_cached, std::size_t max_pending,
-               std::shared_ptr<metrics::Counters> counters);
+               std::shared_ptr<metrics::Counters> counters, std::size_t max_asks_per_client = 16);
   ~OpaqueTokens();
   OpaqueTokens(const OpaqueTokens&) = delete;
   OpaqueTokens& operator=(const OpaqueTokens&) = delete;
@@ -44,8 +46,9 @@ class OpaqueTokens {
   // The answer held for `token`: the principal it stands for or its refusal; nullopt when it must be asked about.
   std::optional<std::variant<Principal, AuthFailure>> find(std::string_view token);
   // `resume` is called once `token`'s answer is known; the client is woken to ask unless it already was. False
-  // (nothing registered) when max_pending requests are already waiting.
-  bool await(std::string_view token, std::function<void()> resume);
+  // (nothing registered) when max_pending requests are already waiting, or when the token is new and `client`
+  // (the request's address) already has max_asks_per_client tokens being asked about.
+  bool await(std::string_view token, std::string_view client, std::function<void()> resume);
   // The tokens to ask about, each once, and the wake-ups read off the eventfd.
   std::vector<std::string> take_wanted();
   // Readable while take_wanted has something for the client.
@@ -70,7 +73,13 @@ class OpaqueTokens {
   std::mutex mutex_;
   std::optional<IntrospectionConfig> config_;
   std::unordered_map<std::string, Refusal> refused_;  // by digest; bounded by max_cached, emptied when full
-  std::unordered_map<std::string, std::vector<std::function<void()>>> waiting_;  // by digest
+  struct Waiting {
+    std::string client;  // whose request made it be asked about
+    std::vector<std::function<void()>> resumes;
+  };
+  const std::size_t max_asks_per_client_;
+  std::unordered_map<std::string, Waiting> waiting_;  // by digest
+  std::unordered_map<std::string, std::size_t> asks_by_client_;
   std::size_t waiters_ = 0;
   std::vector<std::string> wanted_;
 };

@@ -34,19 +34,20 @@ bool readable(int fd) {
 struct Fixture {
   ManualWallClock clock{std::chrono::seconds(kNow)};
   std::shared_ptr<metrics::Counters> counters = std::make_shared<metrics::Counters>();
-  std::shared_ptr<OpaqueTokens> tokens = std::make_shared<OpaqueTokens>(clock, 100, 3, counters);
+  std::shared_ptr<OpaqueTokens> tokens = std::make_shared<OpaqueTokens>(clock, 100, 3, counters, 2);
   IntrospectionAuthenticator authenticator{
       tokens, std::make_shared<const ApiKeyAuthenticator>(std::vector<ApiKey>{}, AnonymousAccess::kDeny), 64};
 
   Fixture() { tokens->configure(config()); }
 
-  AuthOutcome present(std::string_view authorization, std::string_view api_key = "") {
+  AuthOutcome present(std::string_view authorization, std::string_view api_key = "",
+                      std::string_view peer = "192.0.2.1:4000") {
     auto headers = std::make_shared<mcp::Headers>();
     if (!authorization.empty()) headers->add("Authorization", std::string(authorization));
     if (!api_key.empty()) headers->add("X-API-Key", std::string(api_key));
     mcp::RequestContext context;
     context.headers = headers;
-    context.peer = "192.0.2.1:4000";
+    context.peer = peer;
     return authenticator.authenticate(context);
   }
 
@@ -130,14 +131,19 @@ TEST(IntrospectionTest, AnIssuerThatCannotBeAskedIsA503NotARefusal) {
 }
 
 TEST(IntrospectionTest, WaitingRequestsAreBoundedAndCounted) {
-  Fixture f;  // max_pending 3
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_TRUE(std::get<AuthPending>(f.present("Bearer t" + std::to_string(i))).wait([] {}));
-  }
-  EXPECT_FALSE(std::get<AuthPending>(f.present("Bearer t9")).wait([] {}));
-  EXPECT_EQ(f.counters->get(metrics::Counter::kTokenIntrospectionsBusy), 1u);
-  f.tokens->complete("t0", true, answer());  // an answer frees its waiters' places
-  EXPECT_TRUE(std::get<AuthPending>(f.present("Bearer t9")).wait([] {}));
+  Fixture f;  // max_pending 3, two asks per client
+  auto wait = [&](std::string_view token, std::string_view peer) {
+    return std::get<AuthPending>(f.present("Bearer " + std::string(token), "", peer)).wait([] {});
+  };
+  EXPECT_TRUE(wait("t0", "192.0.2.1:1"));
+  EXPECT_TRUE(wait("t1", "192.0.2.1:2"));  // the same address from another port: the same client
+  EXPECT_FALSE(wait("t2", "192.0.2.1:3"));  // a third token being asked about for it: refused
+  EXPECT_TRUE(wait("t0", "192.0.2.1:4"));  // waiting for a token already asked about costs no ask
+  EXPECT_FALSE(wait("t2", "198.51.100.7:1"));  // another client, but max_pending requests wait already
+  EXPECT_EQ(f.counters->get(metrics::Counter::kTokenIntrospectionsBusy), 2u);
+  f.tokens->complete("t0", true, answer());  // an answer frees its waiters' places and its client's ask
+  EXPECT_TRUE(wait("t2", "198.51.100.7:1"));
+  EXPECT_TRUE(wait("t3", "192.0.2.1:5"));
   EXPECT_EQ(f.tokens->take_wanted().size(), 4u);
 }
 

@@ -50,6 +50,7 @@ struct CoreSettings {
   std::size_t max_cached_tokens = 10'000;
   std::size_t max_token_bytes = 8 * 1024;
   std::size_t max_pending_introspections = 1024;
+  std::size_t max_introspections_per_client = 16;
   std::size_t max_progress_notifications = 1000;
   std::size_t max_progress_bytes = 16 * 1024;
   std::size_t max_json_depth = JsonLimits{}.max_depth;
@@ -364,6 +365,7 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("max_cached_tokens", &CoreSettings::max_cached_tokens)
       .def_readwrite("max_token_bytes", &CoreSettings::max_token_bytes)
       .def_readwrite("max_pending_introspections", &CoreSettings::max_pending_introspections)
+      .def_readwrite("max_introspections_per_client", &CoreSettings::max_introspections_per_client)
       .def_readwrite("max_progress_notifications", &CoreSettings::max_progress_notifications)
       .def_readwrite("max_progress_bytes", &CoreSettings::max_progress_bytes)
       .def_readwrite("max_json_depth", &CoreSettings::max_json_depth)
@@ -455,7 +457,8 @@ PYBIND11_MODULE(_core, m) {
                tokens = std::make_shared<policy::TokenServices>(std::make_shared<SystemWallClock>(), s->max_cached_tokens,
                                                                 counters ? counters : std::make_shared<metrics::Counters>(),
                                                                 jwt::JwsLimits{s->max_token_bytes},
-                                                                s->max_pending_introspections);
+                                                                s->max_pending_introspections,
+                                                                s->max_introspections_per_client);
              }
              return std::make_shared<policy::PolicyGate>(h.policy, std::move(grant), std::move(tokens));
            }),

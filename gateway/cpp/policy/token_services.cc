@@ -6,9 +6,10 @@ namespace sandgate::policy {
 
 TokenServices::TokenServices(std::shared_ptr<const WallClock> clock, std::size_t max_cached_tokens,
                              std::shared_ptr<metrics::Counters> counters, jwt::JwsLimits limits,
-                             std::size_t max_pending_introspections)
+                             std::size_t max_pending_introspections, std::size_t max_introspections_per_client)
     : clock_(std::move(clock)), counters_(counters), limits_(limits), cache_(*clock_, max_cached_tokens, counters),
-      opaque_(std::make_shared<auth::OpaqueTokens>(*clock_, max_cached_tokens, max_pending_introspections, counters)) {}
+      opaque_(std::make_shared<auth::OpaqueTokens>(*clock_, max_cached_tokens, max_pending_introspections, counters,
+                                                   max_introspections_per_client)) {}
 
 std::shared_ptr<jwt::KeySlot> TokenServices::slot(const std::string& issuer) {
   std::lock_guard lock(mutex_);

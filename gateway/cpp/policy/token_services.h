@@ -26,7 +26,7 @@ class TokenServices : public std::enable_shared_from_this<TokenServices> {
  public:
   TokenServices(std::shared_ptr<const WallClock> clock, std::size_t max_cached_tokens,
                 std::shared_ptr<metrics::Counters> counters, jwt::JwsLimits limits = {},
-                std::size_t max_pending_introspections = 1024);
+                std::size_t max_pending_introspections = 1024, std::size_t max_introspections_per_client = 16);
 
   // Replaces the issuer's keys with the set in `jwks_json`; the refusal when the set is not acceptable (the
   // keys held before stay). Tokens verified before are verified again.

@@ -24,6 +24,7 @@ class Settings:
     max_cached_tokens: int
     max_token_bytes: int
     max_pending_introspections: int
+    max_introspections_per_client: int
     max_progress_notifications: int
     max_progress_bytes: int
     max_json_depth: int

@@ -54,6 +54,9 @@ class ServerSettings(BaseModel):
     max_pending_introspections: int = Field(1024, ge=1, le=1_000_000,
                                             description="requests waiting for an opaque token's introspection; "
                                                         "more are answered 503")
+    max_introspections_per_client: int = Field(16, ge=1, le=100_000,
+                                               description="opaque tokens one client address may have being asked "
+                                                           "about at once; more are answered 503")
     max_connections: int = Field(10_000, ge=1, le=1_000_000)
     stream_keepalive_s: PositiveSeconds = Field(15.0, description="SSE comment interval on idle streams")
     max_progress_notifications: int = Field(
