@@ -78,15 +78,16 @@ bool OpaqueTokens::await(std::string_view token, std::string_view client, std::f
     std::lock_guard lock(mutex_);
     auto found = waiting_.find(digest);
     const bool first = found == waiting_.end();
-    if (waiters_ >= max_pending_ ||
-        (first && asks_by_client_.count(std::string(client)) != 0 &&
-         asks_by_client_.at(std::string(client)) >= max_asks_per_client_)) {
+    std::string key(client);
+    const auto asks = asks_by_client_.find(key);
+    const bool client_at_bound = asks != asks_by_client_.end() && asks->second >= max_asks_per_client_;
+    if (waiters_ >= max_pending_ || (first && client_at_bound)) {
       counters_->add(metrics::Counter::kTokenIntrospectionsBusy);
       return false;
     }
     if (first) {
-      found = waiting_.emplace(std::move(digest), Waiting{std::string(client), {}}).first;
-      ++asks_by_client_[std::string(client)];
+      ++asks_by_client_[key];
+      found = waiting_.emplace(std::move(digest), Waiting{std::move(key), {}}).first;
       wanted_.emplace_back(token);
       wake = true;
     }
@@ -125,7 +126,7 @@ std::variant<Principal, AuthFailure> OpaqueTokens::judge(std::string_view respon
   const jwt::Claims& claims = std::get<jwt::Claims>(checked);
   until = clock_.now() + config_->cache_for;
   if (claims.expires_at) until = std::min(until, WallClock::time_point(std::chrono::seconds(*claims.expires_at)));
-  return jwt::Provider(provider, std::make_shared<jwt::KeySlot>()).principal(claims);
+  return jwt::principal_of(provider, claims);
 }
 
 void OpaqueTokens::complete(std::string_view token, bool answered, std::string_view response_json) {

@@ -39,7 +39,9 @@ bool Provider::allows(Algorithm algorithm) const {
          std::find(config_.algorithms.begin(), config_.algorithms.end(), algorithm) != config_.algorithms.end();
 }
 
-auth::Principal Provider::principal(const Claims& claims) const {
+auth::Principal Provider::principal(const Claims& claims) const { return principal_of(config_, claims); }
+
+auth::Principal principal_of(const ProviderConfig& config, const Claims& claims) {
   auth::Principal principal;
   principal.kind = auth::Principal::Kind::kToken;
   principal.issuer = claims.issuer;
@@ -49,7 +51,7 @@ auth::Principal Provider::principal(const Claims& claims) const {
     if (principal.client_id.empty() && client != nullptr && client->is_string()) principal.client_id = client->get_string();
   }
   principal.name = !claims.subject.empty() ? claims.subject : principal.client_id;
-  for (const std::string& path : config_.group_claims) add_strings(principal.groups, at_path(claims.all, path));
+  for (const std::string& path : config.group_claims) add_strings(principal.groups, at_path(claims.all, path));
   if (const json::value* scope = claims.all.if_contains("scope"); scope != nullptr && scope->is_string()) {
     std::string_view text = scope->get_string();
     while (!text.empty()) {

@@ -51,4 +51,7 @@ class Provider {
   std::shared_ptr<KeySlot> keys_;
 };
 
+// What Provider::principal does, for claims verified some other way (an introspection endpoint's answer).
+auth::Principal principal_of(const ProviderConfig& config, const Claims& claims);
+
 }  // namespace sandgate::jwt

@@ -103,7 +103,13 @@ void Conversation::receive(Delivery delivery, std::shared_ptr<Responder> respond
   auto authenticated = authenticate(delivery.transport, std::move(delivery.peer), std::move(delivery.headers));
   if (const Fault* fault = std::get_if<Fault>(&authenticated)) return responder->answer(fault_answer(*fault, era));
   if (auto* waiting = std::get_if<AwaitingCredentials>(&authenticated)) {
-    return await_credentials(std::move(delivery), std::move(*waiting), era, std::move(responder));
+    // Received again, whole, once the answer is known: its peer and headers from the context they went into.
+    delivery.peer = std::move(waiting->who.peer);
+    delivery.headers = *waiting->who.headers;
+    auto parked = std::make_shared<Delivery>(std::move(delivery));
+    auto busy = await_credentials(waiting->pending, [this, parked, responder] { receive(std::move(*parked), responder); });
+    if (busy) responder->answer(fault_answer(*busy, era));
+    return;
   }
   RequestContext who = std::move(std::get<RequestContext>(authenticated));
   if (era == Era::kLegacy) return receive_legacy(delivery, std::move(who), body, responder);
@@ -134,21 +140,14 @@ std::variant<RequestContext, Fault, Conversation::AwaitingCredentials> Conversat
   return who;
 }
 
-void Conversation::await_credentials(Delivery delivery, AwaitingCredentials waiting, Era era,
-                                     std::shared_ptr<Responder> responder) {
-  // The delivery comes back whole: its peer and headers from the context they were moved into.
-  delivery.peer = std::move(waiting.who.peer);
-  delivery.headers = *waiting.who.headers;
-  auto parked = std::make_shared<Delivery>(std::move(delivery));
-  std::weak_ptr<void> alive = alive_;
-  const bool waits = waiting.pending.wait([this, alive, parked, responder] {
-    if (std::shared_ptr<void> held = alive.lock()) receive(std::move(*parked), responder);
+std::optional<Fault> Conversation::await_credentials(auth::AuthPending& pending, std::function<void()> resume) const {
+  const bool waits = pending.wait([alive = std::weak_ptr<void>(alive_), resume = std::move(resume)] {
+    if (std::shared_ptr<void> held = alive.lock()) resume();
   });
-  if (!waits) {
-    Fault busy{Failure::kServerBusy, "Service Unavailable: too many credentials are being checked"};
-    busy.detail.retry_after_s = 1;
-    responder->answer(fault_answer(busy, era));
-  }
+  if (waits) return std::nullopt;
+  Fault busy{Failure::kServerBusy, "Service Unavailable: too many credentials are being checked"};
+  busy.detail.retry_after_s = 1;
+  return busy;
 }
 
 std::optional<Fault> Conversation::check_routing(const RoutingHeaders& routing, const Message& message) const {
@@ -245,9 +244,8 @@ void Conversation::receive_legacy(const Delivery& delivery, RequestContext who, 
   if (!delivery.session_id) {
     return responder->answer(fault_answer({Failure::kSessionRequired, "Bad Request: Missing session ID"}, Era::kLegacy));
   }
-  auto record = sessions_.touch(*delivery.session_id);
-  // Another caller's session is answered as an unknown one: its id alone must not let anyone in.
-  if (!record || record->owner != auth::identity_of(who.principal)) {
+  auto record = touch_owned(*delivery.session_id, who.principal);
+  if (!record) {
     return responder->answer(
         fault_answer({Failure::kSessionNotFound, "Not Found: Session not found or expired"}, Era::kLegacy));
   }
@@ -339,9 +337,15 @@ void Conversation::run(const Message& request, RequestContext context, std::stri
   engine_.handle(request, context, std::move(cancel), std::move(finished));
 }
 
-bool Conversation::touch_session(std::string_view id, const auth::Principal& caller) {
+std::optional<SessionRecord> Conversation::touch_owned(std::string_view id, const auth::Principal& caller) {
   std::optional<SessionRecord> record = sessions_.touch(id);
-  return record && record->owner == auth::identity_of(caller);
+  // Another caller's session is answered as an unknown one: its id alone must not let anyone in.
+  if (record && record->owner != auth::identity_of(caller)) return std::nullopt;
+  return record;
+}
+
+bool Conversation::touch_session(std::string_view id, const auth::Principal& caller) {
+  return touch_owned(id, caller).has_value();
 }
 
 bool Conversation::close_session(const std::string& id, const auth::Principal& caller) {

@@ -2,6 +2,7 @@
 // What a client's exchange means, whichever transport carried it: era rules, legacy initialize and
 // sessions, batches, request ids and cancellation, progress routing, reply encoding. Transports only
 // frame bytes, fill a Delivery and send the Answer back.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -84,8 +85,9 @@ class Conversation {
   // (an HTTP GET of a session's stream, a DELETE): the context of its principal, the fault to answer, or a wait.
   std::variant<RequestContext, Fault, AwaitingCredentials> authenticate(Transport transport, std::string peer,
                                                                         Headers headers) const;
-  // Held by what resumes a delivery later: expired once this conversation is gone.
-  std::weak_ptr<void> alive() const { return alive_; }
+  // Calls `resume` once the credential's answer is known, unless this conversation is gone by then; the fault to
+  // answer when too many requests already wait (nothing registered).
+  std::optional<Fault> await_credentials(auth::AuthPending& pending, std::function<void()> resume) const;
 
   // A failure answered before or outside any request (malformed body, transport bounds).
   static Answer fault_answer(const Fault& fault, Era era, const json::value& id = nullptr);
@@ -97,8 +99,8 @@ class Conversation {
                       const std::shared_ptr<Responder>& responder);
   void receive_legacy(const Delivery& delivery, RequestContext who, Body& body, const std::shared_ptr<Responder>& responder);
   void initialize(const Message& message, const auth::Principal& caller, const std::shared_ptr<Responder>& responder);
-  // Parks the delivery until its credential's answer is known, then receives it again.
-  void await_credentials(Delivery delivery, AwaitingCredentials waiting, Era era, std::shared_ptr<Responder> responder);
+  // The session's record, its idle timer refreshed, when it is open and `caller` opened it.
+  std::optional<SessionRecord> touch_owned(std::string_view id, const auth::Principal& caller);
   std::optional<Fault> check_routing(const RoutingHeaders& routing, const Message& message) const;
   void notify(const Message& notification, std::string_view scope);
   // Runs one request through authorize, rate-limit, dispatch and record; `done` gets its JSON-RPC reply text

@@ -207,14 +207,10 @@ void StreamableHttp::handle(McpHttpRequest request, std::shared_ptr<CancelToken>
     if (auto* waiting = std::get_if<Conversation::AwaitingCredentials>(&who)) {
       // Asked again once the credential's answer is known; the request is whole (authenticate took copies).
       auto parked = std::make_shared<McpHttpRequest>(std::move(request));
-      std::weak_ptr<void> alive = conversation_.alive();
-      const bool waits = waiting->pending.wait([this, alive, parked, cancel, done, events] {
-        if (std::shared_ptr<void> held = alive.lock()) handle(std::move(*parked), cancel, done, events);
-      });
-      if (waits) return;
-      Fault busy{Failure::kServerBusy, "Service Unavailable: too many credentials are being checked"};
-      busy.detail.retry_after_s = 1;
-      return done(fault_reply(busy, Era::kLegacy));
+      auto busy = conversation_.await_credentials(
+          waiting->pending, [this, parked, cancel, done, events] { handle(std::move(*parked), cancel, done, events); });
+      if (busy) done(fault_reply(*busy, Era::kLegacy));
+      return;
     }
     const auth::Principal& caller = std::get<RequestContext>(who).principal;
     return request.method == "GET" ? handle_get(request, caller, done) : handle_delete(request, caller, done);

@@ -3,6 +3,20 @@
 #include "auth/token_authenticator.h"
 
 namespace sandgate::policy {
+namespace {
+
+// `stage`, kept alive together with the services whose clock and caches it reads.
+template <typename Stage>
+std::shared_ptr<const auth::Authenticator> held_with(std::shared_ptr<TokenServices> services, Stage stage) {
+  struct Held {
+    std::shared_ptr<TokenServices> services;
+    Stage stage;
+  };
+  auto held = std::make_shared<const Held>(Held{std::move(services), std::move(stage)});
+  return std::shared_ptr<const auth::Authenticator>(held, &held->stage);
+}
+
+}  // namespace
 
 TokenServices::TokenServices(std::shared_ptr<const WallClock> clock, std::size_t max_cached_tokens,
                              std::shared_ptr<metrics::Counters> counters, jwt::JwsLimits limits,
@@ -35,13 +49,7 @@ std::shared_ptr<const auth::Authenticator> TokenServices::authenticator_for(cons
   // judged by it when it resumes.
   opaque_->configure(policy->introspection());
   if (policy->introspection()) {
-    struct HeldIntrospection {
-      std::shared_ptr<TokenServices> services;  // the clock the answers are judged on
-      auth::IntrospectionAuthenticator authenticator;
-    };
-    auto held = std::make_shared<const HeldIntrospection>(HeldIntrospection{
-        shared_from_this(), auth::IntrospectionAuthenticator(opaque_, api_keys, limits_.max_token_bytes)});
-    api_keys = std::shared_ptr<const auth::Authenticator>(held, &held->authenticator);
+    api_keys = held_with(shared_from_this(), auth::IntrospectionAuthenticator(opaque_, api_keys, limits_.max_token_bytes));
   }
   if (policy->token_providers().empty()) return api_keys;
   std::vector<std::shared_ptr<const jwt::Provider>> providers;
@@ -49,14 +57,8 @@ std::shared_ptr<const auth::Authenticator> TokenServices::authenticator_for(cons
     providers.push_back(std::make_shared<const jwt::Provider>(config, slot(config.rules.issuer)));
   }
   std::shared_ptr<TokenServices> self = shared_from_this();
-  struct Held {
-    std::shared_ptr<TokenServices> services;  // the cache and clock the authenticator uses
-    auth::TokenAuthenticator authenticator;
-  };
-  auto held = std::make_shared<const Held>(Held{
-      self, auth::TokenAuthenticator(std::move(providers), std::shared_ptr<jwt::TokenCache>(self, &cache_), *clock_,
-                                     counters_, api_keys, limits_)});
-  return std::shared_ptr<const auth::Authenticator>(held, &held->authenticator);
+  return held_with(self, auth::TokenAuthenticator(std::move(providers), std::shared_ptr<jwt::TokenCache>(self, &cache_),
+                                                  *clock_, counters_, api_keys, limits_));
 }
 
 }  // namespace sandgate::policy
