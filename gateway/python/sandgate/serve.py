@@ -189,8 +189,13 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool, po
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGHUP, hangup)
             installed.append(signal.SIGHUP)
-    port = http.start()
     metrics = serve_metrics(_core, counters, settings, policy) if settings.metrics else None
+    try:
+        port = http.start()
+    except BaseException:
+        if metrics is not None:
+            metrics.close()
+        raise
     announce(f"Sandgate {__version__} serving MCP at {endpoint_url(settings.host, port)}")
     if metrics is not None:
         announce(f"Sandgate metrics at http://{_url_host(settings.metrics_host)}:{metrics.port}/metrics")
@@ -285,7 +290,7 @@ def open_audit_log(core: Any, settings: ServerSettings, counters: Any, *, stdio:
 
 
 def serve_metrics(core: Any, counters: Any, settings: ServerSettings, policy: PolicyFile) -> MetricsServer:
-    """The metrics port, bound before the server announces itself: a port in use stops the start."""
+    """The metrics port, bound before the MCP port: a port in use stops the start before anything serves."""
     from sandgate import __version__
     from sandgate.errors import ConfigError
     from sandgate.metrics import CoreCollector, MetricsServer
