@@ -1,7 +1,8 @@
 // By hand, not a test: what the record stage costs one tools/call (target: metrics and audit together at most
-// 2 % of an in-process call). Built with the C++ tests (`make cpp-tests`), run as
+// 2 % of an in-process call). Built with the C++ tests; measure an optimised build (the tests' is not):
 //
-//   build/cpp/record_stage_bench [iterations]
+//   cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DSANDGATE_BUILD_MODULE=OFF -DSANDGATE_BUILD_TESTS=ON
+//   cmake --build build/bench --target record_stage_bench && build/bench/record_stage_bench [iterations]
 //
 // Prints the median over 15 batches of ns per call of: the record stage with counters only (as before the
 // labelled families), with the families (method, outcome, tool, duration histogram), and with the families and

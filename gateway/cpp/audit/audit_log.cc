@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -135,32 +137,34 @@ void AuditLog::write_out(const std::string& text, std::size_t lines) {
 }
 
 std::string AuditLog::arguments_digest(std::string_view arguments_json) const {
-  std::string salted = settings_.salt;
-  salted.append(arguments_json);
-  return to_hex(sha256_digest(salted));
+  return to_hex(sha256_digest({settings_.salt, arguments_json}));
 }
 
-std::string AuditLog::timestamp() const {
+Timestamp AuditLog::timestamp() const {
   const auto now = clock_->now();
   const auto since_epoch = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   const std::time_t seconds = static_cast<std::time_t>(since_epoch / 1000);
   // The calendar part changes once a second: formatted once per second per thread, not per line.
   thread_local std::time_t cached_second = -1;
-  thread_local std::string cached_text;
+  thread_local std::array<char, 19> cached_text{};  // YYYY-MM-DDTHH:MM:SS
   if (seconds != cached_second) {
     std::tm utc{};
     gmtime_r(&seconds, &utc);
     char text[40];
-    cached_text.assign(text, std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc));
+    if (std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc) != cached_text.size()) {
+      std::strcpy(text, "0000-00-00T00:00:00");  // a year past 9999: not a time this clock gives
+    }
+    std::memcpy(cached_text.data(), text, cached_text.size());
     cached_second = seconds;
   }
   const int millis = static_cast<int>(since_epoch % 1000);
-  std::string stamp = cached_text;
-  stamp.push_back('.');
-  stamp.push_back(static_cast<char>('0' + millis / 100));
-  stamp.push_back(static_cast<char>('0' + millis / 10 % 10));
-  stamp.push_back(static_cast<char>('0' + millis % 10));
-  stamp.push_back('Z');
+  Timestamp stamp;
+  char* at = std::copy(cached_text.begin(), cached_text.end(), stamp.text.data());
+  *at++ = '.';
+  *at++ = static_cast<char>('0' + millis / 100);
+  *at++ = static_cast<char>('0' + millis / 10 % 10);
+  *at++ = static_cast<char>('0' + millis % 10);
+  *at = 'Z';
   return stamp;
 }
 

@@ -2,6 +2,7 @@
 // The audit trail: one JSON line per call and per refusal, appended to a file (reopened on request, for
 // rotation) or to stdout by a writer thread of its own. A request never waits on the disk: a line is queued, or
 // dropped and counted when `max_queued_lines` are already waiting.
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -28,6 +29,12 @@ struct AuditSettings {
 inline constexpr std::chrono::milliseconds kWriterPeriod{20};
 inline constexpr std::size_t kWakeBatch = 256;
 
+// RFC 3339 UTC with milliseconds, always 24 characters: held by value, no allocation per line.
+struct Timestamp {
+  std::array<char, 24> text{};
+  std::string_view view() const { return {text.data(), text.size()}; }
+};
+
 class AuditLog {
  public:
   // Opens the path (throws std::runtime_error naming it when it cannot) and starts the writer.
@@ -46,7 +53,7 @@ class AuditLog {
   // a guessed value from being confirmed by hashing it.
   std::string arguments_digest(std::string_view arguments_json) const;
   // Now as RFC 3339 UTC with milliseconds.
-  std::string timestamp() const;
+  Timestamp timestamp() const;
 
  private:
   void run();

@@ -79,7 +79,7 @@ std::string request_line(const AuditLog& log, const mcp::RequestContext& context
 TEST(AuditLineTest, ACallLineNamesWhoWhatTheDecisionAndTheOutcomeButNoArgumentValue) {
   Fixture f;
   auto log = f.open();
-  EXPECT_EQ(log->timestamp(), "2027-01-15T08:00:00.000Z");
+  EXPECT_EQ(log->timestamp().view(), "2027-01-15T08:00:00.000Z");
   const std::string text = R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"add","arguments":{"a":1,
     "b":2}}})";
   const mcp::Message request = std::get<mcp::Message>(mcp::decode_message(json::parse(text), text));

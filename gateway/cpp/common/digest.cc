@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <memory>
+
 namespace sandgate {
 namespace {
 
@@ -13,20 +15,28 @@ const EVP_MD* sha256_md() {
 
 }  // namespace
 
-std::string sha256_digest(std::string_view bytes) {
+std::string sha256_digest(std::initializer_list<std::string_view> parts) {
+  // One context per thread, initialised again for each digest: EVP_Digest allocates and frees one per call.
+  thread_local const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
+                                                                                     &EVP_MD_CTX_free);
   std::string digest(32, '\0');
   unsigned int size = 0;
-  EVP_Digest(bytes.data(), bytes.size(), reinterpret_cast<unsigned char*>(digest.data()), &size, sha256_md(), nullptr);
+  EVP_DigestInit_ex2(context.get(), sha256_md(), nullptr);
+  for (const std::string_view part : parts) EVP_DigestUpdate(context.get(), part.data(), part.size());
+  EVP_DigestFinal_ex(context.get(), reinterpret_cast<unsigned char*>(digest.data()), &size);
   return digest;
 }
 
+std::string sha256_digest(std::string_view bytes) { return sha256_digest({bytes}); }
+
 std::string to_hex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char byte : bytes) {
-    out.push_back(kDigits[byte >> 4]);
-    out.push_back(kDigits[byte & 0xf]);
+  std::string out(bytes.size() * 2, '\0');
+  char* at = out.data();
+  for (const char c : bytes) {
+    const auto byte = static_cast<unsigned char>(c);
+    *at++ = kDigits[byte >> 4];
+    *at++ = kDigits[byte & 0xf];
   }
   return out;
 }
