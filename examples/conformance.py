@@ -78,10 +78,13 @@ def test_multiple_content_types() -> Any:
 
 
 @server.tool(description="Tests tool that emits log messages during execution")
-def test_tool_with_logging() -> str:
-    # The scenario expects three info-level notifications/message ("Tool
-    # execution started", "Tool processing data", "Tool execution completed",
-    # ~50 ms apart); logging from tools is issue 3.
+async def test_tool_with_logging(ctx: Context) -> str:
+    # Sandboxed: each message crosses the call socket and reaches the client as notifications/message.
+    await ctx.info("Tool execution started")
+    await asyncio.sleep(0.05)
+    await ctx.info("Tool processing data")
+    await asyncio.sleep(0.05)
+    await ctx.info("Tool execution completed")
     return "Tool with logging executed successfully"
 
 
@@ -109,7 +112,9 @@ def test_streaming_elicitation() -> str:
 
 
 @server.tool(description="Diagnostic tool: must not log unless the request sets a log level")
-def test_logging_tool() -> str:
+async def test_logging_tool(ctx: Context) -> str:
+    # The gateway sends it only when the request asked for log messages by its _meta log level.
+    await ctx.info("Logging evaluated")
     return "Logging evaluated"
 
 

@@ -12,6 +12,7 @@ set(SANDGATE_UNIT_TESTS
   ${CMAKE_CURRENT_LIST_DIR}/mcp/catalog_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/streamable_http_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/notifications_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/mcp/log_notifications_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/cancel_token_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/in_flight_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/conversation_test.cc

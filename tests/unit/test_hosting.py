@@ -59,12 +59,12 @@ class FakeRunner:
         self.runs: list[tuple[str, dict[str, Any], Sandbox]] = []
         self.ended: list[str] = []
 
-    async def run(self, request: dict[str, Any], limits: Sandbox, *, progress: Any = None) -> tuple[int, str]:
+    async def run(self, request: dict[str, Any], limits: Sandbox, *, relay: Any = None) -> tuple[int, str]:
         self.runs.append(("per_call", request, limits))
         return 0, '{"content":[]}'
 
     async def run_in_session(self, session: str, request: dict[str, Any], limits: Sandbox, *,
-                             progress: Any = None) -> tuple[int, str]:
+                             relay: Any = None) -> tuple[int, str]:
         self.runs.append((f"session {session}", request, limits))
         return 0, '{"content":[]}'
 

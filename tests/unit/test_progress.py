@@ -209,19 +209,19 @@ def test_invalid_progress_is_the_tools_error():
 
 
 class FakeRunner:
-    """Plays a sandboxed child: its frames go to the `progress` callback the Dispatcher passed."""
+    """Plays a sandboxed child: its progress frames go to the `relay` callback the Dispatcher passed."""
 
     def __init__(self, frames: list[Any]) -> None:
         self.frames = frames
         self.requests: list[dict[str, Any]] = []
         self.callbacks: list[Any] = []
 
-    async def run(self, request: dict[str, Any], limits: Sandbox, *, progress: Any = None) -> tuple[int, str]:
+    async def run(self, request: dict[str, Any], limits: Sandbox, *, relay: Any = None) -> tuple[int, str]:
         self.requests.append(request)
-        self.callbacks.append(progress)
-        if progress is not None:
+        self.callbacks.append(relay)
+        if relay is not None:
             for frame in self.frames:
-                progress(frame)
+                relay({"progress": frame})
         return 0, '{"content":[]}'
 
 

@@ -53,6 +53,8 @@ struct CoreSettings {
   std::size_t max_introspections_per_client = 16;
   std::size_t max_progress_notifications = 1000;
   std::size_t max_progress_bytes = 16 * 1024;
+  std::size_t max_log_notifications = 1000;
+  std::size_t max_log_bytes = 16 * 1024;
   std::size_t max_json_depth = JsonLimits{}.max_depth;
   std::size_t max_json_string_bytes = JsonLimits{}.max_string_bytes;
   std::size_t max_json_members = JsonLimits{}.max_members;
@@ -71,6 +73,7 @@ mcp::EngineSettings engine_settings(const CoreSettings& s, std::shared_ptr<const
   e.identity = {s.server_name, s.server_version, s.instructions};
   e.page_size = s.page_size;
   e.progress = mcp::ProgressLimits{s.max_progress_notifications, s.max_progress_bytes};
+  e.logs = mcp::LogLimits{s.max_log_notifications, s.max_log_bytes};
   e.json_limits = JsonLimits{s.max_json_depth, s.max_json_string_bytes, s.max_json_members};
   return e;
 }
@@ -368,6 +371,8 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("max_introspections_per_client", &CoreSettings::max_introspections_per_client)
       .def_readwrite("max_progress_notifications", &CoreSettings::max_progress_notifications)
       .def_readwrite("max_progress_bytes", &CoreSettings::max_progress_bytes)
+      .def_readwrite("max_log_notifications", &CoreSettings::max_log_notifications)
+      .def_readwrite("max_log_bytes", &CoreSettings::max_log_bytes)
       .def_readwrite("max_json_depth", &CoreSettings::max_json_depth)
       .def_readwrite("max_json_string_bytes", &CoreSettings::max_json_string_bytes)
       .def_readwrite("max_json_members", &CoreSettings::max_json_members)

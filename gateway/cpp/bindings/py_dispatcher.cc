@@ -47,6 +47,14 @@ py::cpp_function progress_notifier(std::shared_ptr<mcp::ProgressReporter> report
   });
 }
 
+// The request's log messages as a Python callable: (level, params JSON) in, delivered or not out.
+py::cpp_function log_notifier(std::shared_ptr<mcp::LogReporter> reporter) {
+  return py::cpp_function([reporter = std::move(reporter)](std::string_view level, std::string_view params_json) {
+    py::gil_scoped_release release;  // as progress: delivery may wait on a connection
+    return reporter->report(level, params_json);
+  });
+}
+
 // None when the engine has no grant; an in-process call needs no limits, so its plan is one shared tuple.
 py::object call_plan(const std::optional<policy::SandboxPlan>& plan, const py::object& in_process) {
   if (!plan) return py::none();
@@ -157,14 +165,13 @@ void PyDispatcher::run(Job& job) {
         },
         py::arg("status"), py::arg("body"), py::arg("facts_json") = "");
     const std::string method(mcp::invocation_method(job.invocation.kind));
-    // Only a request with a progress token gets the extra argument; the common call stays as it was.
+    // Only a request with a progress token or a log level gets the extra arguments; the common call stays as it was.
     py::object plan = call_plan(job.invocation.plan, in_process_);
-    py::object result =
-        job.invocation.progress
-            ? call_(method, job.invocation.name, job.invocation.arguments_json, job.invocation.meta_json, complete,
-                    job.invocation.session, plan, py::arg("progress") = progress_notifier(job.invocation.progress))
-            : call_(method, job.invocation.name, job.invocation.arguments_json, job.invocation.meta_json, complete,
-                    job.invocation.session, plan);
+    py::dict channels;
+    if (job.invocation.progress) channels["progress"] = progress_notifier(job.invocation.progress);
+    if (job.invocation.log) channels["log"] = log_notifier(job.invocation.log);
+    py::object result = call_(method, job.invocation.name, job.invocation.arguments_json, job.invocation.meta_json,
+                              complete, job.invocation.session, plan, **channels);
     if (py::isinstance<py::tuple>(result)) {
       // (status, body) or (status, body, facts_json)
       auto outcome = result.cast<py::tuple>();

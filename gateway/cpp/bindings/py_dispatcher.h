@@ -22,7 +22,8 @@ class PyDispatcher final : public mcp::Dispatcher {
  public:
   // Construct with the GIL held. `target` has catalog_json() and call(kind, name, args, meta, completion,
   // session, plan[, progress=notifier]), which returns (status, json) or, for a coroutine, a future with cancel().
-  // `progress` is passed only for a request with a progress token: notifier(params_json) -> bool.
+  // `progress` is passed only for a request with a progress token: notifier(params_json) -> bool; `log` only when
+  // the client wants log messages of the request: log(level, params_json) -> bool.
   PyDispatcher(py::object target, std::size_t workers);
   ~PyDispatcher() override;
 

@@ -12,6 +12,9 @@ const char* name_key(std::string_view method) {
   return nullptr;
 }
 
+// Only calls run a handler, the one thing that reports or logs before the reply.
+bool runs_a_handler(std::string_view method) { return name_key(method) != nullptr; }
+
 // The version header decides; without one, a batch, `initialize` or a session mean legacy, a `_meta`
 // protocol version modern, and anything else what the transport assumes.
 Era era_of(const Delivery& delivery, const Body& body) {
@@ -204,7 +207,10 @@ void Conversation::receive_modern(const Delivery& delivery, RequestContext who, 
   context.era = Era::kModern;
   context.protocol_version = std::get<std::string>(envelope);
   context.session = delivery.connection;  // stateless, but a stdio connection is its client's session
-  if (progress_token(message) != nullptr) context.notifications = responder->notifications();
+  context.log_level = requested_log_level(message);
+  if (progress_token(message) != nullptr || (context.log_level && runs_a_handler(message.method))) {
+    context.notifications = responder->notifications();
+  }
   run(message, std::move(context), cancel_scope(delivery, Era::kModern), delivery.cancel,
       answer_with(responder));
 }
@@ -278,11 +284,18 @@ void Conversation::receive_legacy(const Delivery& delivery, RequestContext who, 
       }
     }
     if (message.kind == MessageKind::kRequest) requests.push_back(&message);
+    if (message.kind == MessageKind::kRequest && message.method == "logging/setLevel") {
+      remember_log_level(*delivery.session_id, *record, message);
+    }
   }
+  // Until the client sets a level, it gets every message (as the official SDKs' servers send them).
+  context.log_level = log_level_named(record->log_level).value_or(LogLevel::kDebug);
   if (!body.is_batch) {
     if (requests.empty()) return responder->answer(Answer{});
     const Message& message = *requests.front();
-    if (progress_token(message) != nullptr) context.notifications = responder->notifications();
+    if (progress_token(message) != nullptr || runs_a_handler(message.method)) {
+      context.notifications = responder->notifications();
+    }
     return run(message, std::move(context), scope, delivery.cancel,
                answer_with(responder));
   }
@@ -335,6 +348,14 @@ void Conversation::run(const Message& request, RequestContext context, std::stri
     done(encode_result(id, std::get<std::string>(reply)), WireError{200, 0});
   };
   engine_.handle(request, context, std::move(cancel), std::move(finished));
+}
+
+void Conversation::remember_log_level(const std::string& session_id, SessionRecord& record, const Message& request) {
+  const json::value* level = request.params.if_contains("level");
+  // An unknown level is the engine's to refuse; the session keeps the one it had.
+  if (level == nullptr || !level->is_string() || !log_level_named(level->get_string())) return;
+  record.log_level = std::string(level->get_string());
+  sessions_.update(session_id, record);
 }
 
 std::optional<SessionRecord> Conversation::touch_owned(std::string_view id, const auth::Principal& caller) {

@@ -101,6 +101,8 @@ class Conversation {
   void initialize(const Message& message, const auth::Principal& caller, const std::shared_ptr<Responder>& responder);
   // The session's record, its idle timer refreshed, when it is open and `caller` opened it.
   std::optional<SessionRecord> touch_owned(std::string_view id, const auth::Principal& caller);
+  // A valid logging/setLevel's level, kept on its session for the requests that follow.
+  void remember_log_level(const std::string& session_id, SessionRecord& record, const Message& request);
   std::optional<Fault> check_routing(const RoutingHeaders& routing, const Message& message) const;
   void notify(const Message& notification, std::string_view scope);
   // Runs one request through authorize, rate-limit, dispatch and record; `done` gets its JSON-RPC reply text

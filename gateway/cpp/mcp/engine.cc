@@ -106,7 +106,9 @@ std::string Engine::discover_result() const {
   for (auto v : kLegacyVersions) versions.emplace_back(v);
   json::object result;
   result.emplace("supportedVersions", std::move(versions));
-  result.emplace("capabilities", catalog_.capabilities());
+  json::object caps = catalog_.capabilities();
+  caps.emplace("logging", json::object{});  // a request asks for log messages by its _meta
+  result.emplace("capabilities", std::move(caps));
   if (!settings_.identity.instructions.empty()) result.emplace("instructions", settings_.identity.instructions);
   return json::serialize(result);
 }
@@ -175,7 +177,10 @@ void Engine::handle(const Message& request, const RequestContext& context, std::
     if (method == "ping") return done(std::string("{}"));
     if (method == "logging/setLevel") {
       const json::value* level = request.params.if_contains("level");
-      if (level == nullptr || !level->is_string()) return done(invalid_params("Invalid params: 'level' must be a string"));
+      if (level == nullptr || !level->is_string() || !log_level_named(level->get_string())) {
+        return done(invalid_params("Invalid params: 'level' must be one of debug, info, notice, warning, error, "
+                                   "critical, alert, emergency"));
+      }
       return done(std::string("{}"));
     }
   }
@@ -190,7 +195,7 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
   if (name == nullptr || !name->is_string()) {
     return done(invalid_params(std::string("Invalid params: '") + key + "' must be a string"));
   }
-  Invocation invocation{kind, std::string(name->get_string()), "{}", "{}", context.session, nullptr, std::nullopt};
+  Invocation invocation{kind, std::string(name->get_string()), "{}", "{}", context.session, nullptr, nullptr, std::nullopt};
   const json::value* args = request.params.if_contains("arguments");
   const bool has_arguments = args != nullptr && !args->is_null();
   if (has_arguments && !args->is_object()) return done(invalid_params("Invalid params: 'arguments' must be an object"));
@@ -212,6 +217,9 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
     if (kind == InvocationKind::kToolCall && context.admission.grant != nullptr) {
       invocation.plan = policy::granted_plan(*invocation.plan, *context.admission.grant);
     }
+  }
+  if (context.log_level) {
+    invocation.log = std::make_shared<LogReporter>(context.notifications, *context.log_level, settings_.logs, counters_);
   }
   if (progress_token(request) != nullptr) {
     invocation.progress = std::make_shared<ProgressReporter>(context.notifications, settings_.progress,

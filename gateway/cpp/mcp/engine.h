@@ -32,6 +32,7 @@ struct EngineSettings {
   std::int64_t list_ttl_ms = 60'000;
   std::int64_t read_ttl_ms = 0;
   ProgressLimits progress;
+  LogLimits logs;
   // Each call's isolation and limits; without one the dispatcher decides where handlers run.
   std::shared_ptr<const policy::SandboxGrant> sandbox;
 };

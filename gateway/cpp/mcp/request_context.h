@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "auth/principal.h"
+#include "mcp/log_notifications.h"
 #include "mcp/notifications.h"
 #include "mcp/protocol.h"
 
@@ -72,6 +73,9 @@ struct RequestContext {
   Admission admission;  // set by the authorize stage
   // The transport's channel for this request's notifications; null when it has none (no progress token, a batch).
   std::shared_ptr<NotificationSink> notifications;
+  // The least severe log message the client wants of this request; nullopt: none (a modern request that asked
+  // for none). A legacy session's is its logging/setLevel, else every level.
+  std::optional<LogLevel> log_level;
   std::chrono::steady_clock::time_point started{};  // when it entered the request path (the recorder's clock)
 };
 

@@ -19,6 +19,11 @@ std::string_view counter_name(Counter counter) {
     case Counter::kProgressDroppedOverLimit: return "progress_dropped_over_limit";
     case Counter::kProgressDroppedTooLarge: return "progress_dropped_too_large";
     case Counter::kProgressDroppedUndeliverable: return "progress_dropped_undeliverable";
+    case Counter::kLogMessagesSent: return "log_messages_sent";
+    case Counter::kLogMessagesBelowLevel: return "log_messages_below_level";
+    case Counter::kLogMessagesDroppedOverLimit: return "log_messages_dropped_over_limit";
+    case Counter::kLogMessagesDroppedTooLarge: return "log_messages_dropped_too_large";
+    case Counter::kLogMessagesDroppedUndeliverable: return "log_messages_dropped_undeliverable";
     case Counter::kDeliveries: return "deliveries";
     case Counter::kJsonRpcRequests: return "jsonrpc_requests";
     case Counter::kJsonRpcRequestsFailed: return "jsonrpc_requests_failed";

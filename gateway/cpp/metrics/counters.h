@@ -34,6 +34,12 @@ enum class Counter : std::size_t {
   kProgressDroppedOverLimit,     // over max_progress_notifications for the call
   kProgressDroppedTooLarge,      // over max_progress_bytes
   kProgressDroppedUndeliverable, // no stream the client accepts, or the reply already went
+  // Log messages to clients (notifications/message).
+  kLogMessagesSent,
+  kLogMessagesBelowLevel,           // below the level the client chose: not sent, by the client's wish
+  kLogMessagesDroppedOverLimit,     // over max_log_notifications for the call
+  kLogMessagesDroppedTooLarge,      // over max_log_bytes
+  kLogMessagesDroppedUndeliverable, // no stream the client accepts, or the reply already went
   // The request path.
   kDeliveries,                   // bodies a transport handed over (a message or a batch)
   kJsonRpcRequests,              // requests that entered the path

@@ -27,6 +27,8 @@ class Settings:
     max_introspections_per_client: int
     max_progress_notifications: int
     max_progress_bytes: int
+    max_log_notifications: int
+    max_log_bytes: int
     max_json_depth: int
     max_json_string_bytes: int
     max_json_members: int

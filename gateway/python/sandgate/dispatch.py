@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 from sandgate.errors import (
     InvalidArguments, PromptNotFound, ResourceNotFound, SandgateError, ToolNotFound,
 )
-from sandgate.progress import Notifier, forward_untrusted, sink, token_of
+from sandgate.client_log import LogNotifier
+from sandgate.outbound import Outbound, outbound, relay
+from sandgate.progress import Notifier
 from sandgate.registry import Registry
 from sandgate.schema import parse_meta
 from sandgate.sandbox.limits import Plan, granted
@@ -65,8 +67,9 @@ class Dispatcher:
     plan goes to the runner, ("none",) runs in-process; without one (inside the sandbox child, in
     tests) everything runs in-process.
 
-    `progress`, given only for a request with a progress token, is where a tool's Context
-    reports: in-process directly, from a sandboxed child through the runner.
+    `progress`, given only for a request with a progress token, and `log`, given only when the
+    client wants log messages of the request, are where a handler's Context reports and logs:
+    in-process directly, from a sandboxed child through the frames the runner relays.
     """
 
     __slots__ = ("_registry", "_loop", "_catalog", "_catalog_revision", "_runner")
@@ -88,17 +91,18 @@ class Dispatcher:
 
     def call(self, kind: str, name: str, args_json: str, meta_json: str,
              completion: Completion, session: str = "", plan: Plan | None = None,
-             progress: Notifier | None = None) -> Outcome | Pending:
+             progress: Notifier | None = None, log: LogNotifier | None = None) -> Outcome | Pending:
         """`session` names a legacy HTTP session or the stdio connection; "" when stateless."""
+        channels = outbound(progress, log)
         try:
             if plan is not None and plan[0] != "none" and (self._runner is None or self._loop is None):
                 return INTERNAL_ERROR, _error_json("Internal error: the call's plan needs a sandbox and none runs")
             if kind == "tools/call":
-                return self._call_tool(name, args_json, meta_json, completion, session, plan, progress)
+                return self._call_tool(name, args_json, meta_json, completion, session, plan, channels)
             if kind == "resources/read":
-                return self._read_resource(name, meta_json, completion, session, plan)
+                return self._read_resource(name, meta_json, completion, session, plan, channels)
             if kind == "prompts/get":
-                return self._get_prompt(name, args_json, meta_json, completion, session, plan)
+                return self._get_prompt(name, args_json, meta_json, completion, session, plan, channels)
             return INTERNAL_ERROR, json_text({"message": f"Unsupported request kind: {kind}"})
         except BaseException as exc:  # noqa: BLE001 - the core must always get a status back
             return failure_outcome(exc, kind, name)
@@ -109,42 +113,44 @@ class Dispatcher:
             self._loop.call_soon_threadsafe(self._runner.end_session, session)
 
     def _call_tool(self, name: str, args_json: str, meta_json: str, completion: Completion,
-                   session: str, plan: Plan | None, progress: Notifier | None) -> Outcome | Pending:
+                   session: str, plan: Plan | None, channels: Outbound | None) -> Outcome | Pending:
         tool = self._registry.tool(name)
         if plan is not None and plan[0] != "none":
             # The operator's own script (trusted): invalid arguments fail here without a fork.
             kwargs = tool.bind(args_json, meta_json)
             if type(kwargs) is str:
                 return OK, kwargs
-            forward = child_progress(meta_json, progress) if tool.arguments.context_parameter else None
+            forward = child_relay(meta_json, channels) if tool.arguments.context_parameter else None
             request = sandbox_request("tools/call", name, args_json, meta_json, forward)
             return run_sandboxed(self._runner, self._loop, request, granted(plan), session, forward, completion)
         if not tool.is_async:
-            return OK, tool.call(args_json, meta_json, progress)
-        kwargs = tool.bind(args_json, meta_json, progress)
+            return OK, tool.call(args_json, meta_json, channels)
+        kwargs = tool.bind(args_json, meta_json, channels)
         if type(kwargs) is str:
             return OK, kwargs
         return self._schedule(tool.call_async(kwargs), completion, "tools/call", name)
 
     def _read_resource(self, uri: str, meta_json: str, completion: Completion,
-                       session: str, plan: Plan | None) -> Outcome | Pending:
+                       session: str, plan: Plan | None, channels: Outbound | None) -> Outcome | Pending:
         resource, params = self._registry.resource(uri)
         if plan is not None and plan[0] != "none":
-            request = sandbox_request("resources/read", uri, "{}", meta_json, None)
-            return run_sandboxed(self._runner, self._loop, request, granted(plan), session, None, completion)
-        kwargs = resource.bind(uri, params, meta_json)
+            forward = child_relay(meta_json, channels) if resource.arguments.context_parameter else None
+            request = sandbox_request("resources/read", uri, "{}", meta_json, forward)
+            return run_sandboxed(self._runner, self._loop, request, granted(plan), session, forward, completion)
+        kwargs = resource.bind(uri, params, meta_json, channels)
         if resource.is_async:
             reading = resource.read_async(uri, kwargs)
             return self._schedule(reading, completion, "resources/read", uri)
         return OK, resource.read(uri, kwargs)
 
-    def _get_prompt(self, name: str, args_json: str, meta_json: str,
-                    completion: Completion, session: str, plan: Plan | None) -> Outcome | Pending:
+    def _get_prompt(self, name: str, args_json: str, meta_json: str, completion: Completion,
+                    session: str, plan: Plan | None, channels: Outbound | None) -> Outcome | Pending:
         prompt = self._registry.prompt(name)
         if plan is not None and plan[0] != "none":
-            request = sandbox_request("prompts/get", name, args_json, meta_json, None)
-            return run_sandboxed(self._runner, self._loop, request, granted(plan), session, None, completion)
-        kwargs = prompt.bind(args_json, meta_json)
+            forward = child_relay(meta_json, channels) if prompt.arguments.context_parameter else None
+            request = sandbox_request("prompts/get", name, args_json, meta_json, forward)
+            return run_sandboxed(self._runner, self._loop, request, granted(plan), session, forward, completion)
+        kwargs = prompt.bind(args_json, meta_json, channels)
         if prompt.is_async:
             return self._schedule(prompt.get_async(kwargs), completion, "prompts/get", name)
         return OK, prompt.get(kwargs)
@@ -170,38 +176,32 @@ class Dispatcher:
         return future
 
 
-def sandbox_request(kind: str, name: str, args_json: str, meta_json: str,
-                    forward: Callable[[Any], bool] | None) -> dict[str, Any]:
+def sandbox_request(kind: str, name: str, args_json: str, meta_json: str, forward: Any | None) -> dict[str, Any]:
     """What a call child reads: the handler to run and the client's JSON, untouched."""
     request: dict[str, Any] = {"kind": kind, "name": name, "args": args_json, "meta": meta_json}
     if forward is not None:
-        request["progress"] = True  # the child's Context then writes progress frames
+        request.update(forward.wants)  # the child's Context then writes progress or log frames
     return request
 
 
 def run_sandboxed(runner: Any, loop: Any, request: dict[str, Any], plan: tuple[str, Any], session: str,
-                  forward: Callable[[Any], bool] | None, completion: Completion) -> Pending:
+                  forward: Callable[[dict[str, Any]], bool] | None, completion: Completion) -> Pending:
     """Schedules the request in a call child on the runner's loop; the outcome reaches `completion`."""
     import asyncio
 
     isolation, limits = plan
     # Stateless requests have no session to keep a worker for: they run per call.
-    work = (runner.run_in_session(session, request, limits, progress=forward)
+    work = (runner.run_in_session(session, request, limits, relay=forward)
             if isolation == "per_session" and session
-            else runner.run(request, limits, progress=forward))
+            else runner.run(request, limits, relay=forward))
     future = asyncio.run_coroutine_threadsafe(work, loop)
     future.add_done_callback(partial(_deliver, completion, request["kind"], request["name"]))
     return future
 
 
-def child_progress(meta_json: str, notifier: Notifier | None) -> Callable[[Any], bool] | None:
-    """What the runner calls with each progress frame of a sandboxed call; None without a token."""
-    if notifier is None:
-        return None
-    token = token_of(parse_meta(meta_json))
-    if token is None:
-        return None
-    return partial(forward_untrusted, sink(token, notifier))
+def child_relay(meta_json: str, channels: Outbound | None) -> Any | None:
+    """What the runner calls with each frame a sandboxed call writes for its client; None when none may."""
+    return relay(parse_meta(meta_json), channels) if channels is not None else None
 
 
 def failure_outcome(exc: BaseException, kind: str, name: str) -> Outcome:

@@ -45,6 +45,12 @@ class InvalidProgress(SandgateError, ValueError):
     code = "progress.invalid"
 
 
+class InvalidLogMessage(SandgateError, ValueError):
+    """A log message that cannot be sent: an unknown level, or a message or logger name that is no string."""
+
+    code = "log.invalid"
+
+
 class ToolNotFound(SandgateError, LookupError):
     code = "tools.not_found"
 

@@ -7,9 +7,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sandgate.dispatch import (
-    INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND, Completion, Outcome, Pending, child_progress,
+    INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND, Completion, Outcome, Pending, child_relay,
     failure_outcome, run_sandboxed, sandbox_request,
 )
+from sandgate.client_log import LogNotifier
+from sandgate.outbound import outbound
 from sandgate.progress import Notifier
 from sandgate.results import json_text
 from sandgate.sandbox.catalog import Catalog
@@ -55,28 +57,30 @@ class HostedDispatcher:
         return self._catalog_json
 
     def call(self, kind: str, name: str, args_json: str, meta_json: str, completion: Completion,
-             session: str = "", plan: Plan | None = None, progress: Notifier | None = None) -> Outcome | Pending:
+             session: str = "", plan: Plan | None = None, progress: Notifier | None = None,
+             log: LogNotifier | None = None) -> Outcome | Pending:
         try:
             catalog = self._module.catalog
+            # Which handler takes a Context is the module's to know: every call may report and log.
+            forward = child_relay(meta_json, outbound(progress, log))
             if plan is None or plan[0] == "none":  # the module is never trusted: nothing of it runs here
                 return INTERNAL_ERROR, _error("Internal error: a hosted module's call came without a sandbox plan")
             if kind == "tools/call":
                 if name not in catalog.tool_names:
                     return INVALID_PARAMS, _error(f"Unknown tool: {name}", {"name": name})
-                forward = child_progress(meta_json, progress)
                 return self._run(sandbox_request(kind, name, args_json, meta_json, forward), plan, session,
                                  forward, completion)
             if kind == "resources/read":
                 # Templates are matched in the child: their patterns are the module's.
                 if name not in catalog.resource_uris and not catalog.listing["resourceTemplates"]:
                     return RESOURCE_NOT_FOUND, _error("Resource not found", {"uri": name})
-                return self._run(sandbox_request(kind, name, "{}", meta_json, None), plan, session, None,
+                return self._run(sandbox_request(kind, name, "{}", meta_json, forward), plan, session, forward,
                                  completion)
             if kind == "prompts/get":
                 if name not in catalog.prompt_names:
                     return INVALID_PARAMS, _error(f"Unknown prompt: {name}", {"name": name})
-                return self._run(sandbox_request(kind, name, args_json, meta_json, None), plan, session, None,
-                                 completion)
+                return self._run(sandbox_request(kind, name, args_json, meta_json, forward), plan, session,
+                                 forward, completion)
             return INTERNAL_ERROR, _error(f"Unsupported request kind: {kind}")
         except BaseException as exc:  # noqa: BLE001 - the core must always get a status back
             return failure_outcome(exc, kind, name)
@@ -86,7 +90,7 @@ class HostedDispatcher:
             self._loop.call_soon_threadsafe(self._runner.end_session, session)
 
     def _run(self, request: dict[str, Any], plan: Plan, session: str,
-             forward: Callable[[Any], bool] | None, completion: Completion) -> Pending:
+             forward: Callable[[dict[str, Any]], bool] | None, completion: Completion) -> Pending:
         return run_sandboxed(self._runner, self._loop, request, granted(plan), session, forward, completion)
 
 

@@ -10,6 +10,7 @@ from pydantic_core import from_json
 
 from sandgate import schema
 from sandgate.errors import ConfigError, InvalidArguments, describe_validation_error
+from sandgate.outbound import Outbound
 from sandgate.results import content_block, json_text
 
 Role = Literal["user", "assistant"]
@@ -66,7 +67,7 @@ class Prompt:
                   "arguments": arguments}
         return {key: value for key, value in fields.items() if value is not None}
 
-    def bind(self, args_json: str, meta_json: str) -> dict[str, Any]:
+    def bind(self, args_json: str, meta_json: str, channels: Outbound | None = None) -> dict[str, Any]:
         """Keyword arguments from the string-valued MCP arguments, coerced by type hints."""
         try:
             values = from_json(args_json) if args_json else {}
@@ -86,7 +87,7 @@ class Prompt:
                 arguments = model.model_validate(decoded)
             except ValidationError:
                 raise self._invalid(describe_validation_error(exc)) from exc
-        return self.arguments.kwargs(arguments, meta_json)
+        return self.arguments.kwargs(arguments, meta_json, channels)
 
     def get(self, kwargs: dict[str, Any]) -> str:
         return self.render(self.fn(**kwargs))

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from sandgate import schema
 from sandgate.errors import ConfigError, InvalidArguments, describe_validation_error
+from sandgate.outbound import Outbound
 from sandgate.results import encode_base64, json_text
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -52,7 +53,8 @@ class Resource:
     def definition(self) -> dict[str, Any]:
         return self._definition("uri")
 
-    def bind(self, uri: str, params: dict[str, str], meta_json: str) -> dict[str, Any]:
+    def bind(self, uri: str, params: dict[str, str], meta_json: str,
+             channels: Outbound | None = None) -> dict[str, Any]:
         """Handler keyword arguments from URI parameters, validated and coerced by type hints."""
         try:
             arguments = self.arguments.model.model_validate(params)
@@ -61,7 +63,7 @@ class Resource:
                 f"Invalid parameters in resource URI '{uri}': {describe_validation_error(exc)}",
                 data={"uri": uri},
             ) from exc
-        return self.arguments.kwargs(arguments, meta_json)
+        return self.arguments.kwargs(arguments, meta_json, channels)
 
     def read(self, uri: str, kwargs: dict[str, Any]) -> str:
         return self.render(uri, self.fn(**kwargs))

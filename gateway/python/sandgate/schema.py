@@ -12,7 +12,7 @@ from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import from_json
 
-from sandgate import progress
+from sandgate.outbound import Outbound
 from sandgate.context import Context
 from sandgate.errors import ConfigError
 
@@ -45,18 +45,17 @@ class ArgumentModel:
     context_parameter: str | None
     renamed: tuple[tuple[str, str], ...]  # (model field, handler parameter) for unsafe names
 
-    def kwargs(self, arguments: BaseModel, meta_json: str,
-               notifier: progress.Notifier | None = None) -> dict[str, Any]:
+    def kwargs(self, arguments: BaseModel, meta_json: str, channels: Outbound | None = None) -> dict[str, Any]:
         """Keyword arguments for the handler from validated `arguments`, plus its Context, whose
-        progress goes to `notifier` (given only for a request with a progress token)."""
+        progress and log messages go where `channels` says (None: nowhere)."""
         values = dict(arguments.__dict__)
         for field, parameter in self.renamed:
             values[parameter] = values.pop(field)
         if self.context_parameter is not None:
             meta = parse_meta(meta_json)
-            token = progress.token_of(meta) if notifier is not None else None
-            sink = progress.sink(token, notifier) if token is not None and notifier is not None else None
-            values[self.context_parameter] = Context(request_meta=meta, progress_sink=sink)
+            progress_sink, log_sink = channels.sinks(meta) if channels is not None else (None, None)
+            values[self.context_parameter] = Context(request_meta=meta, progress_sink=progress_sink,
+                                                     log_sink=log_sink)
         return values
 
     def input_schema(self) -> dict[str, Any]:

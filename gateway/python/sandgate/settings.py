@@ -67,6 +67,15 @@ class ServerSettings(BaseModel):
         16 * KIB, ge=256, le=1 * MIB,
         description="largest notifications/progress params (JSON); larger ones are dropped and counted",
     )
+    max_log_notifications: int = Field(
+        1000, ge=0, le=1_000_000,
+        description="notifications/message (a handler's log messages to its client) forwarded per call; "
+                    "later ones are dropped and counted",
+    )
+    max_log_bytes: int = Field(
+        16 * KIB, ge=256, le=1 * MIB,
+        description="largest notifications/message params (JSON); larger ones are dropped and counted",
+    )
     max_json_depth: int = Field(
         160, ge=8, le=192,
         description="deepest nesting of arrays and objects in one JSON-RPC message, envelope included "

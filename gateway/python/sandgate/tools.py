@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sandgate import schema
 from sandgate.errors import ConfigError, describe_validation_error
-from sandgate.progress import Notifier
+from sandgate.outbound import Outbound
 from sandgate.results import ToolResultMapper, error_result, is_content_annotation
 
 logger = logging.getLogger("sandgate.tools")
@@ -72,21 +72,21 @@ class Tool:
         return self._definition
 
     def bind(self, args_json: str, meta_json: str,
-             progress: Notifier | None = None) -> dict[str, Any] | str:
+             channels: Outbound | None = None) -> dict[str, Any] | str:
         """Handler keyword arguments, or the isError result JSON when the arguments are invalid.
 
-        `progress` is the request's notifier; a Context parameter reports to it."""
+        `channels` are the request's way to its client; a Context parameter reports and logs through them."""
         try:
             arguments = self._validate_json(args_json)
         except ValidationError as exc:
             return error_result(
                 f"Invalid arguments for tool '{self.name}': {describe_validation_error(exc)}"
             )
-        return self.arguments.kwargs(arguments, meta_json, progress)
+        return self.arguments.kwargs(arguments, meta_json, channels)
 
-    def call(self, args_json: str, meta_json: str, progress: Notifier | None = None) -> str:
+    def call(self, args_json: str, meta_json: str, channels: Outbound | None = None) -> str:
         """Run a synchronous tool; returns `CallToolResult` JSON and never raises."""
-        kwargs = self.bind(args_json, meta_json, progress)
+        kwargs = self.bind(args_json, meta_json, channels)
         if type(kwargs) is str:
             return kwargs
         try:

@@ -28,7 +28,7 @@ from sandgate.sandbox.runner import PRESPAWN_IDLE_S, OutputTooLarge, SandboxRunn
 REPLY = {"status": 0, "body": '{"content":[]}'}
 
 
-def read(frames: list[bytes], limit: int, progress: Any = None, call: list[_Call] | None = None) -> Any:
+def read(frames: list[bytes], limit: int, relay: Any = None, call: list[_Call] | None = None) -> Any:
     """What `_read_frame` makes of `frames` written by a child, on a runner that never started;
     the call it read for is appended to `call` when given."""
 
@@ -43,7 +43,7 @@ def read(frames: list[bytes], limit: int, progress: Any = None, call: list[_Call
             gateway_end.setblocking(False)
             child_end.sendall(b"".join(frames))
             child_end.shutdown(socket.SHUT_WR)
-            return await runner._read_frame(gateway_end, limit, reading, progress)
+            return await runner._read_frame(gateway_end, limit, reading, relay)
 
     return asyncio.run(main())
 
@@ -52,12 +52,14 @@ def progress_frame(value: Any) -> bytes:
     return framing.encode({"progress": value})
 
 
-def test_progress_frames_go_to_the_callback_then_the_reply_returns():
+def test_frames_for_the_client_go_to_the_relay_then_the_reply_returns():
     seen: list[Any] = []
-    frames = [progress_frame({"progress": 1}), progress_frame({"progress": 2, "total": 2}), framing.encode(REPLY),
+    log = {"level": "info", "data": {"msg": "hi"}}
+    frames = [progress_frame({"progress": 1}), framing.encode({"log_message": log}),
+              progress_frame({"progress": 2, "total": 2}), framing.encode(REPLY),
               progress_frame({"progress": 3})]  # after the reply: not read
     assert read(frames, 1 << 20, seen.append) == REPLY
-    assert seen == [{"progress": 1}, {"progress": 2, "total": 2}]
+    assert seen == [{"progress": {"progress": 1}}, {"log_message": log}, {"progress": {"progress": 2, "total": 2}}]
 
 
 def test_progress_frames_count_against_max_output():
@@ -75,7 +77,7 @@ def test_without_a_callback_progress_frames_are_skipped():
 def test_a_child_that_closes_after_progress_sent_no_reply():
     seen: list[Any] = []
     assert read([progress_frame({"progress": 1})], 1 << 20, seen.append) is None
-    assert seen == [{"progress": 1}]
+    assert seen == [{"progress": {"progress": 1}}]
 
 
 @pytest.mark.parametrize("body", [
@@ -89,6 +91,8 @@ def test_a_child_that_closes_after_progress_sent_no_reply():
     b'{"status":0}', b'{"body":"{}"}',  # half a reply
     b'{"progress":{"progress":1},"status":0,"body":"{}"}',  # progress and reply at once
     b'{"progress":{"progress":1},"violation":{}}',
+    b'{"log_message":{"level":"info","data":1},"progress":{"progress":1}}',
+    b'{"log_message":{"level":"info","data":1},"status":0,"body":"{}"}',
     b"{}",
 ])
 def test_a_frame_that_breaks_the_protocol_is_a_protocol_error(body):
@@ -100,7 +104,7 @@ def test_a_bad_frame_after_progress_is_a_protocol_error_and_progress_came_first(
     seen: list[Any] = []
     with pytest.raises(ProtocolError):
         read([progress_frame({"progress": 1}), framing.encode([1]), framing.encode(REPLY)], 1 << 20, seen.append)
-    assert seen == [{"progress": 1}]
+    assert seen == [{"progress": {"progress": 1}}]
 
 
 def test_output_limit_is_checked_before_a_frame_is_parsed():

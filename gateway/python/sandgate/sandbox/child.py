@@ -85,12 +85,20 @@ def serve_session(call_fd: int, dispatcher: Any) -> NoReturn:
 def _run(call_fd: int, dispatcher: Any) -> dict[str, Any]:
     request = framing.read_frame(call_fd)
     notifier = partial(_send_progress, call_fd) if request.get("progress") else None
+    log_notifier = partial(_send_log, call_fd) if request.get("log") else None
     status, body = dispatcher.call(request["kind"], request["name"], request["args"],
-                                   request["meta"], None, progress=notifier)
+                                   request["meta"], None, progress=notifier, log=log_notifier)
     reply: dict[str, Any] = {"status": status, "body": body}
     if CALL_LOG.parts:
         reply["log"] = CALL_LOG.text()
     return reply
+
+
+def _send_log(call_fd: int, level: str, params_json: str) -> bool:
+    """The Context's log message, as a frame ahead of the reply: {"log_message": {level, data, logger?}}; the
+    gateway checks it again and drops what is below the client's level."""
+    framing.write_all(call_fd, framing.encode_json(b'{"log_message":' + params_json.encode() + b"}"))
+    return True
 
 
 def _send_progress(call_fd: int, params_json: str) -> bool:

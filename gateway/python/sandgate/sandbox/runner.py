@@ -99,15 +99,15 @@ class SandboxRunner(ZygoteChannel):
         self._drop_zygote("the gateway is shutting down")
 
     async def run(self, request: dict[str, Any], limits: Sandbox, *,
-                  progress: Callable[[Any], object] | None = None) -> Ended:
-        """One sandboxed call: (status, body, facts) as the Dispatcher contract has it; `progress`
-        gets the child's progress frames."""
+                  relay: Callable[[dict[str, Any]], object] | None = None) -> Ended:
+        """One sandboxed call: (status, body, facts) as the Dispatcher contract has it; `relay`
+        gets the frames the child writes for its client (progress, log messages)."""
         started = self.loop.time()
-        ended = await self._run_per_call(request, limits, progress)
+        ended = await self._run_per_call(request, limits, relay)
         return _timed(ended, "per_call", self.loop.time() - started)
 
     async def _run_per_call(self, request: dict[str, Any], limits: Sandbox,
-                            progress: Callable[[Any], object] | None) -> Ended:
+                            relay: Callable[[dict[str, Any]], object] | None) -> Ended:
         payload = framing.encode(request)
         taken = self._take_live_child(limits, payload)
         if taken is None:
@@ -118,7 +118,7 @@ class SandboxRunner(ZygoteChannel):
             async with asyncio.timeout_at(deadline):
                 if sent < len(payload):
                     await self.loop.sock_sendall(sock, memoryview(payload)[sent:])
-                frame = await self._read_frame(sock, limits.max_output, call, progress)
+                frame = await self._read_frame(sock, limits.max_output, call, relay)
                 outcome = None if frame is None else self._settle(frame, request)
         except (BrokenPipeError, ConnectionResetError):  # died with the call read in part: its exit says why
             outcome = None
@@ -231,16 +231,16 @@ class SandboxRunner(ZygoteChannel):
             self._release(call, kill=call.kill_on_spawn)
 
     async def run_in_session(self, session: str, request: dict[str, Any], limits: Sandbox, *,
-                             progress: Callable[[Any], object] | None = None) -> Ended:
+                             relay: Callable[[dict[str, Any]], object] | None = None) -> Ended:
         """A call on the session's own worker: state persists across the session's calls only."""
         started = self.loop.time()
-        ended = await self._run_on_worker(session, request, limits, progress)
+        ended = await self._run_on_worker(session, request, limits, relay)
         if ended[2].get("isolation") == "per_call":  # refused a worker: it ran per call
             return ended
         return _timed(ended, "per_session", self.loop.time() - started)
 
     async def _run_on_worker(self, session: str, request: dict[str, Any], limits: Sandbox,
-                             progress: Callable[[Any], object] | None) -> Ended:
+                             relay: Callable[[dict[str, Any]], object] | None) -> Ended:
         worker = self._workers.get(session)
         if worker is not None and worker.call.done:  # it died between calls: start afresh
             self._release(self._drop_worker(session, worker), kill=False)
@@ -249,7 +249,7 @@ class SandboxRunner(ZygoteChannel):
             if len(self._workers) >= self.config.max_session_workers:
                 # Bounded: a flood of sessions cannot pin a process each; the call still runs, per call.
                 self.counters.add("sandbox_session_workers_refused")
-                return await self.run(request, limits, progress=progress)
+                return await self.run(request, limits, relay=relay)
             worker = await self._spawn_worker(session, limits)
             if worker is None:
                 return stopped("sandbox_unavailable")
@@ -261,7 +261,7 @@ class SandboxRunner(ZygoteChannel):
             try:
                 async with asyncio.timeout_at(deadline):
                     await self.loop.sock_sendall(worker.sock, framing.encode(request))
-                    frame = await self._read_frame(worker.sock, limits.max_output, worker.call, progress)
+                    frame = await self._read_frame(worker.sock, limits.max_output, worker.call, relay)
                     outcome = None if frame is None else self._settle(frame, request)
             except (BrokenPipeError, ConnectionResetError):
                 outcome = None
@@ -309,10 +309,10 @@ class SandboxRunner(ZygoteChannel):
         return worker.call
 
     async def _read_frame(self, sock: socket.socket, limit: int, call: _Call,
-                          progress: Callable[[Any], object] | None = None) -> dict[str, Any] | None:
+                          relay: Callable[[dict[str, Any]], object] | None = None) -> dict[str, Any] | None:
         """The reply frame from a child, or None when it closed the socket first.
 
-        Progress frames before it go to `progress`; a violation report (from the child's SIGSYS
+        Frames for the client before it (progress, log messages) go to `relay`; a violation report (from the child's SIGSYS
         handler) is kept on `call`, and reading goes on to the EOF that follows. Every frame's bytes
         count against `limit`; a frame that is not one of these is a ProtocolError.
         """
@@ -333,8 +333,8 @@ class SandboxRunner(ZygoteChannel):
                 return frame
             if "violation" in frame:
                 call.violation = frame["violation"]
-            elif progress is not None:
-                progress(frame["progress"])
+            elif relay is not None:
+                relay(frame)
 
     async def _read_exactly(self, sock: socket.socket, size: int) -> bytes | None:
         data = bytearray()
