@@ -75,7 +75,9 @@ def test_sync_tool_returns_result_tuple():
         ("prompts/get", "missing", "{}", 1, "Unknown prompt: missing"),
         ("prompts/get", "greet", "{}", 1, "Invalid arguments for prompt 'greet': name: Field required"),
         ("resources/read", "other://x", "{}", 2, "Resource not found"),
-        ("completion/complete", "x", "{}", 3, "Unsupported request kind: completion/complete"),
+        ("completion/complete", "x", "{}", 1,
+         "Invalid params: a completion needs a ref/prompt or ref/resource and an argument with string name and value"),
+        ("subscriptions/listen", "x", "{}", 3, "Unsupported request kind: subscriptions/listen"),
         ("prompts/get", "exits", "{}", 3, "Error rendering prompt 'exits': SystemExit: 3"),
     ],
 )

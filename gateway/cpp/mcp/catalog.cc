@@ -45,6 +45,7 @@ std::string_view invocation_method(InvocationKind kind) {
     case InvocationKind::kToolCall: return "tools/call";
     case InvocationKind::kResourceRead: return "resources/read";
     case InvocationKind::kPromptGet: return "prompts/get";
+    case InvocationKind::kCompletion: return "completion/complete";
   }
   return "";
 }
@@ -122,6 +123,8 @@ json::object Catalog::capabilities() const {
   caps.emplace("tools", json::object{{"listChanged", false}});
   caps.emplace("resources", json::object{{"subscribe", false}, {"listChanged", false}});
   caps.emplace("prompts", json::object{{"listChanged", false}});
+  // Every prompt argument and template variable may be completed: by the module's handler, or from its type.
+  caps.emplace("completions", json::object{});
   return caps;
 }
 

@@ -163,10 +163,11 @@ TEST(Catalog, MalformedCatalogThrowsInvalidArgument) {
   EXPECT_NO_THROW(Catalog(R"({"tools":[],"other":1})", 10));
 }
 
-TEST(Catalog, CapabilitiesAdvertiseAllThreeListsWithoutChangeNotifications) {
+TEST(Catalog, CapabilitiesAdvertiseAllThreeListsWithoutChangeNotificationsAndCompletions) {
   const Catalog catalog("{}", 10);
   const json::object caps = catalog.capabilities();
-  EXPECT_EQ(caps.size(), 3u);
+  EXPECT_EQ(caps.size(), 4u);
+  EXPECT_EQ(caps.at("completions"), json::object{});
   EXPECT_EQ(caps.at("tools").at("listChanged"), json::value(false));
   EXPECT_EQ(caps.at("resources").at("subscribe"), json::value(false));
   EXPECT_EQ(caps.at("resources").at("listChanged"), json::value(false));

@@ -52,7 +52,9 @@ class CancelToken {
   std::function<void()> on_cancel_;
 };
 
-enum class InvocationKind { kToolCall, kResourceRead, kPromptGet };
+// kCompletion: completion/complete for a prompt's argument or a resource template's variable; its
+// `name` is the prompt's name or the template's URI, its `arguments_json` the request's whole params.
+enum class InvocationKind { kToolCall, kResourceRead, kPromptGet, kCompletion };
 
 struct Invocation {
   InvocationKind kind;

@@ -171,6 +171,9 @@ void Engine::handle(const Message& request, const RequestContext& context, std::
   if (method == "prompts/get") {
     return invoke(InvocationKind::kPromptGet, request, context, std::move(cancel), std::move(on_reply));
   }
+  if (method == "completion/complete") {
+    return invoke(InvocationKind::kCompletion, request, context, std::move(cancel), std::move(on_reply));
+  }
   if (modern && method == "server/discover") return done(finish(discover_result(), context.era, settings_.list_ttl_ms));
   if (!modern) {
     if (method == "initialize") return done(initialize_result(negotiate_legacy_version(context.protocol_version)));
@@ -187,16 +190,60 @@ void Engine::handle(const Message& request, const RequestContext& context, std::
   done(Fault{Failure::kMethodNotFound, "Method not found: " + method});
 }
 
+namespace {
+
+// What an invocation names (a tool or prompt name, a resource URI, the prompt or template a completion is
+// for), or the invalid params that name nothing.
+std::variant<std::string, Fault> invocation_target(InvocationKind kind, const Message& request) {
+  auto string_at = [](const json::object& object, std::string_view key) -> const json::value* {
+    const json::value* value = object.if_contains(key);
+    return value != nullptr && value->is_string() ? value : nullptr;
+  };
+  if (kind != InvocationKind::kCompletion) {
+    const char* key = kind == InvocationKind::kResourceRead ? "uri" : "name";
+    const json::value* name = string_at(request.params, key);
+    if (name == nullptr) return invalid_params(std::string("Invalid params: '") + key + "' must be a string");
+    return std::string(name->get_string());
+  }
+  const json::value* argument = request.params.if_contains("argument");
+  if (argument == nullptr || !argument->is_object() || string_at(argument->get_object(), "name") == nullptr ||
+      string_at(argument->get_object(), "value") == nullptr) {
+    return invalid_params("Invalid params: 'argument' must be an object with string 'name' and 'value'");
+  }
+  if (const json::value* context = request.params.if_contains("context"); context != nullptr) {
+    const json::value* values = context->is_object() ? context->get_object().if_contains("arguments") : nullptr;
+    bool valid = context->is_object();
+    if (values != nullptr) {
+      valid = values->is_object();
+      for (const auto& member : valid ? values->get_object() : json::object{}) valid = valid && member.value().is_string();
+    }
+    if (!valid) return invalid_params("Invalid params: 'context.arguments' must be an object of strings");
+  }
+  const json::value* ref = request.params.if_contains("ref");
+  const json::value* type = ref != nullptr && ref->is_object() ? string_at(ref->get_object(), "type") : nullptr;
+  if (type != nullptr && type->get_string() == "ref/prompt") {
+    if (const json::value* name = string_at(ref->get_object(), "name")) return std::string(name->get_string());
+    return invalid_params("Invalid params: a ref/prompt needs a string 'name'");
+  }
+  if (type != nullptr && type->get_string() == "ref/resource") {
+    if (const json::value* uri = string_at(ref->get_object(), "uri")) return std::string(uri->get_string());
+    return invalid_params("Invalid params: a ref/resource needs a string 'uri'");
+  }
+  return invalid_params("Invalid params: 'ref' must be a ref/prompt or a ref/resource");
+}
+
+}  // namespace
+
 void Engine::invoke(InvocationKind kind, const Message& request, const RequestContext& context,
                     std::shared_ptr<CancelToken> cancel, ReplyCallback on_reply) const {
   auto done = [&on_reply](Reply reply) { on_reply(std::move(reply), OutcomeFacts{}); };
-  const char* key = kind == InvocationKind::kResourceRead ? "uri" : "name";
-  const json::value* name = request.params.if_contains(key);
-  if (name == nullptr || !name->is_string()) {
-    return done(invalid_params(std::string("Invalid params: '") + key + "' must be a string"));
-  }
-  Invocation invocation{kind, std::string(name->get_string()), "{}", "{}", context.session, nullptr, nullptr, std::nullopt};
-  const json::value* args = request.params.if_contains("arguments");
+  std::variant<std::string, Fault> target = invocation_target(kind, request);
+  if (auto* fault = std::get_if<Fault>(&target)) return done(std::move(*fault));
+  Invocation invocation{kind, std::move(std::get<std::string>(target)), "{}", "{}", context.session, nullptr, nullptr,
+                        std::nullopt};
+  // A completion's handler reads the request's ref, argument and context: it gets the whole params as sent.
+  if (kind == InvocationKind::kCompletion) invocation.arguments_json = request.params_json;
+  const json::value* args = kind == InvocationKind::kCompletion ? nullptr : request.params.if_contains("arguments");
   const bool has_arguments = args != nullptr && !args->is_null();
   if (has_arguments && !args->is_object()) return done(invalid_params("Invalid params: 'arguments' must be an object"));
   const bool has_meta = request_meta(request) != nullptr;

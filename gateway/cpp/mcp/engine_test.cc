@@ -120,3 +120,65 @@ TEST(EngineSandboxPlan, WithoutAGrantNoPlanIsSent) {
 
 }  // namespace
 }  // namespace sandgate::mcp
+
+namespace sandgate::mcp {
+namespace {
+
+// Keeps what each completion invocation carried.
+class InvocationRecorder final : public Dispatcher {
+ public:
+  std::string catalog_json() override { return R"({"prompts":[{"name":"p"}]})"; }
+  void invoke(Invocation invocation, std::shared_ptr<CancelToken>, OutcomeCallback done) override {
+    seen.push_back(std::move(invocation));
+    done({OutcomeStatus::kOk, R"({"completion":{"values":["a"]}})"});
+  }
+  std::vector<Invocation> seen;
+};
+
+Reply reply_to(const Engine& engine, const Message& message) {
+  Reply reply = std::string();
+  RequestContext context;
+  context.era = Era::kLegacy;
+  engine.handle(message, context, std::make_shared<CancelToken>(), [&](Reply r, const OutcomeFacts&) { reply = r; });
+  return reply;
+}
+
+TEST(EngineCompletion, APromptOrTemplateRefGoesToTheDispatcherWithTheParamsAsSent) {
+  auto dispatcher = std::make_shared<InvocationRecorder>();
+  Engine engine(EngineSettings{}, dispatcher);
+  const std::string prompt_params =
+      R"({"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"a","value":"x"},"context":{"arguments":{"b":"1"}}})";
+  const Reply reply = reply_to(engine, request("completion/complete", prompt_params));
+  ASSERT_TRUE(std::holds_alternative<std::string>(reply));
+  EXPECT_EQ(json::parse(std::get<std::string>(reply)).at("completion").at("values").at(0), "a");
+  reply_to(engine, request("completion/complete",
+                           R"({"ref":{"type":"ref/resource","uri":"t://{id}"},"argument":{"name":"id","value":""}})"));
+  ASSERT_EQ(dispatcher->seen.size(), 2u);
+  EXPECT_EQ(dispatcher->seen[0].kind, InvocationKind::kCompletion);
+  EXPECT_EQ(dispatcher->seen[0].name, "p");
+  EXPECT_EQ(dispatcher->seen[0].arguments_json, prompt_params);
+  EXPECT_EQ(dispatcher->seen[1].name, "t://{id}");
+}
+
+TEST(EngineCompletion, MalformedParamsAreInvalidParamsAndReachNoHandler) {
+  auto dispatcher = std::make_shared<InvocationRecorder>();
+  Engine engine(EngineSettings{}, dispatcher);
+  for (const char* params : {
+           R"({"argument":{"name":"a","value":"x"}})",
+           R"({"ref":{"type":"ref/tool","name":"p"},"argument":{"name":"a","value":"x"}})",
+           R"({"ref":{"type":"ref/prompt"},"argument":{"name":"a","value":"x"}})",
+           R"({"ref":{"type":"ref/resource","uri":7},"argument":{"name":"a","value":"x"}})",
+           R"({"ref":{"type":"ref/prompt","name":"p"}})",
+           R"({"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"a","value":3}})",
+           R"({"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"a","value":"x"},"context":[]})",
+           R"({"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"a","value":"x"},"context":{"arguments":{"b":2}}})",
+       }) {
+    const Reply reply = reply_to(engine, request("completion/complete", params));
+    ASSERT_TRUE(std::holds_alternative<Fault>(reply)) << params;
+    EXPECT_EQ(std::get<Fault>(reply).kind, Failure::kInvalidParams) << params;
+  }
+  EXPECT_TRUE(dispatcher->seen.empty());
+}
+
+}  // namespace
+}  // namespace sandgate::mcp

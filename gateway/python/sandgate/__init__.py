@@ -5,6 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from sandgate.app import MCPServer
+from sandgate.completions import (
+    Completion,
+    CompletionArgument,
+    CompletionContext,
+    PromptReference,
+    ResourceTemplateReference,
+)
 from sandgate.context import Context
 from sandgate.dispatch import Dispatcher
 from sandgate.errors import (
@@ -40,6 +47,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Audio",
+    "Completion",
+    "CompletionArgument",
+    "CompletionContext",
     "ConfigError",
     "Context",
     "Dispatcher",
@@ -54,7 +64,9 @@ __all__ = [
     "MCPServer",
     "Message",
     "PromptNotFound",
+    "PromptReference",
     "ResourceNotFound",
+    "ResourceTemplateReference",
     "Sandbox",
     "SandgateError",
     "ServerSettings",

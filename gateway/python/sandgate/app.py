@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
+from sandgate.completions import CompletionHandler
 from sandgate.dispatch import Dispatcher
 from sandgate.errors import ConfigError
 from sandgate.prompts import Prompt
@@ -102,9 +103,33 @@ class MCPServer:
     @property
     def needs_sandbox(self) -> bool:
         grant = self.sandbox_grant()
-        handlers = self.registry.resources or self.registry.templates or self.registry.prompts
+        handlers = (self.registry.resources or self.registry.templates or self.registry.prompts
+                    or self.registry.completion_handler)
         return (any(grant.tool(tool.name)[0] != "none" for tool in self.registry.tools)
                 or bool(handlers and grant.server()[0] != "none"))
+
+    @overload
+    def completion(self, handler: CompletionHandler) -> CompletionHandler: ...
+
+    @overload
+    def completion(self, handler: None = None) -> Callable[[CompletionHandler], CompletionHandler]: ...
+
+    def completion(self, handler: CompletionHandler | None = None) -> Any:
+        """Register the server's completion handler: `@server.completion` or `@server.completion()`.
+
+        It gets (ref, argument, context) and returns candidate values (a list of strings, a
+        `Completion`, or None to fall back to the argument's `Literal`/`Enum` values), as in fastmcp.
+        """
+
+        def register(fn: CompletionHandler) -> CompletionHandler:
+            if not callable(fn):
+                raise ConfigError("@completion needs a function")
+            if self.registry.completion_handler is not None:
+                raise ConfigError("A server has one completion handler; it is already registered")
+            self.registry.completion_handler = fn
+            return fn
+
+        return register if handler is None else register(handler)
 
     def resource(self, uri: str, *, name: str | None = None, description: str | None = None,
                  mime_type: str | None = None, title: str | None = None) -> Callable[[F], F]:

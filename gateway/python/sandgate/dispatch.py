@@ -45,6 +45,7 @@ FAILURE_PREFIX = {
     "tools/call": "Error calling tool",
     "resources/read": "Error reading resource",
     "prompts/get": "Error rendering prompt",
+    "completion/complete": "Error completing arguments of",
 }
 
 # (status, body), or from the sandbox (status, body, facts): see sandbox.outcome.Ended.
@@ -103,6 +104,8 @@ class Dispatcher:
                 return self._read_resource(name, meta_json, completion, session, plan, channels)
             if kind == "prompts/get":
                 return self._get_prompt(name, args_json, meta_json, completion, session, plan, channels)
+            if kind == "completion/complete":
+                return self._complete(name, args_json, meta_json, completion, session, plan)
             return INTERNAL_ERROR, json_text({"message": f"Unsupported request kind: {kind}"})
         except BaseException as exc:  # noqa: BLE001 - the core must always get a status back
             return failure_outcome(exc, kind, name)
@@ -154,6 +157,17 @@ class Dispatcher:
         if prompt.is_async:
             return self._schedule(prompt.get_async(kwargs), completion, "prompts/get", name)
         return OK, prompt.get(kwargs)
+
+    def _complete(self, name: str, params_json: str, meta_json: str, completion: Completion,
+                  session: str, plan: Plan | None) -> Outcome | Pending:
+        """`name` is the prompt or template; `params_json` the request's whole params (ref, argument, context)."""
+        if plan is not None and plan[0] != "none":
+            request = sandbox_request("completion/complete", name, params_json, meta_json, None)
+            return run_sandboxed(self._runner, self._loop, request, granted(plan), session, None, completion)
+        answer = self._registry.complete(params_json)
+        if isinstance(answer, str):
+            return OK, answer
+        return self._schedule(answer, completion, "completion/complete", name)
 
     def _schedule(self, work: Coroutine[Any, Any, str], completion: Completion, kind: str,
                   name: str) -> Outcome | Pending:

@@ -81,6 +81,9 @@ class HostedDispatcher:
                     return INVALID_PARAMS, _error(f"Unknown prompt: {name}", {"name": name})
                 return self._run(sandbox_request(kind, name, args_json, meta_json, forward), plan, session,
                                  forward, completion)
+            if kind == "completion/complete":  # the prompt or template is looked up, and completed, in the child
+                return self._run(sandbox_request(kind, name, args_json, meta_json, None), plan, session, None,
+                                 completion)
             return INTERNAL_ERROR, _error(f"Unsupported request kind: {kind}")
         except BaseException as exc:  # noqa: BLE001 - the core must always get a status back
             return failure_outcome(exc, kind, name)

@@ -1,9 +1,13 @@
-"""The registered tools, resources, resource templates and prompts of one server."""
+"""The registered tools, resources, resource templates and prompts of one server, and its completion handler."""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Coroutine
 from typing import Any
 
+from sandgate import completions
+from sandgate.completions import CompletionHandler
 from sandgate.errors import DuplicateName, PromptNotFound, ResourceNotFound, ToolNotFound
 from sandgate.prompts import Prompt
 from sandgate.resources import Resource, ResourceTemplate
@@ -13,13 +17,14 @@ from sandgate.tools import Tool
 class Registry:
     """Name-unique collections kept in registration order, so listings are deterministic."""
 
-    __slots__ = ("_tools", "_resources", "_templates", "_prompts", "revision")
+    __slots__ = ("_tools", "_resources", "_templates", "_prompts", "completion_handler", "revision")
 
     def __init__(self) -> None:
         self._tools: dict[str, Tool] = {}
         self._resources: dict[str, Resource] = {}
         self._templates: dict[str, ResourceTemplate] = {}
         self._prompts: dict[str, Prompt] = {}
+        self.completion_handler: CompletionHandler | None = None
         self.revision = 0
 
     def add_tool(self, tool: Tool) -> Tool:
@@ -84,6 +89,25 @@ class Registry:
             if params is not None:
                 return template, params
         raise ResourceNotFound("Resource not found", data={"uri": uri})
+
+    def complete(self, params_json: str) -> str | Coroutine[Any, Any, str]:
+        """The CompleteResult JSON for a completion/complete's params (a coroutine for an async handler):
+        the handler's values, else (it returned None, or there is none) the argument type's that match."""
+        request = completions.parse_request(params_json)
+        model = completions.model_of(request, self)
+        if self.completion_handler is None:
+            return completions.result_json(completions.inferred(model, request.argument))
+        answer = self.completion_handler(request.ref, request.argument, request.context)
+        if not inspect.isawaitable(answer):
+            return completions.result_json(answer if answer is not None
+                                           else completions.inferred(model, request.argument))
+
+        async def awaited() -> str:
+            values = await answer
+            return completions.result_json(values if values is not None
+                                           else completions.inferred(model, request.argument))
+
+        return awaited()
 
     def catalog(self) -> dict[str, list[dict[str, Any]]]:
         return {
