@@ -98,6 +98,59 @@ async def test_tool_with_progress(ctx: Context) -> str:
     return "Tool with progress executed successfully"
 
 
+@server.tool(description="Tests server-to-client sampling: asks the client's model")
+async def test_sampling(prompt: str, ctx: Context) -> str:
+    answer = await ctx.sample(prompt, max_tokens=100)
+    return f"LLM response: {answer.text}"
+
+
+@server.tool(description="Tests server-to-client elicitation: asks the user for a username and email")
+async def test_elicitation(message: str, ctx: Context) -> str:
+    schema = {"type": "object", "properties": {
+        "username": {"type": "string", "description": "User's response"},
+        "email": {"type": "string", "description": "User's email address"},
+    }, "required": ["username", "email"]}
+    answer = await ctx.elicit(message, schema)
+    content = json.dumps(answer.data) if answer.action == "accept" else "{}"
+    return f"User response: action={answer.action}, content={content}"
+
+
+@server.tool(description="Tests elicitation with default values for every primitive type (SEP-1034)")
+async def test_elicitation_sep1034_defaults(ctx: Context) -> str:
+    schema = {"type": "object", "properties": {
+        "name": {"type": "string", "description": "User name", "default": "John Doe"},
+        "age": {"type": "integer", "description": "User age", "default": 30},
+        "score": {"type": "number", "description": "User score", "default": 95.5},
+        "status": {"type": "string", "description": "User status", "enum": ["active", "inactive", "pending"],
+                   "default": "active"},
+        "verified": {"type": "boolean", "description": "Verification status", "default": True},
+    }, "required": []}
+    answer = await ctx.elicit("Please review and update the form fields with defaults", schema)
+    content = json.dumps(answer.data) if answer.action == "accept" else "{}"
+    return f"Elicitation completed: action={answer.action}, content={content}"
+
+
+@server.tool(description="Tests the enum forms of elicitation schemas (SEP-1330)")
+async def test_elicitation_sep1330_enums(ctx: Context) -> str:
+    schema = {"type": "object", "properties": {
+        "untitledSingle": {"type": "string", "description": "Pick one", "enum": ["option1", "option2", "option3"]},
+        "titledSingle": {"type": "string", "description": "Pick one", "oneOf": [
+            {"const": "value1", "title": "First Option"}, {"const": "value2", "title": "Second Option"},
+            {"const": "value3", "title": "Third Option"}]},
+        "legacyEnum": {"type": "string", "description": "Pick one", "enum": ["opt1", "opt2", "opt3"],
+                       "enumNames": ["Option One", "Option Two", "Option Three"]},
+        "untitledMulti": {"type": "array", "description": "Pick some", "minItems": 1, "maxItems": 3,
+                          "items": {"type": "string", "enum": ["option1", "option2", "option3"]}},
+        "titledMulti": {"type": "array", "description": "Pick some", "minItems": 1, "maxItems": 3,
+                        "items": {"anyOf": [{"const": "value1", "title": "First Choice"},
+                                            {"const": "value2", "title": "Second Choice"},
+                                            {"const": "value3", "title": "Third Choice"}]}},
+    }, "required": []}
+    answer = await ctx.elicit("Please select options from the enum fields", schema)
+    content = json.dumps(answer.data) if answer.action == "accept" else "{}"
+    return f"Elicitation completed: action={answer.action}, content={content}"
+
+
 @server.tool(description="Tests error response handling")
 def test_error_handling() -> str:
     raise RuntimeError("This tool intentionally returns an error for testing")

@@ -13,6 +13,8 @@ set(SANDGATE_UNIT_TESTS
   ${CMAKE_CURRENT_LIST_DIR}/mcp/streamable_http_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/notifications_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/log_notifications_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/mcp/client_requests_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/mcp/request_state_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/cancel_token_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/in_flight_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/conversation_test.cc
@@ -115,3 +117,11 @@ endif()
 # Run by hand (benchmarks/RESULTS.md): what the record stage (families, audit line) costs one call.
 add_executable(record_stage_bench ${CMAKE_CURRENT_SOURCE_DIR}/benchmarks/record_stage.cc)
 target_link_libraries(record_stage_bench PRIVATE sandgate_mcp)
+
+add_executable(request_state_fuzz_replay
+  ${CMAKE_CURRENT_LIST_DIR}/fuzz/request_state_fuzz.cc
+  ${CMAKE_CURRENT_LIST_DIR}/fuzz/replay_main.cc
+)
+target_link_libraries(request_state_fuzz_replay PRIVATE sandgate_mcp)
+add_test(NAME request_state_fuzz_replay
+         COMMAND request_state_fuzz_replay ${CMAKE_CURRENT_SOURCE_DIR}/gateway/cpp/fuzz/testdata/request_state)

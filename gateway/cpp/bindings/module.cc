@@ -55,6 +55,9 @@ struct CoreSettings {
   std::size_t max_progress_bytes = 16 * 1024;
   std::size_t max_log_notifications = 1000;
   std::size_t max_log_bytes = 16 * 1024;
+  std::size_t max_client_requests_pending = 10'000;
+  std::size_t max_client_requests_per_call = 100;
+  std::size_t max_client_request_bytes = 1024 * 1024;
   std::size_t max_json_depth = JsonLimits{}.max_depth;
   std::size_t max_json_string_bytes = JsonLimits{}.max_string_bytes;
   std::size_t max_json_members = JsonLimits{}.max_members;
@@ -74,6 +77,8 @@ mcp::EngineSettings engine_settings(const CoreSettings& s, std::shared_ptr<const
   e.page_size = s.page_size;
   e.progress = mcp::ProgressLimits{s.max_progress_notifications, s.max_progress_bytes};
   e.logs = mcp::LogLimits{s.max_log_notifications, s.max_log_bytes};
+  e.client_requests = mcp::ClientRequestLimits{s.max_client_requests_pending, s.max_client_requests_per_call,
+                                               s.max_client_request_bytes};
   e.json_limits = JsonLimits{s.max_json_depth, s.max_json_string_bytes, s.max_json_members};
   return e;
 }
@@ -373,6 +378,9 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("max_progress_bytes", &CoreSettings::max_progress_bytes)
       .def_readwrite("max_log_notifications", &CoreSettings::max_log_notifications)
       .def_readwrite("max_log_bytes", &CoreSettings::max_log_bytes)
+      .def_readwrite("max_client_requests_pending", &CoreSettings::max_client_requests_pending)
+      .def_readwrite("max_client_requests_per_call", &CoreSettings::max_client_requests_per_call)
+      .def_readwrite("max_client_request_bytes", &CoreSettings::max_client_request_bytes)
       .def_readwrite("max_json_depth", &CoreSettings::max_json_depth)
       .def_readwrite("max_json_string_bytes", &CoreSettings::max_json_string_bytes)
       .def_readwrite("max_json_members", &CoreSettings::max_json_members)

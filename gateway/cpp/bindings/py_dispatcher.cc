@@ -55,6 +55,28 @@ py::cpp_function log_notifier(std::shared_ptr<mcp::LogReporter> reporter) {
   });
 }
 
+// The request's way to ask its client, as a Python callable: ask(method, params_json, on_answer) -> "" when sent,
+// else why not; on_answer(is_error, json) runs once, on an I/O thread, with the GIL taken.
+py::cpp_function client_asker(std::shared_ptr<mcp::ClientAsker> asker) {
+  return py::cpp_function([asker = std::move(asker)](std::string_view method, std::string_view params_json,
+                                                     py::object on_answer) {
+    // Released under the GIL wherever the last copy goes: an I/O thread, or the table when abandoned.
+    std::shared_ptr<py::object> callback(new py::object(std::move(on_answer)), [](py::object* object) {
+      py::gil_scoped_acquire gil;
+      delete object;
+    });
+    py::gil_scoped_release release;
+    return asker->ask(method, params_json, [callback](mcp::ClientAnswer answer) {
+      py::gil_scoped_acquire gil;
+      try {
+        (*callback)(answer.is_error, answer.json);
+      } catch (py::error_already_set& error) {
+        error.discard_as_unraisable("sandgate: a client answer's callback");
+      }
+    });
+  });
+}
+
 // None when the engine has no grant; an in-process call needs no limits, so its plan is one shared tuple.
 py::object call_plan(const std::optional<policy::SandboxPlan>& plan, const py::object& in_process) {
   if (!plan) return py::none();
@@ -170,6 +192,7 @@ void PyDispatcher::run(Job& job) {
     py::dict channels;
     if (job.invocation.progress) channels["progress"] = progress_notifier(job.invocation.progress);
     if (job.invocation.log) channels["log"] = log_notifier(job.invocation.log);
+    if (job.invocation.ask) channels["ask"] = client_asker(job.invocation.ask);
     py::object result = call_(method, job.invocation.name, job.invocation.arguments_json, job.invocation.meta_json,
                               complete, job.invocation.session, plan, **channels);
     if (py::isinstance<py::tuple>(result)) {

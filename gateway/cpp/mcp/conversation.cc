@@ -284,12 +284,15 @@ void Conversation::receive_legacy(const Delivery& delivery, RequestContext who, 
       }
     }
     if (message.kind == MessageKind::kRequest) requests.push_back(&message);
+    // An answer to what a call of this session asked; any other response is dropped (nothing waits on it).
+    if (message.kind == MessageKind::kResponse) engine_.client_answered(context.session, message);
     if (message.kind == MessageKind::kRequest && message.method == "logging/setLevel") {
       remember_log_level(*delivery.session_id, *record, message);
     }
   }
   // Until the client sets a level, it gets every message (as the official SDKs' servers send them).
   context.log_level = log_level_named(record->log_level).value_or(LogLevel::kDebug);
+  context.client_capabilities_json = record->client_capabilities_json;
   if (!body.is_batch) {
     if (requests.empty()) return responder->answer(Answer{});
     const Message& message = *requests.front();

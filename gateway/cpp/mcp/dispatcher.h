@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "mcp/client_requests.h"
 #include "mcp/log_notifications.h"
 #include "mcp/notifications.h"
 #include "mcp/outcome_facts.h"
@@ -64,6 +65,7 @@ struct Invocation {
   std::string session;         // legacy session id or stdio connection; empty for stateless requests
   std::shared_ptr<ProgressReporter> progress;  // set only when the request carries a progress token
   std::shared_ptr<LogReporter> log;            // set only when the client wants log messages of it
+  std::shared_ptr<ClientAsker> ask;            // set only for a handshake-era request with a stream to its client
   // Where and under which limits it runs, as the operator's grant decided; empty when the engine has no grant.
   std::optional<policy::SandboxPlan> plan;
 };

@@ -63,7 +63,8 @@ Engine::Engine(EngineSettings settings, std::shared_ptr<Dispatcher> dispatcher, 
     : settings_(std::move(settings)),
       dispatcher_(std::move(dispatcher)),
       catalog_(dispatcher_->catalog_json(), settings_.page_size),
-      counters_(std::move(counters)) {
+      counters_(std::move(counters)),
+      client_requests_(std::make_shared<ClientRequests>(settings_.client_requests, counters_)) {
   server_info_.emplace("name", settings_.identity.name);
   server_info_.emplace("version", settings_.identity.version);
   server_info_json_ = json::serialize(server_info_);
@@ -190,6 +191,10 @@ void Engine::handle(const Message& request, const RequestContext& context, std::
   done(Fault{Failure::kMethodNotFound, "Method not found: " + method});
 }
 
+bool Engine::client_answered(std::string_view scope, const Message& response) const {
+  return client_requests_->answer(scope, response.id, ClientAnswer{response.is_error, response.response_json});
+}
+
 namespace {
 
 // What an invocation names (a tool or prompt name, a resource URI, the prompt or template a completion is
@@ -240,7 +245,7 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
   std::variant<std::string, Fault> target = invocation_target(kind, request);
   if (auto* fault = std::get_if<Fault>(&target)) return done(std::move(*fault));
   Invocation invocation{kind, std::move(std::get<std::string>(target)), "{}", "{}", context.session, nullptr, nullptr,
-                        std::nullopt};
+                        nullptr, std::nullopt};
   // A completion's handler reads the request's ref, argument and context: it gets the whole params as sent.
   if (kind == InvocationKind::kCompletion) invocation.arguments_json = request.params_json;
   const json::value* args = kind == InvocationKind::kCompletion ? nullptr : request.params.if_contains("arguments");
@@ -264,6 +269,11 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
     if (kind == InvocationKind::kToolCall && context.admission.grant != nullptr) {
       invocation.plan = policy::granted_plan(*invocation.plan, *context.admission.grant);
     }
+  }
+  // Only the handshake eras' calls ask their client on their own stream (2026-07-28 asks through results).
+  if (context.era == Era::kLegacy && context.notifications != nullptr) {
+    invocation.ask = std::make_shared<ClientAsker>(context.notifications, context.session, client_requests_,
+                                                   context.client_capabilities_json);
   }
   if (context.log_level) {
     invocation.log = std::make_shared<LogReporter>(context.notifications, *context.log_level, settings_.logs, counters_);

@@ -8,6 +8,7 @@
 
 #include "common/json.h"
 #include "mcp/catalog.h"
+#include "mcp/client_requests.h"
 #include "mcp/dispatcher.h"
 #include "mcp/errors.h"
 #include "mcp/jsonrpc.h"
@@ -33,6 +34,7 @@ struct EngineSettings {
   std::int64_t read_ttl_ms = 0;
   ProgressLimits progress;
   LogLimits logs;
+  ClientRequestLimits client_requests;
   // Each call's isolation and limits; without one the dispatcher decides where handlers run.
   std::shared_ptr<const policy::SandboxGrant> sandbox;
 };
@@ -62,6 +64,9 @@ class Engine {
   const EngineSettings& settings() const { return settings_; }
   Dispatcher& dispatcher() const { return *dispatcher_; }
   const metrics::Counters& counters() const { return *counters_; }
+  // A client's response to a request a call sent it on `scope` (its session or connection): true when it
+  // answered one that waited.
+  bool client_answered(std::string_view scope, const Message& response) const;
 
  private:
   void invoke(InvocationKind kind, const Message& request, const RequestContext& context,
@@ -77,6 +82,7 @@ class Engine {
   std::string server_info_json_;
   // Shared with every ProgressReporter, which Python may hold past the engine's life.
   std::shared_ptr<metrics::Counters> counters_;
+  std::shared_ptr<ClientRequests> client_requests_;
 };
 
 // Maps a runner's outcome to a result object or a protocol failure; a result must be a JSON object within

@@ -1,5 +1,7 @@
 #include "mcp/jsonrpc.h"
 
+#include "common/json_text.h"
+
 namespace sandgate::mcp {
 namespace {
 
@@ -32,6 +34,8 @@ std::variant<Message, Fault> decode_message(const json::value& value, std::strin
       if (id == nullptr || !(is_valid_id(*id) || id->is_null())) return invalid("Invalid Request: response id");
       message.kind = MessageKind::kResponse;
       message.id = *id;
+      message.is_error = object->contains("error");
+      message.response_json = std::string(raw_member(text, message.is_error ? "error" : "result").value_or("null"));
       return message;
     }
     return invalid("Invalid Request: missing \"method\"");

@@ -20,6 +20,9 @@ struct Message {
   json::object params;       // empty when absent
   bool has_params = false;
   std::string params_json;   // params as the client wrote them: values are forwarded from this text
+  // A response's (kResponse) `error` when it has one, else its `result`, as the client wrote it.
+  bool is_error = false;
+  std::string response_json;
 };
 
 // Parses text into a JSON value; kParseError naming the fault or the limit.

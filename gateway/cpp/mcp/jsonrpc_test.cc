@@ -214,6 +214,13 @@ TEST(DecodeMessage, ClassifiesRequestsNotificationsAndResponses) {
     EXPECT_EQ(expect_message(c.text).kind, c.kind);
   }
   EXPECT_TRUE(expect_message(R"({"jsonrpc":"2.0","method":"n"})").id.is_null());
+  // A response keeps its result, or its error, as the client wrote it: a waiting call gets that text.
+  const Message result = expect_message(R"({"jsonrpc":"2.0","id":"s-1","result":{"roots": [ ]}})");
+  EXPECT_FALSE(result.is_error);
+  EXPECT_EQ(result.response_json, R"({"roots": [ ]})");
+  const Message error = expect_message(R"({"jsonrpc":"2.0","id":"s-1","error":{"code":-1,"message":"no"}})");
+  EXPECT_TRUE(error.is_error);
+  EXPECT_EQ(error.response_json, R"({"code":-1,"message":"no"})");
 }
 
 TEST(DecodeMessage, MalformedResponsesAreRejected) {

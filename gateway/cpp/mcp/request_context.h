@@ -76,6 +76,8 @@ struct RequestContext {
   // The least severe log message the client wants of this request; nullopt: none (a modern request that asked
   // for none). A legacy session's is its logging/setLevel, else every level.
   std::optional<LogLevel> log_level;
+  // What the client declared it can do: a legacy session's initialize capabilities ("{}" when unknown).
+  std::string client_capabilities_json = "{}";
   std::chrono::steady_clock::time_point started{};  // when it entered the request path (the recorder's clock)
 };
 

@@ -24,6 +24,10 @@ std::string_view counter_name(Counter counter) {
     case Counter::kLogMessagesDroppedOverLimit: return "log_messages_dropped_over_limit";
     case Counter::kLogMessagesDroppedTooLarge: return "log_messages_dropped_too_large";
     case Counter::kLogMessagesDroppedUndeliverable: return "log_messages_dropped_undeliverable";
+    case Counter::kClientRequestsSent: return "client_requests_sent";
+    case Counter::kClientRequestsAnswered: return "client_requests_answered";
+    case Counter::kClientRequestsRefused: return "client_requests_refused";
+    case Counter::kClientRequestsAbandoned: return "client_requests_abandoned";
     case Counter::kDeliveries: return "deliveries";
     case Counter::kJsonRpcRequests: return "jsonrpc_requests";
     case Counter::kJsonRpcRequestsFailed: return "jsonrpc_requests_failed";

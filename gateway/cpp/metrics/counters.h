@@ -40,6 +40,11 @@ enum class Counter : std::size_t {
   kLogMessagesDroppedOverLimit,     // over max_log_notifications for the call
   kLogMessagesDroppedTooLarge,      // over max_log_bytes
   kLogMessagesDroppedUndeliverable, // no stream the client accepts, or the reply already went
+  // Requests calls send their clients (sampling, elicitation, roots).
+  kClientRequestsSent,
+  kClientRequestsAnswered,
+  kClientRequestsRefused,        // not declared by the client, over a bound, or no stream to send on
+  kClientRequestsAbandoned,      // the call ended (or gave up waiting) before its client answered
   // The request path.
   kDeliveries,                   // bodies a transport handed over (a message or a batch)
   kJsonRpcRequests,              // requests that entered the path

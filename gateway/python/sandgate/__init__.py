@@ -5,6 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from sandgate.app import MCPServer
+from sandgate.client_requests import (
+    AcceptedElicitation,
+    CancelledElicitation,
+    ClientRequestError,
+    DeclinedElicitation,
+    Root,
+    SampledMessage,
+)
 from sandgate.completions import (
     Completion,
     CompletionArgument,
@@ -46,12 +54,16 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'sandgate' has no attribute {name!r}")
 
 __all__ = [
+    "AcceptedElicitation",
     "Audio",
+    "CancelledElicitation",
+    "ClientRequestError",
     "Completion",
     "CompletionArgument",
     "CompletionContext",
     "ConfigError",
     "Context",
+    "DeclinedElicitation",
     "Dispatcher",
     "DuplicateName",
     "FastMCP",
@@ -67,6 +79,8 @@ __all__ = [
     "PromptReference",
     "ResourceNotFound",
     "ResourceTemplateReference",
+    "Root",
+    "SampledMessage",
     "Sandbox",
     "SandgateError",
     "ServerSettings",

@@ -29,6 +29,9 @@ class Settings:
     max_progress_bytes: int
     max_log_notifications: int
     max_log_bytes: int
+    max_client_requests_pending: int
+    max_client_requests_per_call: int
+    max_client_request_bytes: int
     max_json_depth: int
     max_json_string_bytes: int
     max_json_members: int

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Coroutine, Generator, Mapping
 from typing import Any, NoReturn
 
-from sandgate import client_log
+from sandgate import client_log, client_requests
 from sandgate.client_log import LoggingLevel, LogSink
+from sandgate.client_requests import ClientRequestError, Requester, Root, SampledMessage
 from sandgate.progress import ProgressSink, check
 
 
@@ -39,17 +40,19 @@ class Context:
     call shapes as fastmcp's Context.
     """
 
-    __slots__ = ("request_meta", "_progress_sink", "_log_sink")
+    __slots__ = ("request_meta", "_progress_sink", "_log_sink", "_requester")
 
     def __init__(
         self,
         request_meta: dict[str, Any] | None = None,
         progress_sink: ProgressSink | None = None,
         log_sink: LogSink | None = None,
+        requester: Requester | None = None,
     ) -> None:
         self.request_meta: dict[str, Any] = request_meta if request_meta is not None else {}
         self._progress_sink = progress_sink
         self._log_sink = log_sink
+        self._requester = requester
 
     @property
     def progress_token(self) -> str | int | None:
@@ -95,6 +98,35 @@ class Context:
     def error(self, message: str, logger_name: str | None = None,
               extra: Mapping[str, Any] | None = None) -> Coroutine[Any, Any, None]:
         return self.log(message, "error", logger_name, extra)
+
+    async def sample(self, messages: str | list[Any], system_prompt: str | None = None,
+                     include_context: str | None = None, temperature: float | None = None,
+                     max_tokens: int | None = None, model_preferences: Any = None,
+                     stop_sequences: list[str] | None = None) -> SampledMessage:
+        """Ask the client's model (`sampling/createMessage`); its answer's `.text` when it is text."""
+        params = client_requests.sampling_params(messages, system_prompt, include_context, temperature,
+                                                 max_tokens, model_preferences, stop_sequences)
+        return client_requests.sampled(await self._ask("sampling/createMessage", params))
+
+    async def elicit(self, message: str, response_type: Any = None) -> Any:
+        """Ask the user through the client (`elicitation/create`, a form): AcceptedElicitation with `.data`
+        of `response_type`, DeclinedElicitation or CancelledElicitation, as fastmcp's."""
+        if not isinstance(message, str):
+            raise ClientRequestError("an elicitation's message must be a string")
+        form = client_requests.elicit_form(response_type)
+        answer = await self._ask("elicitation/create", {"message": message, "requestedSchema": form.schema})
+        return client_requests.elicited(answer, form)
+
+    async def list_roots(self) -> list[Root]:
+        """The client's roots (`roots/list`)."""
+        return client_requests.roots_of(await self._ask("roots/list", {}))
+
+    async def _ask(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if self._requester is None:
+            raise ClientRequestError(
+                f"{method} cannot reach the client: only a handshake-era request with a stream to its client "
+                "(text/event-stream) may ask it something")
+        return await self._requester(method, params)
 
     def __repr__(self) -> str:
         return f"Context(request_meta={self.request_meta!r})"

@@ -12,7 +12,8 @@ from sandgate.errors import (
     InvalidArguments, PromptNotFound, ResourceNotFound, SandgateError, ToolNotFound,
 )
 from sandgate.client_log import LogNotifier
-from sandgate.outbound import Outbound, outbound, relay
+from sandgate.client_requests import Asker
+from sandgate.outbound import DEFAULT_CLIENT_WAIT_S, Outbound, outbound, relay
 from sandgate.progress import Notifier
 from sandgate.registry import Registry
 from sandgate.schema import parse_meta
@@ -73,14 +74,16 @@ class Dispatcher:
     in-process directly, from a sandboxed child through the frames the runner relays.
     """
 
-    __slots__ = ("_registry", "_loop", "_catalog", "_catalog_revision", "_runner")
+    __slots__ = ("_registry", "_loop", "_catalog", "_catalog_revision", "_runner", "_client_wait_s")
 
     def __init__(self, registry: Registry, *,
                  loop: asyncio.AbstractEventLoop | None = None,
-                 runner: SandboxRunner | None = None) -> None:
+                 runner: SandboxRunner | None = None,
+                 client_wait_s: float = DEFAULT_CLIENT_WAIT_S) -> None:
         self._registry = registry
         self._loop = loop
         self._runner = runner
+        self._client_wait_s = client_wait_s
         self._catalog = ""
         self._catalog_revision = -1
 
@@ -92,9 +95,10 @@ class Dispatcher:
 
     def call(self, kind: str, name: str, args_json: str, meta_json: str,
              completion: Completion, session: str = "", plan: Plan | None = None,
-             progress: Notifier | None = None, log: LogNotifier | None = None) -> Outcome | Pending:
+             progress: Notifier | None = None, log: LogNotifier | None = None,
+             ask: Asker | None = None) -> Outcome | Pending:
         """`session` names a legacy HTTP session or the stdio connection; "" when stateless."""
-        channels = outbound(progress, log)
+        channels = outbound(progress, log, ask, self._client_wait_s)
         try:
             if plan is not None and plan[0] != "none" and (self._runner is None or self._loop is None):
                 return INTERNAL_ERROR, _error_json("Internal error: the call's plan needs a sandbox and none runs")
@@ -194,7 +198,8 @@ def sandbox_request(kind: str, name: str, args_json: str, meta_json: str, forwar
     """What a call child reads: the handler to run and the client's JSON, untouched."""
     request: dict[str, Any] = {"kind": kind, "name": name, "args": args_json, "meta": meta_json}
     if forward is not None:
-        request.update(forward.wants)  # the child's Context then writes progress or log frames
+        # The child's Context then writes progress, log or ask frames; an ask waits at most the call's wall time.
+        request.update(forward.wants)
     return request
 
 

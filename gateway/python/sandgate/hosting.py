@@ -11,7 +11,8 @@ from sandgate.dispatch import (
     failure_outcome, run_sandboxed, sandbox_request,
 )
 from sandgate.client_log import LogNotifier
-from sandgate.outbound import outbound
+from sandgate.client_requests import Asker
+from sandgate.outbound import DEFAULT_CLIENT_WAIT_S, outbound
 from sandgate.progress import Notifier
 from sandgate.results import json_text
 from sandgate.sandbox.catalog import Catalog
@@ -38,19 +39,22 @@ class HostedModule:
     def tool_names(self) -> frozenset[str]:
         return self.catalog.tool_names
 
-    def dispatcher(self, loop: asyncio.AbstractEventLoop, runner: SandboxRunner) -> HostedDispatcher:
-        return HostedDispatcher(self, loop, runner)
+    def dispatcher(self, loop: asyncio.AbstractEventLoop, runner: SandboxRunner,
+                   client_wait_s: float = DEFAULT_CLIENT_WAIT_S) -> HostedDispatcher:
+        return HostedDispatcher(self, loop, runner, client_wait_s)
 
 
 class HostedDispatcher:
     """The Dispatcher contract (catalog_json, call, session_closed) with no module code in reach."""
 
-    __slots__ = ("_module", "_loop", "_runner", "_catalog_json")
+    __slots__ = ("_module", "_loop", "_runner", "_catalog_json", "_client_wait_s")
 
-    def __init__(self, module: HostedModule, loop: asyncio.AbstractEventLoop, runner: SandboxRunner) -> None:
+    def __init__(self, module: HostedModule, loop: asyncio.AbstractEventLoop, runner: SandboxRunner,
+                 client_wait_s: float = DEFAULT_CLIENT_WAIT_S) -> None:
         self._module = module
         self._loop = loop
         self._runner = runner
+        self._client_wait_s = client_wait_s
         self._catalog_json = json_text(module.catalog.listing)
 
     def catalog_json(self) -> str:
@@ -58,11 +62,11 @@ class HostedDispatcher:
 
     def call(self, kind: str, name: str, args_json: str, meta_json: str, completion: Completion,
              session: str = "", plan: Plan | None = None, progress: Notifier | None = None,
-             log: LogNotifier | None = None) -> Outcome | Pending:
+             log: LogNotifier | None = None, ask: Asker | None = None) -> Outcome | Pending:
         try:
             catalog = self._module.catalog
             # Which handler takes a Context is the module's to know: every call may report and log.
-            forward = child_relay(meta_json, outbound(progress, log))
+            forward = child_relay(meta_json, outbound(progress, log, ask, self._client_wait_s))
             if plan is None or plan[0] == "none":  # the module is never trusted: nothing of it runs here
                 return INTERNAL_ERROR, _error("Internal error: a hosted module's call came without a sandbox plan")
             if kind == "tools/call":

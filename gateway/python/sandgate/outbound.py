@@ -1,8 +1,9 @@
 """What one request may send its client before its reply, as the core offers it for that request.
 
-The core passes a progress notifier only for a request with a progress token, and a log notifier
-only when the client wants log messages of it; a handler's Context reaches both through here, in
-process directly, from a sandboxed child through the frames the runner relays.
+The core passes a progress notifier only for a request with a progress token, a log notifier only
+when the client wants log messages of it, and an asker only for a handshake-era request with a
+stream to its client; a handler's Context reaches them through here, in process directly, from a
+sandboxed child through the frames the runner relays (and, for what it asks, answers it writes back).
 """
 
 from __future__ import annotations
@@ -10,15 +11,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sandgate import client_log, progress
+from collections.abc import Callable
+
+from sandgate import client_log, client_requests, progress
 from sandgate.client_log import LogNotifier, LogSink
+from sandgate.client_requests import Asker, Requester
 from sandgate.progress import Notifier, ProgressSink
+from sandgate.results import json_text
+
+DEFAULT_CLIENT_WAIT_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
 class Outbound:
     progress: Notifier | None = None
     log: LogNotifier | None = None
+    ask: Asker | None = None
+    client_wait_s: float = DEFAULT_CLIENT_WAIT_S
+
+    def requester(self) -> Requester | None:
+        """How an in-process Context asks its client; None when this request may not."""
+        return client_requests.in_process_requester(self.ask, self.client_wait_s) if self.ask else None
 
     def sinks(self, meta: dict[str, Any]) -> tuple[ProgressSink | None, LogSink | None]:
         """Where a Context of the request with `_meta` `meta` reports and logs; None where it may not."""
@@ -28,16 +41,22 @@ class Outbound:
         return progress_sink, log_sink
 
 
-def outbound(progress_notifier: Notifier | None, log_notifier: LogNotifier | None) -> Outbound | None:
-    """None when the core offered neither: the common call carries nothing."""
-    if progress_notifier is None and log_notifier is None:
+def outbound(progress_notifier: Notifier | None, log_notifier: LogNotifier | None, asker: Asker | None = None,
+             client_wait_s: float = DEFAULT_CLIENT_WAIT_S) -> Outbound | None:
+    """None when the core offered nothing: the common call carries nothing."""
+    if progress_notifier is None and log_notifier is None and asker is None:
         return None
-    return Outbound(progress_notifier, log_notifier)
+    return Outbound(progress_notifier, log_notifier, asker, client_wait_s)
 
 
-# The frames a sandboxed child writes for its client, before its reply, each with one key.
+# The frames a sandboxed child writes for its client, before its reply, each with one key; an ask frame gets
+# an answer frame back ({"is_error", "json"}: the client's error or result object as it wrote it).
 PROGRESS_FRAME = "progress"
 LOG_FRAME = "log_message"
+ASK_FRAME = "ask"
+ANSWER_FRAME = "answer"
+# A child's answer to its own ask: sent as it is to the child, as an error the client might have answered.
+Answer = Callable[[dict[str, object]], None]
 
 
 def relay(meta: dict[str, Any], channels: Outbound | None) -> Any:
@@ -46,19 +65,20 @@ def relay(meta: dict[str, Any], channels: Outbound | None) -> Any:
     if channels is None:
         return None
     progress_sink, log_sink = channels.sinks(meta)
-    if progress_sink is None and log_sink is None:
+    if progress_sink is None and log_sink is None and channels.ask is None:
         return None
-    return _Relay(progress_sink, log_sink)
+    return _Relay(progress_sink, log_sink, channels.ask)
 
 
 class _Relay:
     """Checks each frame again (the child is untrusted) and forwards what is well-formed; drops the rest."""
 
-    __slots__ = ("_progress", "_log")
+    __slots__ = ("_progress", "_log", "_ask")
 
-    def __init__(self, progress_sink: ProgressSink | None, log_sink: LogSink | None) -> None:
+    def __init__(self, progress_sink: ProgressSink | None, log_sink: LogSink | None, asker: Asker | None) -> None:
         self._progress = progress_sink
         self._log = log_sink
+        self._ask = asker
 
     @property
     def wants(self) -> dict[str, bool]:
@@ -67,7 +87,27 @@ class _Relay:
             wanted["progress"] = True
         if self._log is not None:
             wanted["log"] = True
+        if self._ask is not None:
+            wanted["ask"] = True
         return wanted
+
+    def ask(self, value: object, answer: Answer) -> bool:
+        """A child's request to its client: sent when well-formed, the client's answer (or the refusal) given
+        to `answer` exactly once, from any thread. False when it was refused here."""
+
+        def refuse(message: str) -> bool:
+            answer({"is_error": True, "json": json_text({"code": -32603, "message": message})})
+            return False
+
+        if self._ask is None:
+            return refuse("this request cannot reach its client")
+        try:
+            method, params = client_requests.check_request(value)
+        except (ValueError, client_requests.ClientRequestError) as exc:
+            return refuse(f"refused by the gateway: {exc}")
+        refusal = self._ask(method, json_text(params),
+                            lambda is_error, text: answer({"is_error": is_error, "json": text}))
+        return refuse(f"{method} was not sent: {refusal}") if refusal else True
 
     def __call__(self, frame: dict[str, Any]) -> bool:
         if PROGRESS_FRAME in frame and self._progress is not None:

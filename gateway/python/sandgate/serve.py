@@ -30,7 +30,8 @@ MODERN_PROTOCOL = "2026-07-28"
 # Settings the sandbox runner reads; the native core has no field for them.
 SANDBOX_ONLY_SETTINGS = frozenset({"max_session_workers", "prespawned_children", "call_uid_base",
                                    "prespawn_idle_s", "import_timeout_s", "import_memory"})
-PYTHON_ONLY_SETTINGS = frozenset({"metrics", "metrics_host", "metrics_port", "audit_log", "max_audit_queued_lines"})
+PYTHON_ONLY_SETTINGS = frozenset({"metrics", "metrics_host", "metrics_port", "audit_log", "max_audit_queued_lines",
+                                  "client_wait_s"})
 AUDIT_SALT_VARIABLE = "SANDGATE_AUDIT_SALT"
 WILDCARD_HOSTS = ("0.0.0.0", "::")
 POLICY_POLL_S = 2.0  # how soon an edited policy file serves without a SIGHUP
@@ -96,7 +97,8 @@ def trusted(server: MCPServer, data_paths: Sequence[str] = ()) -> Source:
             runner = await start_sandbox(server_target(server), loop, settings, plans.memory_bound, data_paths)
             plans = replace(plans, sandboxed=True)
         identity = Identity(server.name, server.version, server.instructions, plans.tool_names)
-        return Served(identity, server.dispatcher(loop=loop, runner=runner), plans, grant, runner)
+        dispatcher = server.dispatcher(loop=loop, runner=runner, client_wait_s=settings.client_wait_s)
+        return Served(identity, dispatcher, plans, grant, runner)
 
     return build
 
@@ -125,7 +127,7 @@ def hosted(target: str, data_paths: Sequence[str] = ()) -> Source:
             logger.warning("%s: server settings set by the module are ignored (%s); the operator sets them "
                            "with sandgate serve --set KEY=VALUE", label, ", ".join(module.catalog.settings))
         identity = Identity(module.name, module.version, module.instructions, module.tool_names)
-        return Served(identity, module.dispatcher(loop, runner), plans, grant, runner)
+        return Served(identity, module.dispatcher(loop, runner, settings.client_wait_s), plans, grant, runner)
 
     return build
 

@@ -76,6 +76,20 @@ class ServerSettings(BaseModel):
         16 * KIB, ge=256, le=1 * MIB,
         description="largest notifications/message params (JSON); larger ones are dropped and counted",
     )
+    max_client_requests_pending: int = Field(
+        10_000, ge=1, le=1_000_000,
+        description="requests calls sent their clients (sampling, elicitation, roots) waiting for an answer; "
+                    "more are refused to the call",
+    )
+    max_client_requests_per_call: int = Field(
+        100, ge=0, le=100_000, description="requests one call may send its client",
+    )
+    max_client_request_bytes: int = Field(
+        1 * MIB, ge=1024, le=64 * MIB, description="largest params of a request a call sends its client (JSON)",
+    )
+    client_wait_s: PositiveSeconds = Field(
+        300.0, description="how long a call waits for its client's answer (its wall time keeps running)",
+    )
     max_json_depth: int = Field(
         160, ge=8, le=192,
         description="deepest nesting of arrays and objects in one JSON-RPC message, envelope included "

@@ -86,8 +86,9 @@ def _run(call_fd: int, dispatcher: Any) -> dict[str, Any]:
     request = framing.read_frame(call_fd)
     notifier = partial(_send_progress, call_fd) if request.get("progress") else None
     log_notifier = partial(_send_log, call_fd) if request.get("log") else None
+    asker = partial(_ask_client, call_fd) if request.get("ask") else None
     status, body = dispatcher.call(request["kind"], request["name"], request["args"],
-                                   request["meta"], None, progress=notifier, log=log_notifier)
+                                   request["meta"], None, progress=notifier, log=log_notifier, ask=asker)
     reply: dict[str, Any] = {"status": status, "body": body}
     if CALL_LOG.parts:
         reply["log"] = CALL_LOG.text()
@@ -99,6 +100,18 @@ def _send_log(call_fd: int, level: str, params_json: str) -> bool:
     gateway checks it again and drops what is below the client's level."""
     framing.write_all(call_fd, framing.encode_json(b'{"log_message":' + params_json.encode() + b"}"))
     return True
+
+
+def _ask_client(call_fd: int, method: str, params_json: str, on_answer: Any) -> str:
+    """The Context's request to the client, as a frame ({"ask": {method, params}}); the gateway writes one
+    {"answer": {is_error, json}} frame back, which this waits for (the call's wall time still runs)."""
+    framing.write_all(call_fd, framing.encode_json(
+        b'{"ask":{"method":' + pydantic_core.to_json(method) + b',"params":' + params_json.encode() + b"}}"))
+    answer = framing.read_frame(call_fd).get("answer")
+    if not isinstance(answer, dict) or not isinstance(answer.get("json"), str):
+        return "the gateway's answer frame is malformed"
+    on_answer(bool(answer.get("is_error")), answer["json"])
+    return ""
 
 
 def _send_progress(call_fd: int, params_json: str) -> bool:

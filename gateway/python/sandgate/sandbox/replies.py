@@ -19,7 +19,7 @@ MAX_STATUS = 4  # the Dispatcher's statuses, 0 (ok) to 4
 REPLY_KEYS = frozenset({"status", "body", "log"})
 REQUIRED_REPLY_KEYS = frozenset({"status", "body"})
 # The frames a child writes before its reply, each with exactly one key.
-ASIDE_KEYS = frozenset({"progress", "log_message", "violation"})
+ASIDE_KEYS = frozenset({"progress", "log_message", "ask", "violation"})
 ERROR_BODY_KEYS = frozenset({"message", "data"})
 MAX_ERROR_TYPE_CHARS = 200
 MAX_CHILD_LOG_CHARS = 16 * 1024  # per call, escaped: what one call may add to the gateway's log

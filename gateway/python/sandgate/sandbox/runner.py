@@ -6,6 +6,7 @@ Everything here runs on the gateway's asyncio loop; no thread ever blocks on a c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -71,6 +72,7 @@ class SandboxRunner(ZygoteChannel):
         # Children spawned ahead of demand, per distinct set of limits: forking is off the call's path.
         self._prespawned: dict[Sandbox, deque[_Child]] = {}  # frozen limits: hashable, equal when alike
         self._prespawn_idle_s: float = getattr(config, "prespawn_idle_s", PRESPAWN_IDLE_S)
+        self._answers: set[asyncio.Task[None]] = set()  # clients' answers being written to their children
 
     @property
     def protocol_errors(self) -> int:
@@ -333,8 +335,36 @@ class SandboxRunner(ZygoteChannel):
                 return frame
             if "violation" in frame:
                 call.violation = frame["violation"]
+            elif "ask" in frame:
+                self._relay_ask(sock, relay, frame["ask"])
             elif relay is not None:
                 relay(frame)
+
+    def _relay_ask(self, sock: socket.socket, relay: Any, request: Any) -> None:
+        """A child's request to its client: the relay checks and sends it; its answer (or the refusal) is
+        written back to the same child, which waits for exactly one."""
+        loop = self.loop
+
+        def answer(value: dict[str, Any]) -> None:  # on any thread, once
+            data = framing.encode({"answer": value})
+            with contextlib.suppress(RuntimeError):  # the loop closed: the child is gone with it
+                loop.call_soon_threadsafe(self._write_to_child, sock, data)
+
+        if relay is None or not hasattr(relay, "ask"):
+            answer({"is_error": True, "json": '{"code":-32603,"message":"this request cannot reach its client"}'})
+            return
+        relay.ask(request, answer)
+
+    def _write_to_child(self, sock: socket.socket, data: bytes) -> None:
+        if sock.fileno() < 0:
+            return  # the call ended before its client answered
+        task = self.loop.create_task(self._send_quietly(sock, data))
+        self._answers.add(task)
+        task.add_done_callback(self._answers.discard)
+
+    async def _send_quietly(self, sock: socket.socket, data: bytes) -> None:
+        with contextlib.suppress(OSError):
+            await self.loop.sock_sendall(sock, data)
 
     async def _read_exactly(self, sock: socket.socket, size: int) -> bytes | None:
         data = bytearray()

@@ -1,0 +1,101 @@
+#include "mcp/client_requests.h"
+
+#include <utility>
+
+#include "common/json_text.h"
+
+namespace sandgate::mcp {
+
+ClientRequests::ClientRequests(ClientRequestLimits limits, std::shared_ptr<metrics::Counters> counters)
+    : limits_(limits), counters_(std::move(counters)) {}
+
+std::optional<std::string> ClientRequests::open(std::string scope, AnswerCallback on_answer) {
+  std::lock_guard lock(mutex_);
+  if (waiting_.size() >= limits_.max_pending) return std::nullopt;
+  // The gateway's own prefix keeps its ids apart from any a client uses; the scope check keeps sessions apart.
+  std::string id = "sandgate-" + std::to_string(++next_);
+  waiting_.emplace(id, Entry{std::move(scope), std::move(on_answer)});
+  return id;
+}
+
+bool ClientRequests::answer(std::string_view scope, const json::value& id, ClientAnswer answer) {
+  if (!id.is_string()) return false;
+  AnswerCallback on_answer;
+  {
+    std::lock_guard lock(mutex_);
+    auto found = waiting_.find(std::string(id.get_string()));
+    if (found == waiting_.end() || found->second.scope != scope) return false;
+    on_answer = std::move(found->second.on_answer);
+    waiting_.erase(found);
+  }
+  counters_->add(metrics::Counter::kClientRequestsAnswered);
+  on_answer(std::move(answer));  // outside the lock: it may ask again
+  return true;
+}
+
+void ClientRequests::abandon(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  if (waiting_.erase(id) != 0) counters_->add(metrics::Counter::kClientRequestsAbandoned);
+}
+
+std::size_t ClientRequests::pending() const {
+  std::lock_guard lock(mutex_);
+  return waiting_.size();
+}
+
+std::optional<std::string_view> required_capability(std::string_view method) {
+  if (method == "sampling/createMessage") return "sampling";
+  if (method == "elicitation/create") return "elicitation";
+  if (method == "roots/list") return "roots";
+  return std::nullopt;
+}
+
+ClientAsker::ClientAsker(std::shared_ptr<NotificationSink> sink, std::string scope,
+                         std::shared_ptr<ClientRequests> table, std::string client_capabilities_json)
+    : sink_(std::move(sink)), scope_(std::move(scope)), table_(std::move(table)) {
+  boost::system::error_code ec;
+  json::value declared = json::parse(client_capabilities_json, ec);
+  if (!ec && declared.is_object()) capabilities_ = std::move(declared.get_object());
+}
+
+ClientAsker::~ClientAsker() {
+  for (const std::string& id : open_ids_) table_->abandon(id);
+}
+
+std::string ClientAsker::ask(std::string_view method, std::string_view params_json, AnswerCallback on_answer) {
+  const std::optional<std::string_view> capability = required_capability(method);
+  if (!capability) return "a call may ask its client only for sampling, elicitation or roots";
+  const json::value* declared = capabilities_.if_contains(*capability);
+  if (declared == nullptr || !declared->is_object()) {
+    table_->counters().add(metrics::Counter::kClientRequestsRefused);
+    return "the client did not declare the " + std::string(*capability) + " capability";
+  }
+  const ClientRequestLimits& limits = table_->limits();
+  if (params_json.size() > limits.max_params_bytes || validate_json_text(params_json, JsonLimits{}) ||
+      trim_json(params_json).substr(0, 1) != "{") {
+    table_->counters().add(metrics::Counter::kClientRequestsRefused);
+    return "the request's params are not a JSON object within max_client_request_bytes";
+  }
+  if (asked_.fetch_add(1) >= limits.max_per_call) {
+    table_->counters().add(metrics::Counter::kClientRequestsRefused);
+    return "the call already sent max_client_requests_per_call requests";
+  }
+  std::optional<std::string> id = table_->open(scope_, std::move(on_answer));
+  if (!id) {
+    table_->counters().add(metrics::Counter::kClientRequestsRefused);
+    return "too many requests wait for their clients";
+  }
+  std::string message = R"({"jsonrpc":"2.0","id":)" + json::serialize(json::value(*id)) + R"(,"method":)" +
+                        json::serialize(json::value(method)) + R"(,"params":)" + std::string(params_json) + "}";
+  if (sink_ == nullptr || !sink_->deliver(std::move(message))) {
+    table_->abandon(*id);
+    table_->counters().add(metrics::Counter::kClientRequestsRefused);
+    return "the request has no stream to its client (the client must accept text/event-stream)";
+  }
+  table_->counters().add(metrics::Counter::kClientRequestsSent);
+  std::lock_guard lock(mutex_);
+  open_ids_.push_back(std::move(*id));
+  return "";
+}
+
+}  // namespace sandgate::mcp

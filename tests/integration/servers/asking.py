@@ -1,0 +1,55 @@
+"""Handlers that ask their client, for test_client_requests.py: `sandgate serve servers/asking.py`.
+
+Each asks in-process (`*_here`) and sandboxed per call or on a session's worker: the client's model
+(`ctx.sample`), the user (`ctx.elicit`, a typed form and a raw JSON Schema), the client's roots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sandgate import Context, MCPServer
+
+server = MCPServer("sandgate-asking", version="1.0.0")
+
+
+async def summarize(topic: str, ctx: Context) -> str:
+    answer = await ctx.sample(f"Summarize {topic}", system_prompt="Be brief", max_tokens=50)
+    return f"{answer.role}/{answer.model}: {answer.text}"
+
+
+@dataclass
+class Person:
+    name: str
+    age: int
+
+
+async def register(ctx: Context) -> str:
+    answer = await ctx.elicit("Who are you?", Person)
+    if answer.action != "accept":
+        return answer.action
+    return f"{answer.data.name} is {answer.data.age}"
+
+
+async def choose(ctx: Context) -> str:
+    answer = await ctx.elicit("Pick a colour", ["red", "green"])
+    return answer.data if answer.action == "accept" else answer.action
+
+
+async def roots(ctx: Context) -> str:
+    found = await ctx.list_roots()
+    return ", ".join(f"{root.name}={root.uri}" for root in found)
+
+
+async def everything(ctx: Context) -> str:
+    """Three round trips in one call, each answered to this call."""
+    first = await ctx.sample("one", max_tokens=5)
+    chosen = await ctx.elicit("Pick a colour", ["red", "green"])
+    found = await ctx.list_roots()
+    return f"{first.text}|{chosen.data}|{len(found)}"
+
+
+for fn in (summarize, register, choose, roots, everything):
+    server.tool(fn, name=f"{fn.__name__}_here", isolation="none")
+    server.tool(fn, name=f"{fn.__name__}_sandboxed")
+server.tool(everything, name="everything_per_session", isolation="per_session")

@@ -1,0 +1,161 @@
+"""Handlers asking their client during a call (handshake eras): sampling, elicitation, roots, through
+`sandgate serve servers/asking.py` and the official SDK client's callbacks, in the gateway and in the
+sandbox; refusals for what the client did not declare, and for the 2026-07-28 era, which asks through
+results instead."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp import types as mt
+
+from .server_process import REPO, TRUSTED, ServerProcess, running_server, server_python
+
+ASKING_SERVER = Path(__file__).resolve().parent / "servers" / "asking.py"
+PLACES = ("here", "sandboxed")
+
+
+@pytest.fixture(scope="module")
+def asking_server() -> Iterator[ServerProcess]:
+    with running_server(ASKING_SERVER, TRUSTED) as process:
+        yield process
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Answers:
+    """The client's side: what it was asked, and what it answers."""
+
+    def __init__(self, elicit: dict[str, Any] | None = None) -> None:
+        self.asked: list[tuple[str, Any]] = []
+        self.elicit = elicit or {"action": "accept", "content": {"value": "green"}}
+
+    async def sampling(self, context: Any, params: mt.CreateMessageRequestParams) -> mt.CreateMessageResult:
+        self.asked.append(("sampling", params))
+        text = params.messages[0].content.text
+        return mt.CreateMessageResult(role="assistant", content=mt.TextContent(type="text", text=f"[{text}]"),
+                                      model="test-model", stop_reason="endTurn")
+
+    async def elicitation(self, context: Any, params: mt.ElicitRequestParams) -> mt.ElicitResult:
+        self.asked.append(("elicitation", params))
+        return mt.ElicitResult(**self.elicit)
+
+    async def roots(self, context: Any) -> mt.ListRootsResult:
+        self.asked.append(("roots", None))
+        return mt.ListRootsResult(roots=[mt.Root(uri="file:///work", name="work")])
+
+    def client(self, target: Any, **extra: Any) -> Client:
+        options: dict[str, Any] = {"sampling_callback": self.sampling, "elicitation_callback": self.elicitation,
+                                   "list_roots_callback": self.roots}
+        options.update(extra)
+        return Client(target, mode="legacy", **options)
+
+
+def text_of(result: Any) -> str:
+    assert result.is_error is False, result
+    return result.content[0].text
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("place", PLACES)
+async def test_sampling_reaches_the_clients_model_and_its_answer_the_call(asking_server, place: str) -> None:
+    answers = Answers()
+    async with answers.client(asking_server.url) as client:
+        result = await client.call_tool(f"summarize_{place}", {"topic": "tides"})
+    assert text_of(result) == "assistant/test-model: [Summarize tides]"
+    [(kind, params)] = answers.asked
+    assert kind == "sampling"
+    assert params.system_prompt == "Be brief" and params.max_tokens == 50
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("place", PLACES)
+async def test_elicitation_sends_the_form_and_reads_the_answer_as_its_type(asking_server, place: str) -> None:
+    answers = Answers({"action": "accept", "content": {"name": "Ada", "age": 36}})
+    async with answers.client(asking_server.url) as client:
+        result = await client.call_tool(f"register_{place}", {})
+    assert text_of(result) == "Ada is 36"
+    schema = answers.asked[0][1].requested_schema
+    assert schema["type"] == "object"
+    assert schema["properties"]["name"]["type"] == "string"
+    assert schema["properties"]["age"]["type"] == "integer"
+    assert sorted(schema["required"]) == ["age", "name"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("place", PLACES)
+@pytest.mark.parametrize(("answer", "text"), [
+    ({"action": "accept", "content": {"value": "green"}}, "green"),
+    ({"action": "decline"}, "decline"),
+    ({"action": "cancel"}, "cancel"),
+])
+async def test_a_choice_is_accepted_declined_or_cancelled(asking_server, place: str, answer: dict[str, Any],
+                                                          text: str) -> None:
+    answers = Answers(answer)
+    async with answers.client(asking_server.url) as client:
+        result = await client.call_tool(f"choose_{place}", {})
+    assert text_of(result) == text
+    assert answers.asked[0][1].requested_schema["properties"]["value"]["enum"] == ["red", "green"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("place", PLACES)
+async def test_an_accepted_answer_that_does_not_fit_the_form_is_the_tools_error(asking_server, place: str) -> None:
+    answers = Answers({"action": "accept", "content": {"name": "Ada", "age": "old"}})
+    async with answers.client(asking_server.url) as client:
+        result = await client.call_tool(f"register_{place}", {})
+    assert result.is_error is True
+    assert "does not fit the form" in result.content[0].text
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("tool", ["roots_here", "roots_sandboxed"])
+async def test_roots_come_from_the_client(asking_server, tool: str) -> None:
+    async with Answers().client(asking_server.url) as client:
+        assert text_of(await client.call_tool(tool, {})) == "work=file:///work"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("tool", ["everything_here", "everything_sandboxed", "everything_per_session"])
+async def test_several_round_trips_in_one_call_each_reach_the_same_call(asking_server, tool: str) -> None:
+    answers = Answers()
+    async with answers.client(asking_server.url) as client:
+        assert text_of(await client.call_tool(tool, {})) == "[one]|green|1"
+        assert text_of(await client.call_tool(tool, {})) == "[one]|green|1"  # a per_session worker, again
+    assert [kind for kind, _ in answers.asked] == ["sampling", "elicitation", "roots"] * 2
+
+
+@pytest.mark.anyio
+async def test_over_stdio_too(tmp_path: Path) -> None:
+    params = StdioServerParameters(command=server_python(), cwd=str(REPO),
+                                   args=["-m", "sandgate", "serve", str(ASKING_SERVER), "--transport", "stdio",
+                                         *TRUSTED])
+    async with Answers().client(params) as client:
+        assert text_of(await client.call_tool("everything_sandboxed", {})) == "[one]|green|1"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("place", PLACES)
+async def test_what_the_client_did_not_declare_is_not_sent_and_the_tool_says_so(asking_server, place: str) -> None:
+    async with Client(asking_server.url, mode="legacy") as client:  # no callbacks: no capabilities
+        result = await client.call_tool(f"summarize_{place}", {"topic": "x"})
+    assert result.is_error is True
+    assert "did not declare the sampling capability" in result.content[0].text
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("place", PLACES)
+async def test_a_modern_request_cannot_ask_on_its_stream(asking_server, place: str) -> None:
+    answers = Answers()
+    async with Client(asking_server.url, mode="auto", sampling_callback=answers.sampling) as client:
+        result = await client.call_tool(f"summarize_{place}", {"topic": "x"})
+    assert result.is_error is True
+    assert "cannot reach the client" in result.content[0].text
+    assert answers.asked == []
