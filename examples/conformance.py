@@ -15,7 +15,7 @@ import base64
 import json
 from typing import Any
 
-from sandgate import Audio, Context, Image, MCPServer
+from sandgate import Audio, Context, Image, InputRequired, MCPServer
 
 server = MCPServer("sandgate-conformance", version="1.0.0")
 
@@ -149,6 +149,133 @@ async def test_elicitation_sep1330_enums(ctx: Context) -> str:
     answer = await ctx.elicit("Please select options from the enum fields", schema)
     content = json.dumps(answer.data) if answer.action == "accept" else "{}"
     return f"Elicitation completed: action={answer.action}, content={content}"
+
+
+# ------------------------------------------- 2026-07-28 multi-round-trip requests (SEP-2322)
+# Each tool asks by returning InputRequired and reads the client's answers from ctx.input_responses
+# when it runs again; the gateway seals request_state and refuses a changed one.
+
+
+def ask_form(message: str, field: str, kind: str = "string") -> dict[str, Any]:
+    return {"method": "elicitation/create", "params": {
+        "message": message,
+        "requestedSchema": {"type": "object", "properties": {field: {"type": kind}}, "required": [field]}}}
+
+
+def ask_model(text: str, max_tokens: int = 100) -> dict[str, Any]:
+    return {"method": "sampling/createMessage", "params": {
+        "messages": [{"role": "user", "content": {"type": "text", "text": text}}], "maxTokens": max_tokens}}
+
+
+ASK_ROOTS = {"method": "roots/list", "params": {}}
+
+
+def accepted(ctx: Context, key: str, field: str) -> Any:
+    """The accepted elicitation's `field` answered under `key`, or None (missing, declined, malformed)."""
+    answer = (ctx.input_responses or {}).get(key)
+    if isinstance(answer, dict) and answer.get("action") == "accept" and isinstance(answer.get("content"), dict):
+        return answer["content"].get(field)
+    return None
+
+
+def sampled_text(ctx: Context, key: str) -> str | None:
+    answer = (ctx.input_responses or {}).get(key)
+    content = answer.get("content") if isinstance(answer, dict) else None
+    return content.get("text") if isinstance(content, dict) else None
+
+
+def listed_roots(ctx: Context, key: str) -> list[Any] | None:
+    answer = (ctx.input_responses or {}).get(key)
+    roots = answer.get("roots") if isinstance(answer, dict) else None
+    return roots if isinstance(roots, list) else None
+
+
+@server.tool(description="MRTR: asks the user's name by elicitation, then greets them")
+def test_input_required_result_elicitation(ctx: Context) -> Any:
+    name = accepted(ctx, "user_name", "name")
+    if not isinstance(name, str):
+        return InputRequired({"user_name": ask_form("What is your name?", "name")})
+    return f"Hello, {name}!"
+
+
+@server.tool(description="MRTR: asks the client's model a question")
+def test_input_required_result_sampling(ctx: Context) -> Any:
+    text = sampled_text(ctx, "capital_question")
+    if text is None:
+        return InputRequired({"capital_question": ask_model("What is the capital of France?")})
+    return f"The model said: {text}"
+
+
+@server.tool(description="MRTR: asks the client for its roots")
+def test_input_required_result_list_roots(ctx: Context) -> Any:
+    roots = listed_roots(ctx, "client_roots")
+    if roots is None:
+        return InputRequired({"client_roots": ASK_ROOTS})
+    return "Roots: " + ", ".join(str(root.get("uri")) for root in roots if isinstance(root, dict))
+
+
+@server.tool(description="MRTR: asks for a confirmation and carries state across the round")
+def test_input_required_result_request_state(ctx: Context) -> Any:
+    if ctx.request_state == "confirm-pending" and accepted(ctx, "confirm", "ok") is not None:
+        return "state-ok: requestState validated"
+    return InputRequired({"confirm": ask_form("Please confirm", "ok", "boolean")}, request_state="confirm-pending")
+
+
+@server.tool(description="MRTR: asks for three inputs at once")
+def test_input_required_result_multiple_inputs(ctx: Context) -> Any:
+    name, greeting, roots = accepted(ctx, "user_name", "name"), sampled_text(ctx, "greeting"), listed_roots(
+        ctx, "client_roots")
+    if ctx.request_state == "multi" and name is not None and greeting is not None and roots is not None:
+        return f"{greeting} {name} ({len(roots)} roots)"
+    return InputRequired({"user_name": ask_form("What is your name?", "name"),
+                          "greeting": ask_model("Generate a greeting", 50), "client_roots": ASK_ROOTS},
+                         request_state="multi")
+
+
+@server.tool(description="MRTR: two rounds of questions, then the answer")
+def test_input_required_result_multi_round(ctx: Context) -> Any:
+    state = ctx.request_state or ""
+    if state.startswith("round-2:") and accepted(ctx, "step2", "color") is not None:
+        return f"{state.removeprefix('round-2:')} likes {accepted(ctx, 'step2', 'color')}"
+    if state == "round-1" and isinstance(accepted(ctx, "step1", "name"), str):
+        return InputRequired({"step2": ask_form("Step 2: What is your favorite color?", "color")},
+                             request_state="round-2:" + accepted(ctx, "step1", "name"))
+    return InputRequired({"step1": ask_form("Step 1: What is your name?", "name")}, request_state="round-1")
+
+
+@server.tool(description="MRTR: a sealed requestState; a changed one is refused by the gateway")
+def test_input_required_result_tampered_state(ctx: Context) -> Any:
+    if ctx.request_state == "tamper-test" and accepted(ctx, "confirm", "ok") is not None:
+        return "state intact"
+    return InputRequired({"confirm": ask_form("Please confirm", "ok", "boolean")}, request_state="tamper-test")
+
+
+@server.tool(description="MRTR: asks only for what this request's client declared")
+def test_input_required_result_capabilities(ctx: Context) -> Any:
+    if ctx.input_responses:
+        return "Inputs received"
+    declared = ctx.client_capabilities
+    requests = {}
+    if "elicitation" in declared:
+        requests["elicit_input"] = ask_form("What is your name?", "name")
+    if "sampling" in declared:
+        requests["sample_input"] = ask_model("Say hello", 50)
+    return InputRequired(requests) if requests else "No input capability declared"
+
+
+@server.tool(description="Test tool requiring sampling")
+def test_missing_capability(ctx: Context) -> Any:
+    if sampled_text(ctx, "sample") is not None:
+        return "Success"
+    return InputRequired({"sample": ask_model("Say hello", 10)})
+
+
+@server.prompt(description="MRTR: a prompt that asks for its context first")
+def test_input_required_result_prompt(ctx: Context) -> Any:
+    context = accepted(ctx, "user_context", "context")
+    if not isinstance(context, str):
+        return InputRequired({"user_context": ask_form("What context should the prompt use?", "context")})
+    return f"Use this context: {context}"
 
 
 @server.tool(description="Tests error response handling")

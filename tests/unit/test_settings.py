@@ -45,6 +45,7 @@ def test_defaults():
         "max_client_requests_pending": 10_000,
         "max_client_requests_per_call": 100,
         "max_client_request_bytes": 1024 * 1024,
+        "request_state_ttl_s": 300,
         "client_wait_s": 300.0,
         "max_json_depth": 160,
         "max_json_string_bytes": 4 * 1024 * 1024,

@@ -12,6 +12,7 @@
 #include "audit/audit_log.h"
 #include "bindings/py_dispatcher.h"
 #include "common/clock.h"
+#include "common/digest.h"
 #include "mcp/conversation.h"
 #include "mcp/engine.h"
 #include "mcp/session_table.h"
@@ -58,6 +59,8 @@ struct CoreSettings {
   std::size_t max_client_requests_pending = 10'000;
   std::size_t max_client_requests_per_call = 100;
   std::size_t max_client_request_bytes = 1024 * 1024;
+  std::size_t request_state_ttl_s = 300;
+  std::string request_state_key;  // 32 bytes as 64 hex digits; empty: a random key of this start
   std::size_t max_json_depth = JsonLimits{}.max_depth;
   std::size_t max_json_string_bytes = JsonLimits{}.max_string_bytes;
   std::size_t max_json_members = JsonLimits{}.max_members;
@@ -77,6 +80,16 @@ mcp::EngineSettings engine_settings(const CoreSettings& s, std::shared_ptr<const
   e.page_size = s.page_size;
   e.progress = mcp::ProgressLimits{s.max_progress_notifications, s.max_progress_bytes};
   e.logs = mcp::LogLimits{s.max_log_notifications, s.max_log_bytes};
+  std::string key = mcp::RequestStateSeal::random_key();
+  if (!s.request_state_key.empty()) {
+    std::optional<std::string> decoded = from_hex(s.request_state_key);
+    if (!decoded || decoded->size() != mcp::kRequestStateKeyBytes) {
+      throw std::invalid_argument("the requestState key must be 64 hex digits (32 bytes)");
+    }
+    key = std::move(*decoded);
+  }
+  e.request_state = std::make_shared<mcp::RequestStateSeal>(std::move(key), std::make_shared<SystemWallClock>(),
+                                                            std::chrono::seconds(s.request_state_ttl_s));
   e.client_requests = mcp::ClientRequestLimits{s.max_client_requests_pending, s.max_client_requests_per_call,
                                                s.max_client_request_bytes};
   e.json_limits = JsonLimits{s.max_json_depth, s.max_json_string_bytes, s.max_json_members};
@@ -381,6 +394,8 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("max_client_requests_pending", &CoreSettings::max_client_requests_pending)
       .def_readwrite("max_client_requests_per_call", &CoreSettings::max_client_requests_per_call)
       .def_readwrite("max_client_request_bytes", &CoreSettings::max_client_request_bytes)
+      .def_readwrite("request_state_ttl_s", &CoreSettings::request_state_ttl_s)
+      .def_readwrite("request_state_key", &CoreSettings::request_state_key)
       .def_readwrite("max_json_depth", &CoreSettings::max_json_depth)
       .def_readwrite("max_json_string_bytes", &CoreSettings::max_json_string_bytes)
       .def_readwrite("max_json_members", &CoreSettings::max_json_members)

@@ -193,6 +193,7 @@ void PyDispatcher::run(Job& job) {
     if (job.invocation.progress) channels["progress"] = progress_notifier(job.invocation.progress);
     if (job.invocation.log) channels["log"] = log_notifier(job.invocation.log);
     if (job.invocation.ask) channels["ask"] = client_asker(job.invocation.ask);
+    if (!job.invocation.round_trip_json.empty()) channels["round_trip"] = job.invocation.round_trip_json;
     py::object result = call_(method, job.invocation.name, job.invocation.arguments_json, job.invocation.meta_json,
                               complete, job.invocation.session, plan, **channels);
     if (py::isinstance<py::tuple>(result)) {

@@ -1,5 +1,6 @@
 #pragma once
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -11,5 +12,7 @@ std::string sha256_digest(std::string_view bytes);
 std::string sha256_digest(std::initializer_list<std::string_view> parts);
 // `bytes` as lower-case hex, two digits each.
 std::string to_hex(std::string_view bytes);
+// The bytes of hex text (either case), or nullopt when it is not an even number of hex digits.
+std::optional<std::string> from_hex(std::string_view hex);
 
 }  // namespace sandgate

@@ -66,6 +66,9 @@ struct Invocation {
   std::shared_ptr<ProgressReporter> progress;  // set only when the request carries a progress token
   std::shared_ptr<LogReporter> log;            // set only when the client wants log messages of it
   std::shared_ptr<ClientAsker> ask;            // set only for a handshake-era request with a stream to its client
+  // A 2026-07-28 retry: {"inputResponses": <as sent, or null>, "requestState": <the opened state, or null>};
+  // empty on a first round.
+  std::string round_trip_json;
   // Where and under which limits it runs, as the operator's grant decided; empty when the engine has no grant.
   std::optional<policy::SandboxPlan> plan;
 };

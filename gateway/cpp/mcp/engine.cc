@@ -65,6 +65,10 @@ Engine::Engine(EngineSettings settings, std::shared_ptr<Dispatcher> dispatcher, 
       catalog_(dispatcher_->catalog_json(), settings_.page_size),
       counters_(std::move(counters)),
       client_requests_(std::make_shared<ClientRequests>(settings_.client_requests, counters_)) {
+  if (settings_.request_state == nullptr) {
+    settings_.request_state = std::make_shared<RequestStateSeal>(
+        RequestStateSeal::random_key(), std::make_shared<SystemWallClock>(), std::chrono::seconds(300));
+  }
   server_info_.emplace("name", settings_.identity.name);
   server_info_.emplace("version", settings_.identity.version);
   server_info_json_ = json::serialize(server_info_);
@@ -114,7 +118,8 @@ std::string Engine::discover_result() const {
   return json::serialize(result);
 }
 
-std::string Engine::finish(std::string result, Era era, std::int64_t ttl_ms, bool private_to_caller) const {
+std::string Engine::finish(std::string result, Era era, std::int64_t ttl_ms, bool private_to_caller,
+                           std::string_view result_type) const {
   if (era != Era::kModern) return result;
   // Rewritten member by member on the text: what the tool wrote passes as it wrote it.
   const bool cacheable = ttl_ms != kNotCacheable;
@@ -129,7 +134,7 @@ std::string Engine::finish(std::string result, Era era, std::int64_t ttl_ms, boo
     if (cacheable && (raw_key_equals(member.key, "ttlMs") || raw_key_equals(member.key, "cacheScope"))) continue;
     append_raw_member(out, member.key, member.value);
   }
-  append_raw_member(out, R"("resultType")", R"("complete")");
+  append_raw_member(out, R"("resultType")", json::serialize(json::value(result_type)));
   std::string meta = "{";
   if (tool_meta) {
     for (const RawMember& member : raw_members(*tool_meta)) {
@@ -191,6 +196,39 @@ void Engine::handle(const Message& request, const RequestContext& context, std::
   done(Fault{Failure::kMethodNotFound, "Method not found: " + method});
 }
 
+std::variant<std::string, Fault> Engine::input_required(std::string result, const json::object& client_capabilities,
+                                                        const StateBinding& binding) const {
+  const Fault malformed{Failure::kInternalError,
+                        "Internal error: an input_required result needs inputRequests, an object of {method, params}"};
+  boost::system::error_code ec;
+  json::value parsed = json::parse(result, ec);
+  if (ec || !parsed.is_object()) return malformed;
+  json::object& object = parsed.get_object();
+  const json::value* requests = object.if_contains("inputRequests");
+  if (requests == nullptr || !requests->is_object() || requests->get_object().empty()) return malformed;
+  json::object missing;
+  for (const auto& entry : requests->get_object()) {
+    const json::object* request = entry.value().if_object();
+    const json::value* method = request != nullptr ? request->if_contains("method") : nullptr;
+    const json::value* params = request != nullptr ? request->if_contains("params") : nullptr;
+    if (method == nullptr || !method->is_string() || params == nullptr || !params->is_object()) return malformed;
+    const std::optional<std::string_view> capability = required_capability(method->get_string());
+    if (!capability) return malformed;
+    const json::value* declared = client_capabilities.if_contains(*capability);
+    if (declared == nullptr || !declared->is_object()) missing.emplace(*capability, json::object{});
+  }
+  // Only what the client declared in this very request may be asked of it.
+  if (!missing.empty()) {
+    json::object data{{"requiredCapabilities", std::move(missing)}};
+    return Fault{Failure::kMissingClientCapability, "Missing required client capability", json::serialize(data)};
+  }
+  if (const json::value* state = object.if_contains("requestState")) {
+    if (!state->is_string()) return malformed;
+    object["requestState"] = settings_.request_state->seal(state->get_string(), binding);
+  }
+  return json::serialize(parsed);
+}
+
 bool Engine::client_answered(std::string_view scope, const Message& response) const {
   return client_requests_->answer(scope, response.id, ClientAnswer{response.is_error, response.response_json});
 }
@@ -245,22 +283,50 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
   std::variant<std::string, Fault> target = invocation_target(kind, request);
   if (auto* fault = std::get_if<Fault>(&target)) return done(std::move(*fault));
   Invocation invocation{kind, std::move(std::get<std::string>(target)), "{}", "{}", context.session, nullptr, nullptr,
-                        nullptr, std::nullopt};
+                        nullptr, "", std::nullopt};
   // A completion's handler reads the request's ref, argument and context: it gets the whole params as sent.
   if (kind == InvocationKind::kCompletion) invocation.arguments_json = request.params_json;
   const json::value* args = kind == InvocationKind::kCompletion ? nullptr : request.params.if_contains("arguments");
   const bool has_arguments = args != nullptr && !args->is_null();
   if (has_arguments && !args->is_object()) return done(invalid_params("Invalid params: 'arguments' must be an object"));
   const bool has_meta = request_meta(request) != nullptr;
+  const bool modern = context.era == Era::kModern;
+  const json::value* responses = modern ? request.params.if_contains("inputResponses") : nullptr;
+  const json::value* state = modern ? request.params.if_contains("requestState") : nullptr;
+  if (responses != nullptr && !responses->is_object()) {
+    return done(invalid_params("Invalid params: 'inputResponses' must be an object"));
+  }
+  if (state != nullptr && !state->is_string()) return done(invalid_params("Invalid params: 'requestState' must be a string"));
+  const std::string principal = auth::identity_of(context.principal);
+  const StateBinding binding{principal, invocation_method(kind), invocation.name};
+  std::string opened_state;
+  if (state != nullptr) {
+    auto opened = settings_.request_state->open(state->get_string(), binding);
+    if (auto* refused = std::get_if<StateRefused>(&opened)) return done(invalid_params("Invalid params: " + refused->reason));
+    opened_state = std::move(std::get<std::string>(opened));
+  }
   // The tool gets the client's own text of its arguments and _meta, so it reads every value as sent; one pass
   // over params, each taking its last occurrence as the tree did.
-  if (has_arguments || has_meta) {
+  std::string_view responses_json = "null";
+  if (has_arguments || has_meta || responses != nullptr) {
     for (const RawMember& member : raw_members(request.params_json)) {
       if (has_arguments && raw_key_equals(member.key, "arguments")) {
         invocation.arguments_json = member.value;
       } else if (has_meta && raw_key_equals(member.key, "_meta")) {
         invocation.meta_json = member.value;
+      } else if (responses != nullptr && raw_key_equals(member.key, "inputResponses")) {
+        responses_json = member.value;
       }
+    }
+  }
+  if (responses != nullptr || state != nullptr) {
+    invocation.round_trip_json = R"({"inputResponses":)" + std::string(responses_json) + R"(,"requestState":)" +
+                                 (state != nullptr ? json::serialize(json::value(opened_state)) : "null") + "}";
+  }
+  json::object client_capabilities;
+  if (const json::object* meta = request_meta(request); modern && meta != nullptr) {
+    if (const json::value* caps = meta->if_contains(kMetaClientCapabilities); caps != nullptr && caps->is_object()) {
+      client_capabilities = caps->get_object();
     }
   }
   const policy::SandboxGrant* plans = context.admission.sandbox ? context.admission.sandbox : settings_.sandbox.get();
@@ -285,13 +351,26 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
   }
   const std::int64_t ttl = kind == InvocationKind::kResourceRead ? settings_.read_ttl_ms : kNotCacheable;
   dispatcher_->invoke(std::move(invocation), std::move(cancel),
-                      [this, era = context.era, ttl, on_reply = std::move(on_reply)](Outcome outcome) {
+                      [this, era = context.era, ttl, principal, method = std::string(binding.method),
+                       target = std::string(binding.target), client_capabilities = std::move(client_capabilities),
+                       on_reply = std::move(on_reply)](Outcome outcome) {
                         OutcomeFacts facts = std::move(outcome.facts);
                         Reply reply = outcome_to_reply(std::move(outcome), settings_.json_limits);
-                        if (auto* result = std::get_if<std::string>(&reply)) {
+                        auto* result = std::get_if<std::string>(&reply);
+                        if (result == nullptr) return on_reply(std::move(reply), facts);
+                        if (raw_member(*result, "resultType") != R"("input_required")") {
                           return on_reply(finish(std::move(*result), era, ttl), facts);
                         }
-                        on_reply(std::move(reply), facts);
+                        if (era != Era::kModern) {
+                          return on_reply(Fault{Failure::kInternalError, "Internal error: an input_required result "
+                                                "answers only a 2026-07-28 request"}, facts);
+                        }
+                        auto sealed = input_required(std::move(*result), client_capabilities,
+                                                     StateBinding{principal, method, target});
+                        if (auto* fault = std::get_if<Fault>(&sealed)) return on_reply(std::move(*fault), facts);
+                        on_reply(finish(std::move(std::get<std::string>(sealed)), era, kNotCacheable, false,
+                                        "input_required"),
+                                 facts);
                       });
 }
 

@@ -9,6 +9,7 @@
 #include "common/json.h"
 #include "mcp/catalog.h"
 #include "mcp/client_requests.h"
+#include "mcp/request_state.h"
 #include "mcp/dispatcher.h"
 #include "mcp/errors.h"
 #include "mcp/jsonrpc.h"
@@ -35,6 +36,8 @@ struct EngineSettings {
   ProgressLimits progress;
   LogLimits logs;
   ClientRequestLimits client_requests;
+  // Seals and opens 2026-07-28 requestState; none: a seal with a random key, 300 s lifetime.
+  std::shared_ptr<const RequestStateSeal> request_state;
   // Each call's isolation and limits; without one the dispatcher decides where handlers run.
   std::shared_ptr<const policy::SandboxGrant> sandbox;
 };
@@ -72,7 +75,12 @@ class Engine {
   void invoke(InvocationKind kind, const Message& request, const RequestContext& context,
               std::shared_ptr<CancelToken> cancel, ReplyCallback done) const;
   // `private_to_caller`: the result depends on who asked (a policy's view), so caches must not share it.
-  std::string finish(std::string result, Era era, std::int64_t ttl_ms, bool private_to_caller = false) const;
+  std::string finish(std::string result, Era era, std::int64_t ttl_ms, bool private_to_caller = false,
+                     std::string_view result_type = "complete") const;
+  // An input_required result of a modern call: its requests checked against what the client declared, its
+  // requestState sealed for `binding`; or the fault to answer instead.
+  std::variant<std::string, Fault> input_required(std::string result, const json::object& client_capabilities,
+                                                  const StateBinding& binding) const;
   std::string discover_result() const;
 
   EngineSettings settings_;

@@ -182,3 +182,84 @@ TEST(EngineCompletion, MalformedParamsAreInvalidParamsAndReachNoHandler) {
 
 }  // namespace
 }  // namespace sandgate::mcp
+
+namespace sandgate::mcp {
+namespace {
+
+// Answers every call with the body it is given: a sandboxed child's reply is whatever it wrote.
+class FixedReply final : public Dispatcher {
+ public:
+  explicit FixedReply(std::string body) : body_(std::move(body)) {}
+  std::string catalog_json() override { return R"({"tools":[{"name":"t"}]})"; }
+  void invoke(Invocation invocation, std::shared_ptr<CancelToken>, OutcomeCallback done) override {
+    seen.push_back(std::move(invocation));
+    done({OutcomeStatus::kOk, body_});
+  }
+  std::vector<Invocation> seen;
+
+ private:
+  std::string body_;
+};
+
+Reply modern_call(const Engine& engine, std::string_view extra_params = "",
+                  std::string_view capabilities = R"({"sampling":{}})") {
+  const std::string params = R"({"name":"t","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",)"
+                             R"("io.modelcontextprotocol/clientCapabilities":)" + std::string(capabilities) + "}" +
+                             std::string(extra_params) + "}";
+  Reply reply = std::string();
+  RequestContext context;
+  context.era = Era::kModern;
+  context.principal.name = "alice";
+  engine.handle(request("tools/call", params), context, std::make_shared<CancelToken>(),
+                [&](Reply r, const OutcomeFacts&) { reply = r; });
+  return reply;
+}
+
+constexpr std::string_view kSampling = R"({"method":"sampling/createMessage","params":{"maxTokens":1,"messages":[]}})";
+
+TEST(EngineInputRequired, TheStateIsSealedAndOpensOnlyOnTheRetry) {
+  auto dispatcher = std::make_shared<FixedReply>(R"({"resultType":"input_required","inputRequests":{"s":)" +
+                                                 std::string(kSampling) + R"(},"requestState":"round-1"})");
+  Engine engine(EngineSettings{}, dispatcher);
+  const Reply first = modern_call(engine);
+  ASSERT_TRUE(std::holds_alternative<std::string>(first));
+  const json::value result = json::parse(std::get<std::string>(first));
+  EXPECT_EQ(result.at("resultType"), "input_required");
+  const std::string state(result.at("requestState").as_string());
+  EXPECT_EQ(state.find("round-1"), std::string::npos);
+  modern_call(engine, R"(,"inputResponses":{"s":{"role":"assistant"}},"requestState":")" + state + "\"");
+  ASSERT_EQ(dispatcher->seen.size(), 2u);
+  EXPECT_TRUE(dispatcher->seen[0].round_trip_json.empty());
+  EXPECT_EQ(json::parse(dispatcher->seen[1].round_trip_json),
+            json::parse(R"({"inputResponses":{"s":{"role":"assistant"}},"requestState":"round-1"})"));
+  const Reply forged = modern_call(engine, R"(,"requestState":"round-1")");
+  ASSERT_TRUE(std::holds_alternative<Fault>(forged));
+  EXPECT_EQ(std::get<Fault>(forged).kind, Failure::kInvalidParams);
+  EXPECT_EQ(dispatcher->seen.size(), 2u);  // a refused state runs nothing
+}
+
+TEST(EngineInputRequired, AChildsMalformedOrUndeclaredRequestsNeverReachTheClient) {
+  const std::string undeclared = R"({"resultType":"input_required","inputRequests":{"e":{"method":"elicitation/create","params":{}}}})";
+  Engine asks_elicitation(EngineSettings{}, std::make_shared<FixedReply>(undeclared));
+  const Reply missing = modern_call(asks_elicitation);
+  ASSERT_TRUE(std::holds_alternative<Fault>(missing));
+  EXPECT_EQ(std::get<Fault>(missing).kind, Failure::kMissingClientCapability);
+  EXPECT_EQ(json::parse(std::get<Fault>(missing).data_json),
+            json::parse(R"({"requiredCapabilities":{"elicitation":{}}})"));
+  for (const char* body : {
+           R"({"resultType":"input_required"})",
+           R"({"resultType":"input_required","inputRequests":{}})",
+           R"({"resultType":"input_required","inputRequests":[]})",
+           R"({"resultType":"input_required","inputRequests":{"x":{"method":"tools/call","params":{}}}})",
+           R"({"resultType":"input_required","inputRequests":{"x":{"method":"roots/list"}}})",
+           R"({"resultType":"input_required","inputRequests":{"x":{"method":"roots/list","params":{}}},"requestState":7})",
+       }) {
+    Engine engine(EngineSettings{}, std::make_shared<FixedReply>(body));
+    const Reply reply = modern_call(engine, "", R"({"sampling":{},"roots":{}})");
+    ASSERT_TRUE(std::holds_alternative<Fault>(reply)) << body;
+    EXPECT_EQ(std::get<Fault>(reply).kind, Failure::kInternalError) << body;
+  }
+}
+
+}  // namespace
+}  // namespace sandgate::mcp

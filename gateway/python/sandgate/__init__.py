@@ -35,6 +35,7 @@ from sandgate.errors import (
 )
 from sandgate.fastmcp_compat import FastMCP, FastMCPCompatibilityWarning
 from sandgate.prompts import Message
+from sandgate.round_trips import InputRequired
 from sandgate.results import Audio, Image
 from sandgate.sandbox import Isolation, Sandbox
 from sandgate.settings import ServerSettings
@@ -69,6 +70,7 @@ __all__ = [
     "FastMCP",
     "FastMCPCompatibilityWarning",
     "Image",
+    "InputRequired",
     "InvalidArguments",
     "InvalidLogMessage",
     "InvalidProgress",

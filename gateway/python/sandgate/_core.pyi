@@ -32,6 +32,8 @@ class Settings:
     max_client_requests_pending: int
     max_client_requests_per_call: int
     max_client_request_bytes: int
+    request_state_ttl_s: int
+    request_state_key: str
     max_json_depth: int
     max_json_string_bytes: int
     max_json_members: int

@@ -9,6 +9,7 @@ from sandgate import client_log, client_requests
 from sandgate.client_log import LoggingLevel, LogSink
 from sandgate.client_requests import ClientRequestError, Requester, Root, SampledMessage
 from sandgate.progress import ProgressSink, check
+from sandgate.round_trips import RoundTrip
 
 
 class _Sent(Coroutine[Any, Any, None]):
@@ -40,7 +41,7 @@ class Context:
     call shapes as fastmcp's Context.
     """
 
-    __slots__ = ("request_meta", "_progress_sink", "_log_sink", "_requester")
+    __slots__ = ("request_meta", "_progress_sink", "_log_sink", "_requester", "_round_trip")
 
     def __init__(
         self,
@@ -48,11 +49,29 @@ class Context:
         progress_sink: ProgressSink | None = None,
         log_sink: LogSink | None = None,
         requester: Requester | None = None,
+        round_trip: RoundTrip | None = None,
     ) -> None:
         self.request_meta: dict[str, Any] = request_meta if request_meta is not None else {}
         self._progress_sink = progress_sink
         self._log_sink = log_sink
         self._requester = requester
+        self._round_trip = round_trip
+
+    @property
+    def input_responses(self) -> dict[str, Any] | None:
+        """A 2026-07-28 retry's answers to the handler's earlier `InputRequired`, by key (None on a first round)."""
+        return self._round_trip.input_responses if self._round_trip is not None else None
+
+    @property
+    def request_state(self) -> str | None:
+        """The `request_state` the handler gave with its earlier `InputRequired` (opened by the gateway)."""
+        return self._round_trip.request_state if self._round_trip is not None else None
+
+    @property
+    def client_capabilities(self) -> dict[str, Any]:
+        """What this 2026-07-28 request's client declared it can do (from its `_meta`)."""
+        declared = self.request_meta.get("io.modelcontextprotocol/clientCapabilities")
+        return declared if isinstance(declared, dict) else {}
 
     @property
     def progress_token(self) -> str | int | None:

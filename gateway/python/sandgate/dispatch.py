@@ -96,9 +96,10 @@ class Dispatcher:
     def call(self, kind: str, name: str, args_json: str, meta_json: str,
              completion: Completion, session: str = "", plan: Plan | None = None,
              progress: Notifier | None = None, log: LogNotifier | None = None,
-             ask: Asker | None = None) -> Outcome | Pending:
-        """`session` names a legacy HTTP session or the stdio connection; "" when stateless."""
-        channels = outbound(progress, log, ask, self._client_wait_s)
+             ask: Asker | None = None, round_trip: str | None = None) -> Outcome | Pending:
+        """`session` names a legacy HTTP session or the stdio connection; "" when stateless. `round_trip` is a
+        2026-07-28 retry's {"inputResponses", "requestState"} (the state opened by the core)."""
+        channels = outbound(progress, log, ask, self._client_wait_s, round_trip)
         try:
             if plan is not None and plan[0] != "none" and (self._runner is None or self._loop is None):
                 return INTERNAL_ERROR, _error_json("Internal error: the call's plan needs a sandbox and none runs")
@@ -128,7 +129,7 @@ class Dispatcher:
             if type(kwargs) is str:
                 return OK, kwargs
             forward = child_relay(meta_json, channels) if tool.arguments.context_parameter else None
-            request = sandbox_request("tools/call", name, args_json, meta_json, forward)
+            request = sandbox_request("tools/call", name, args_json, meta_json, forward, channels)
             return run_sandboxed(self._runner, self._loop, request, granted(plan), session, forward, completion)
         if not tool.is_async:
             return OK, tool.call(args_json, meta_json, channels)
@@ -142,7 +143,7 @@ class Dispatcher:
         resource, params = self._registry.resource(uri)
         if plan is not None and plan[0] != "none":
             forward = child_relay(meta_json, channels) if resource.arguments.context_parameter else None
-            request = sandbox_request("resources/read", uri, "{}", meta_json, forward)
+            request = sandbox_request("resources/read", uri, "{}", meta_json, forward, channels)
             return run_sandboxed(self._runner, self._loop, request, granted(plan), session, forward, completion)
         kwargs = resource.bind(uri, params, meta_json, channels)
         if resource.is_async:
@@ -155,7 +156,7 @@ class Dispatcher:
         prompt = self._registry.prompt(name)
         if plan is not None and plan[0] != "none":
             forward = child_relay(meta_json, channels) if prompt.arguments.context_parameter else None
-            request = sandbox_request("prompts/get", name, args_json, meta_json, forward)
+            request = sandbox_request("prompts/get", name, args_json, meta_json, forward, channels)
             return run_sandboxed(self._runner, self._loop, request, granted(plan), session, forward, completion)
         kwargs = prompt.bind(args_json, meta_json, channels)
         if prompt.is_async:
@@ -194,9 +195,13 @@ class Dispatcher:
         return future
 
 
-def sandbox_request(kind: str, name: str, args_json: str, meta_json: str, forward: Any | None) -> dict[str, Any]:
+def sandbox_request(kind: str, name: str, args_json: str, meta_json: str, forward: Any | None,
+                    channels: Outbound | None = None) -> dict[str, Any]:
     """What a call child reads: the handler to run and the client's JSON, untouched."""
     request: dict[str, Any] = {"kind": kind, "name": name, "args": args_json, "meta": meta_json}
+    if channels is not None and channels.round_trip is not None:
+        trip = channels.round_trip
+        request["round_trip"] = json_text({"inputResponses": trip.input_responses, "requestState": trip.request_state})
     if forward is not None:
         # The child's Context then writes progress, log or ask frames; an ask waits at most the call's wall time.
         request.update(forward.wants)

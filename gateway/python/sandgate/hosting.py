@@ -62,31 +62,33 @@ class HostedDispatcher:
 
     def call(self, kind: str, name: str, args_json: str, meta_json: str, completion: Completion,
              session: str = "", plan: Plan | None = None, progress: Notifier | None = None,
-             log: LogNotifier | None = None, ask: Asker | None = None) -> Outcome | Pending:
+             log: LogNotifier | None = None, ask: Asker | None = None,
+             round_trip: str | None = None) -> Outcome | Pending:
         try:
             catalog = self._module.catalog
             # Which handler takes a Context is the module's to know: every call may report and log.
-            forward = child_relay(meta_json, outbound(progress, log, ask, self._client_wait_s))
+            channels = outbound(progress, log, ask, self._client_wait_s, round_trip)
+            forward = child_relay(meta_json, channels)
             if plan is None or plan[0] == "none":  # the module is never trusted: nothing of it runs here
                 return INTERNAL_ERROR, _error("Internal error: a hosted module's call came without a sandbox plan")
             if kind == "tools/call":
                 if name not in catalog.tool_names:
                     return INVALID_PARAMS, _error(f"Unknown tool: {name}", {"name": name})
-                return self._run(sandbox_request(kind, name, args_json, meta_json, forward), plan, session,
+                return self._run(sandbox_request(kind, name, args_json, meta_json, forward, channels), plan, session,
                                  forward, completion)
             if kind == "resources/read":
                 # Templates are matched in the child: their patterns are the module's.
                 if name not in catalog.resource_uris and not catalog.listing["resourceTemplates"]:
                     return RESOURCE_NOT_FOUND, _error("Resource not found", {"uri": name})
-                return self._run(sandbox_request(kind, name, "{}", meta_json, forward), plan, session, forward,
+                return self._run(sandbox_request(kind, name, "{}", meta_json, forward, channels), plan, session, forward,
                                  completion)
             if kind == "prompts/get":
                 if name not in catalog.prompt_names:
                     return INVALID_PARAMS, _error(f"Unknown prompt: {name}", {"name": name})
-                return self._run(sandbox_request(kind, name, args_json, meta_json, forward), plan, session,
+                return self._run(sandbox_request(kind, name, args_json, meta_json, forward, channels), plan, session,
                                  forward, completion)
             if kind == "completion/complete":  # the prompt or template is looked up, and completed, in the child
-                return self._run(sandbox_request(kind, name, args_json, meta_json, None), plan, session, None,
+                return self._run(sandbox_request(kind, name, args_json, meta_json, None, channels), plan, session, None,
                                  completion)
             return INTERNAL_ERROR, _error(f"Unsupported request kind: {kind}")
         except BaseException as exc:  # noqa: BLE001 - the core must always get a status back

@@ -18,6 +18,7 @@ from sandgate.client_log import LogNotifier, LogSink
 from sandgate.client_requests import Asker, Requester
 from sandgate.progress import Notifier, ProgressSink
 from sandgate.results import json_text
+from sandgate.round_trips import RoundTrip, round_trip_of
 
 DEFAULT_CLIENT_WAIT_S = 300.0
 
@@ -28,6 +29,7 @@ class Outbound:
     log: LogNotifier | None = None
     ask: Asker | None = None
     client_wait_s: float = DEFAULT_CLIENT_WAIT_S
+    round_trip: RoundTrip | None = None  # a 2026-07-28 retry's answers, and the handler's state before
 
     def requester(self) -> Requester | None:
         """How an in-process Context asks its client; None when this request may not."""
@@ -42,11 +44,11 @@ class Outbound:
 
 
 def outbound(progress_notifier: Notifier | None, log_notifier: LogNotifier | None, asker: Asker | None = None,
-             client_wait_s: float = DEFAULT_CLIENT_WAIT_S) -> Outbound | None:
+             client_wait_s: float = DEFAULT_CLIENT_WAIT_S, round_trip: str | None = None) -> Outbound | None:
     """None when the core offered nothing: the common call carries nothing."""
-    if progress_notifier is None and log_notifier is None and asker is None:
+    if progress_notifier is None and log_notifier is None and asker is None and not round_trip:
         return None
-    return Outbound(progress_notifier, log_notifier, asker, client_wait_s)
+    return Outbound(progress_notifier, log_notifier, asker, client_wait_s, round_trip_of(round_trip))
 
 
 # The frames a sandboxed child writes for its client, before its reply, each with one key; an ask frame gets

@@ -10,6 +10,7 @@ from pydantic_core import from_json
 
 from sandgate import schema
 from sandgate.errors import ConfigError, InvalidArguments, describe_validation_error
+from sandgate import round_trips
 from sandgate.outbound import Outbound
 from sandgate.results import content_block, json_text
 
@@ -96,7 +97,10 @@ class Prompt:
         return self.render(await self.fn(**kwargs))
 
     def render(self, value: Any) -> str:
-        """`GetPromptResult` JSON from a str, a message, a role/content dict or a list of them."""
+        """`GetPromptResult` JSON from a str, a message, a role/content dict or a list of them; or the
+        input_required result a 2026-07-28 prompt may answer with."""
+        if round_trips.is_input_required(value):
+            return round_trips.result_json(value)
         items = value if isinstance(value, (list, tuple)) else ([] if value is None else [value])
         result: dict[str, Any] = {}
         if self.description is not None:

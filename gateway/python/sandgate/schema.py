@@ -55,8 +55,9 @@ class ArgumentModel:
             meta = parse_meta(meta_json)
             progress_sink, log_sink = channels.sinks(meta) if channels is not None else (None, None)
             requester = channels.requester() if channels is not None else None
-            values[self.context_parameter] = Context(request_meta=meta, progress_sink=progress_sink,
-                                                     log_sink=log_sink, requester=requester)
+            values[self.context_parameter] = Context(
+                request_meta=meta, progress_sink=progress_sink, log_sink=log_sink, requester=requester,
+                round_trip=channels.round_trip if channels is not None else None)
         return values
 
     def input_schema(self) -> dict[str, Any]:

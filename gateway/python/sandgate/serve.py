@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -13,6 +14,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from sandgate.errors import ConfigError
 from sandgate.logs import announce
 from sandgate.policy.serving import ModulePlans, bind, memory_needed
 from sandgate.sandbox.trust import DEFAULT_CEILING, log_refusals
@@ -33,6 +35,7 @@ SANDBOX_ONLY_SETTINGS = frozenset({"max_session_workers", "prespawned_children",
 PYTHON_ONLY_SETTINGS = frozenset({"metrics", "metrics_host", "metrics_port", "audit_log", "max_audit_queued_lines",
                                   "client_wait_s"})
 AUDIT_SALT_VARIABLE = "SANDGATE_AUDIT_SALT"
+REQUEST_STATE_KEY_VARIABLE = "SANDGATE_REQUEST_STATE_KEY"  # popped: sandboxed code never sees it
 WILDCARD_HOSTS = ("0.0.0.0", "::")
 POLICY_POLL_S = 2.0  # how soon an edited policy file serves without a SIGHUP
 STDIO_API_KEY_VARIABLE = "SANDGATE_API_KEY"
@@ -74,6 +77,10 @@ def core_settings(core: Any, identity: Identity | MCPServer, settings: ServerSet
     native.server_name = identity.name
     native.server_version = identity.version or __version__
     native.instructions = identity.instructions or ""
+    key = os.environ.pop(REQUEST_STATE_KEY_VARIABLE, "")
+    if key and not re.fullmatch(r"[0-9a-fA-F]{64}", key):
+        raise ConfigError(f"{REQUEST_STATE_KEY_VARIABLE} must be 64 hex digits (a 32-byte key)")
+    native.request_state_key = key
     return native
 
 

@@ -87,6 +87,11 @@ class ServerSettings(BaseModel):
     max_client_request_bytes: int = Field(
         1 * MIB, ge=1024, le=64 * MIB, description="largest params of a request a call sends its client (JSON)",
     )
+    request_state_ttl_s: int = Field(
+        300, ge=1, le=86_400,
+        description="how long a 2026-07-28 input_required result's requestState may be echoed back; the key "
+                    "is SANDGATE_REQUEST_STATE_KEY (64 hex digits, shared by replicas), else random per start",
+    )
     client_wait_s: PositiveSeconds = Field(
         300.0, description="how long a call waits for its client's answer (its wall time keeps running)",
     )

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sandgate import schema
 from sandgate.errors import ConfigError, describe_validation_error
+from sandgate import round_trips
 from sandgate.outbound import Outbound
 from sandgate.results import ToolResultMapper, error_result, is_content_annotation
 
@@ -93,7 +94,7 @@ class Tool:
             value = self.fn(**kwargs)
         except Exception as exc:
             return self.failure(exc)
-        return self._map_result(value)
+        return self._result(value)
 
     async def call_async(self, kwargs: dict[str, Any]) -> str:
         """Run a coroutine tool with bound arguments; returns `CallToolResult` JSON."""
@@ -101,6 +102,14 @@ class Tool:
             value = await self.fn(**kwargs)
         except Exception as exc:
             return self.failure(exc)
+        return self._result(value)
+
+    def _result(self, value: Any) -> str:
+        if round_trips.is_input_required(value):
+            try:
+                return round_trips.result_json(value)
+            except TypeError as exc:
+                return self.failure(exc)
         return self._map_result(value)
 
     def failure(self, exc: BaseException) -> str:

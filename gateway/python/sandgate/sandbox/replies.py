@@ -80,7 +80,8 @@ def settle(reply: dict[str, Any], kind: str) -> Ended:
     if meta is not None and SANDBOX_META_KEY in meta:
         del meta[SANDBOX_META_KEY]  # the child's claim: only the gateway says how a call ended
         changed = True
-    if kind == "tools/call":
+    # An input_required result has no content: the core checks its requests and seals its state.
+    if kind == "tools/call" and result.get("resultType") != "input_required":
         error_type = _raised(result, meta)
         if error_type == "MemoryError":
             return stopped("memory")
