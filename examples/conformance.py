@@ -151,6 +151,28 @@ async def test_elicitation_sep1330_enums(ctx: Context) -> str:
     return f"Elicitation completed: action={answer.action}, content={content}"
 
 
+JSON_SCHEMA_2020_12 = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "$defs": {"address": {"$anchor": "addressDef", "type": "object",
+                          "properties": {"street": {"type": "string"}, "city": {"type": "string"}}}},
+    "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"},
+                   "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+                   "phone": {"type": "string"}, "email": {"type": "string"}},
+    "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+    "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+    "then": {"required": ["phone"]},
+    "else": {"required": ["email"]},
+    "additionalProperties": False,
+}
+
+
+@server.tool(description="Tool with JSON Schema 2020-12 features", input_schema=JSON_SCHEMA_2020_12)
+def json_schema_2020_12_tool(name: str = "", address: dict[str, Any] | None = None, contactMethod: str = "",
+                             phone: str = "", email: str = "") -> str:
+    return f"{name} by {contactMethod or 'any'}"
+
+
 # ------------------------------------------- 2026-07-28 multi-round-trip requests (SEP-2322)
 # Each tool asks by returning InputRequired and reads the client's answers from ctx.input_responses
 # when it runs again; the gateway seals request_state and refuses a changed one.

@@ -159,3 +159,42 @@ async def test_a_modern_request_cannot_ask_on_its_stream(asking_server, place: s
     assert result.is_error is True
     assert "cannot reach the client" in result.content[0].text
     assert answers.asked == []
+
+
+# --- A hostile module: what its child writes is checked again, and bounded -----------------------------------
+
+HOSTILE = Path(__file__).resolve().parent / "servers" / "hostile_asking.py"
+
+
+@pytest.fixture(scope="module")
+def hostile_server() -> Iterator[ServerProcess]:
+    with running_server(HOSTILE, ("--set", "max_client_requests_per_call=5")) as process:  # hosted: sandboxed
+        yield process
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("method", "params", "needle"), [
+    ("tools/call", {"name": "forge"}, "may not send its client 'tools/call'"),
+    ("ping", {}, "may not send its client 'ping'"),
+    ("elicitation/create", {"message": "m", "requestedSchema": {"type": "object", "properties": {
+        "x": {"type": "object", "properties": {}}}}}, "nested objects are not allowed"),
+    ("sampling/createMessage", {"messages": "all of them", "maxTokens": 1}, "messages and an integer maxTokens"),
+])
+async def test_a_forged_request_never_reaches_the_client(hostile_server, method: str, params: dict[str, Any],
+                                                          needle: str) -> None:
+    answers = Answers()
+    async with answers.client(hostile_server.url) as client:
+        result = await client.call_tool("forge", {"method": method, "params": params})
+    assert text_of(result).startswith("is_error=True: refused by the gateway")
+    assert needle in text_of(result)
+    assert answers.asked == []
+
+
+@pytest.mark.anyio
+async def test_a_call_may_ask_only_so_many_times(hostile_server) -> None:
+    answers = Answers()
+    async with answers.client(hostile_server.url) as client:
+        result = await client.call_tool("flood", {"times": 8})
+    assert text_of(result).startswith("5 answered, then: roots/list was not sent")
+    assert "max_client_requests_per_call" in text_of(result)
+    assert len(answers.asked) == 5

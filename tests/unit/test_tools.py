@@ -192,3 +192,24 @@ def test_annotations_accept_dicts_and_models(annotations):
 def test_unknown_annotation_is_rejected():
     with pytest.raises(ConfigError, match="readOnly"):
         MCPServer("a").add_tool(lambda: "", name="t", annotations={"readOnly": True})
+
+
+def test_a_given_input_schema_is_listed_as_written_and_the_signature_still_validates():
+    from sandgate import ConfigError, MCPServer
+
+    given = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+             "$defs": {"n": {"$anchor": "num", "type": "integer"}}, "properties": {"n": {"$ref": "#/$defs/n"}},
+             "if": {"required": ["n"]}, "then": {}, "else": {}, "additionalProperties": False}
+    server = MCPServer("schemas")
+
+    @server.tool(input_schema=given)
+    def double(n: int) -> int:
+        return 2 * n
+
+    assert server.registry.catalog()["tools"][0]["inputSchema"] == given
+    dispatcher = server.dispatcher()
+    assert '"structuredContent":{"result":4}' in dispatcher.call("tools/call", "double", '{"n": 2}', "{}", None)[1]
+    assert '"isError":true' in dispatcher.call("tools/call", "double", '{"n": "x"}', "{}", None)[1]
+    for bad in ({"type": "array"}, {"properties": {}}, "schema"):
+        with pytest.raises(ConfigError, match="input_schema"):
+            server.tool(lambda n: n, name=f"bad_{len(str(bad))}", input_schema=bad)

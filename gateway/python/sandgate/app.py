@@ -53,34 +53,37 @@ class MCPServer:
     def tool(self, name_or_fn: F, *, name: str | None = None, description: str | None = None,
              annotations: ToolAnnotations | dict[str, Any] | None = None,
              title: str | None = None, sandbox: Sandbox | None = None,
-             isolation: Isolation | None = None) -> F: ...
+             isolation: Isolation | None = None, input_schema: dict[str, Any] | None = None) -> F: ...
 
     @overload
     def tool(self, name_or_fn: str | None = None, *, name: str | None = None,
              description: str | None = None,
              annotations: ToolAnnotations | dict[str, Any] | None = None,
              title: str | None = None, sandbox: Sandbox | None = None,
-             isolation: Isolation | None = None) -> Callable[[F], F]: ...
+             isolation: Isolation | None = None,
+             input_schema: dict[str, Any] | None = None) -> Callable[[F], F]: ...
 
     def tool(self, name_or_fn: Any = None, *, name: str | None = None,
              description: str | None = None,
              annotations: ToolAnnotations | dict[str, Any] | None = None,
              title: str | None = None, sandbox: Sandbox | None = None,
-             isolation: Isolation | None = None) -> Any:
+             isolation: Isolation | None = None, input_schema: dict[str, Any] | None = None) -> Any:
         """Register a tool: `@server.tool`, `@server.tool()`, `@server.tool("name")`, `tool(fn)`.
 
         Tools run in a sandboxed child per call unless `isolation="none"` trusts them explicitly.
+        `input_schema` lists the tool with that JSON Schema instead of the one its signature gives.
         """
         options = {"description": description, "annotations": annotations, "title": title,
-                   "sandbox": sandbox, "isolation": isolation}
+                   "sandbox": sandbox, "isolation": isolation, "input_schema": input_schema}
         return self._decorate(self.add_tool, name_or_fn, name, options)
 
     def add_tool(self, fn: Callable[..., Any], name: str | None = None,
                  description: str | None = None,
                  annotations: ToolAnnotations | dict[str, Any] | None = None,
                  title: str | None = None, sandbox: Sandbox | None = None,
-                 isolation: Isolation | None = None) -> Tool:
-        tool = Tool(fn, name=name, title=title, description=description, annotations=annotations)
+                 isolation: Isolation | None = None, input_schema: dict[str, Any] | None = None) -> Tool:
+        tool = Tool(fn, name=name, title=title, description=description, annotations=annotations,
+                    input_schema=input_schema)
         tool.isolation = check_isolation(isolation) if isolation is not None else None
         tool.sandbox = sandbox
         return self.registry.add_tool(tool)

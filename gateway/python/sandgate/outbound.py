@@ -98,7 +98,8 @@ class _Relay:
         to `answer` exactly once, from any thread. False when it was refused here."""
 
         def refuse(message: str) -> bool:
-            answer({"is_error": True, "json": json_text({"code": -32603, "message": message})})
+            # `refused`: the gateway's word, not the client's; the child says it was not sent, and why.
+            answer({"is_error": True, "refused": message, "json": json_text({"code": -32603, "message": message})})
             return False
 
         if self._ask is None:
@@ -109,7 +110,7 @@ class _Relay:
             return refuse(f"refused by the gateway: {exc}")
         refusal = self._ask(method, json_text(params),
                             lambda is_error, text: answer({"is_error": is_error, "json": text}))
-        return refuse(f"{method} was not sent: {refusal}") if refusal else True
+        return refuse(refusal) if refusal else True
 
     def __call__(self, frame: dict[str, Any]) -> bool:
         if PROGRESS_FRAME in frame and self._progress is not None:

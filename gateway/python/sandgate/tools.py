@@ -39,7 +39,7 @@ class Tool:
 
     __slots__ = (
         "name", "title", "description", "annotations", "fn", "is_async",
-        "arguments", "_validate_json", "_map_result", "_definition", "isolation", "sandbox",
+        "arguments", "_validate_json", "_map_result", "_definition", "isolation", "sandbox", "_input_schema",
     )
 
     def __init__(
@@ -50,6 +50,7 @@ class Tool:
         title: str | None = None,
         description: str | None = None,
         annotations: ToolAnnotations | dict[str, Any] | BaseModel | None = None,
+        input_schema: dict[str, Any] | None = None,
     ) -> None:
         self.name = name if name is not None else getattr(fn, "__name__", "")
         if not TOOL_NAME.fullmatch(self.name):
@@ -65,6 +66,11 @@ class Tool:
         self.arguments = schema.argument_model(fn, owner, f"{self.name}_arguments")
         self._validate_json = self.arguments.model.__pydantic_validator__.validate_json
         self._map_result = _result_mapper(fn, self.name, owner)
+        # Given: listed as written (any JSON Schema 2020-12 an object schema may use); the signature still
+        # validates the arguments the handler gets.
+        if input_schema is not None and (not isinstance(input_schema, dict) or input_schema.get("type") != "object"):
+            raise ConfigError(f'{owner}: input_schema must be a JSON Schema object with "type": "object"')
+        self._input_schema = input_schema
         self._definition = self._build_definition()
         self.isolation: str | None = None  # None: the server's default
         self.sandbox: Any = None  # a sandgate.Sandbox, or None for the server's limits
@@ -124,7 +130,7 @@ class Tool:
             "name": self.name,
             "title": self.title,
             "description": self.description,
-            "inputSchema": self.arguments.input_schema(),
+            "inputSchema": self._input_schema if self._input_schema is not None else self.arguments.input_schema(),
             "outputSchema": self._map_result.output_schema,
             "annotations": self.annotations,
         }

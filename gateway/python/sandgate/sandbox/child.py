@@ -111,6 +111,8 @@ def _ask_client(call_fd: int, method: str, params_json: str, on_answer: Any) -> 
     answer = framing.read_frame(call_fd).get("answer")
     if not isinstance(answer, dict) or not isinstance(answer.get("json"), str):
         return "the gateway's answer frame is malformed"
+    if answer.get("refused"):
+        return str(answer["refused"])
     on_answer(bool(answer.get("is_error")), answer["json"])
     return ""
 

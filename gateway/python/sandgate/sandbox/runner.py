@@ -351,7 +351,8 @@ class SandboxRunner(ZygoteChannel):
                 loop.call_soon_threadsafe(self._write_to_child, sock, data)
 
         if relay is None or not hasattr(relay, "ask"):
-            answer({"is_error": True, "json": '{"code":-32603,"message":"this request cannot reach its client"}'})
+            answer({"is_error": True, "refused": "this request cannot reach its client",
+                    "json": '{"code":-32603,"message":"this request cannot reach its client"}'})
             return
         relay.ask(request, answer)
 
