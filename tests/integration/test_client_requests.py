@@ -198,3 +198,14 @@ async def test_a_call_may_ask_only_so_many_times(hostile_server) -> None:
     assert text_of(result).startswith("5 answered, then: roots/list was not sent")
     assert "max_client_requests_per_call" in text_of(result)
     assert len(answers.asked) == 5
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("place", PLACES)
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_a_handler_knows_its_request_id(asking_server, place: str, mode: str) -> None:
+    async with Client(asking_server.url, mode=mode) as client:
+        first = text_of(await client.call_tool(f"whoami_{place}", {}))
+        second = text_of(await client.call_tool(f"whoami_{place}", {}))
+    assert first.startswith("request '") and first.endswith("', client None")
+    assert first != second  # each request its own id

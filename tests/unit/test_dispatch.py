@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from conftest import check_mcp
-from sandgate import Dispatcher, MCPServer
+from sandgate import Context, Dispatcher, MCPServer
 
 
 def make_server() -> MCPServer:
@@ -229,3 +229,17 @@ def test_status_constants_are_the_cores() -> None:
             "resource_not_found": dispatch.RESOURCE_NOT_FOUND, "internal_error": dispatch.INTERNAL_ERROR,
             "cancelled": dispatch.CANCELLED}
     assert ours.items() <= _core.OUTCOME_STATUS.items()
+
+
+def test_a_context_knows_the_request_id_and_the_tokens_client():
+    server = MCPServer("ids")
+
+    @server.tool
+    def whoami(ctx: Context) -> str:
+        return f"{ctx.request_id!r} {ctx.client_id!r}"
+
+    dispatcher = server.dispatcher()
+    assert "'7' 'app-1'" in dispatcher.call("tools/call", "whoami", "{}", "{}", None, "", None, "7",
+                                            client_id="app-1")[1]
+    assert "'req-9' None" in dispatcher.call("tools/call", "whoami", "{}", "{}", None, "", None, '"req-9"')[1]
+    assert "'' None" in dispatcher.call("tools/call", "whoami", "{}", "{}", None)[1]

@@ -144,3 +144,15 @@ def test_catalog_json_is_the_checked_listing(loop):
     dispatcher = HostedModule(catalog, "hosted.py").dispatcher(loop, FakeRunner())
     assert json.loads(dispatcher.catalog_json()) == catalog.listing
     assert "requests" not in dispatcher.catalog_json()
+
+
+def test_the_hosted_dispatcher_takes_the_cores_arguments_in_the_order_the_plain_one_does():
+    import inspect
+
+    from sandgate.dispatch import Dispatcher
+    from sandgate.hosting import HostedDispatcher
+
+    plain = list(inspect.signature(Dispatcher.call).parameters)
+    hosted = list(inspect.signature(HostedDispatcher.call).parameters)
+    assert hosted[:9] == plain[:9]  # self .. request_id: what the core passes by position
+    assert set(hosted) == set(plain)

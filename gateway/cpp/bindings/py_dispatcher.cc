@@ -187,15 +187,25 @@ void PyDispatcher::run(Job& job) {
         },
         py::arg("status"), py::arg("body"), py::arg("facts_json") = "");
     const std::string method(mcp::invocation_method(job.invocation.kind));
-    // Only a request with a progress token or a log level gets the extra arguments; the common call stays as it was.
+    // The request's id always goes (a handler's ctx.request_id); a client id, progress, log, ask and round trip
+    // only when the request has them, so the common call builds no keyword arguments.
     py::object plan = call_plan(job.invocation.plan, in_process_);
-    py::dict channels;
-    if (job.invocation.progress) channels["progress"] = progress_notifier(job.invocation.progress);
-    if (job.invocation.log) channels["log"] = log_notifier(job.invocation.log);
-    if (job.invocation.ask) channels["ask"] = client_asker(job.invocation.ask);
-    if (!job.invocation.round_trip_json.empty()) channels["round_trip"] = job.invocation.round_trip_json;
-    py::object result = call_(method, job.invocation.name, job.invocation.arguments_json, job.invocation.meta_json,
-                              complete, job.invocation.session, plan, **channels);
+    const mcp::Invocation& call = job.invocation;
+    const bool extras = call.progress || call.log || call.ask || !call.round_trip_json.empty() || !call.client_id.empty();
+    py::object result;
+    if (!extras) {
+      result = call_(method, call.name, call.arguments_json, call.meta_json, complete, call.session, plan,
+                     call.request_id_json);
+    } else {
+      py::dict channels;
+      if (call.progress) channels["progress"] = progress_notifier(call.progress);
+      if (call.log) channels["log"] = log_notifier(call.log);
+      if (call.ask) channels["ask"] = client_asker(call.ask);
+      if (!call.round_trip_json.empty()) channels["round_trip"] = call.round_trip_json;
+      if (!call.client_id.empty()) channels["client_id"] = call.client_id;
+      result = call_(method, call.name, call.arguments_json, call.meta_json, complete, call.session, plan,
+                     call.request_id_json, **channels);
+    }
     if (py::isinstance<py::tuple>(result)) {
       // (status, body) or (status, body, facts_json)
       auto outcome = result.cast<py::tuple>();

@@ -284,6 +284,8 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
   if (auto* fault = std::get_if<Fault>(&target)) return done(std::move(*fault));
   Invocation invocation{kind, std::move(std::get<std::string>(target)), "{}", "{}", context.session, nullptr, nullptr,
                         nullptr, "", std::nullopt};
+  invocation.request_id_json = json::serialize(request.id);
+  invocation.client_id = context.principal.client_id;
   // A completion's handler reads the request's ref, argument and context: it gets the whole params as sent.
   if (kind == InvocationKind::kCompletion) invocation.arguments_json = request.params_json;
   const json::value* args = kind == InvocationKind::kCompletion ? nullptr : request.params.if_contains("arguments");

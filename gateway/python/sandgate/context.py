@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Coroutine, Generator, Mapping
 from typing import Any, NoReturn
 
+from pydantic_core import from_json
+
 from sandgate import client_log, client_requests
 from sandgate.client_log import LoggingLevel, LogSink
 from sandgate.client_requests import ClientRequestError, Requester, Root, SampledMessage
@@ -41,7 +43,8 @@ class Context:
     call shapes as fastmcp's Context.
     """
 
-    __slots__ = ("request_meta", "_progress_sink", "_log_sink", "_requester", "_round_trip")
+    __slots__ = ("request_meta", "_progress_sink", "_log_sink", "_requester", "_round_trip", "_request_id",
+                 "_client_id")
 
     def __init__(
         self,
@@ -50,12 +53,29 @@ class Context:
         log_sink: LogSink | None = None,
         requester: Requester | None = None,
         round_trip: RoundTrip | None = None,
+        request_id: str | None = None,
+        client_id: str | None = None,
     ) -> None:
         self.request_meta: dict[str, Any] = request_meta if request_meta is not None else {}
         self._progress_sink = progress_sink
         self._log_sink = log_sink
         self._requester = requester
         self._round_trip = round_trip
+        self._request_id = request_id
+        self._client_id = client_id
+
+    @property
+    def request_id(self) -> str:
+        """The request's JSON-RPC id, as text (fastmcp's shape); "" outside a request."""
+        if self._request_id is None:
+            return ""
+        value = from_json(self._request_id)
+        return value if isinstance(value, str) else str(value)
+
+    @property
+    def client_id(self) -> str | None:
+        """The OAuth client the caller's token was issued to; None for an API key or an anonymous caller."""
+        return self._client_id
 
     @property
     def input_responses(self) -> dict[str, Any] | None:

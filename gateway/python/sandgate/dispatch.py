@@ -13,7 +13,7 @@ from sandgate.errors import (
 )
 from sandgate.client_log import LogNotifier
 from sandgate.client_requests import Asker
-from sandgate.outbound import DEFAULT_CLIENT_WAIT_S, Outbound, outbound, relay
+from sandgate.outbound import DEFAULT_CLIENT_WAIT_S, Outbound, outbound, relay, with_request
 from sandgate.progress import Notifier
 from sandgate.registry import Registry
 from sandgate.schema import parse_meta
@@ -94,21 +94,24 @@ class Dispatcher:
         return self._catalog
 
     def call(self, kind: str, name: str, args_json: str, meta_json: str,
-             completion: Completion, session: str = "", plan: Plan | None = None,
+             completion: Completion, session: str = "", plan: Plan | None = None, request_id: str = "",
              progress: Notifier | None = None, log: LogNotifier | None = None,
-             ask: Asker | None = None, round_trip: str | None = None) -> Outcome | Pending:
-        """`session` names a legacy HTTP session or the stdio connection; "" when stateless. `round_trip` is a
-        2026-07-28 retry's {"inputResponses", "requestState"} (the state opened by the core)."""
+             ask: Asker | None = None, round_trip: str | None = None,
+             client_id: str | None = None) -> Outcome | Pending:
+        """`session` names a legacy HTTP session or the stdio connection; "" when stateless. `request_id` is the
+        request's JSON-RPC id as JSON text. `round_trip` is a 2026-07-28 retry's {"inputResponses",
+        "requestState"} (the state opened by the core)."""
         channels = outbound(progress, log, ask, self._client_wait_s, round_trip)
+        ids = (request_id, client_id)
         try:
             if plan is not None and plan[0] != "none" and (self._runner is None or self._loop is None):
                 return INTERNAL_ERROR, _error_json("Internal error: the call's plan needs a sandbox and none runs")
             if kind == "tools/call":
-                return self._call_tool(name, args_json, meta_json, completion, session, plan, channels)
+                return self._call_tool(name, args_json, meta_json, completion, session, plan, channels, ids)
             if kind == "resources/read":
-                return self._read_resource(name, meta_json, completion, session, plan, channels)
+                return self._read_resource(name, meta_json, completion, session, plan, channels, ids)
             if kind == "prompts/get":
-                return self._get_prompt(name, args_json, meta_json, completion, session, plan, channels)
+                return self._get_prompt(name, args_json, meta_json, completion, session, plan, channels, ids)
             if kind == "completion/complete":
                 return self._complete(name, args_json, meta_json, completion, session, plan)
             return INTERNAL_ERROR, json_text({"message": f"Unsupported request kind: {kind}"})
@@ -121,8 +124,11 @@ class Dispatcher:
             self._loop.call_soon_threadsafe(self._runner.end_session, session)
 
     def _call_tool(self, name: str, args_json: str, meta_json: str, completion: Completion,
-                   session: str, plan: Plan | None, channels: Outbound | None) -> Outcome | Pending:
+                   session: str, plan: Plan | None, channels: Outbound | None,
+                   ids: tuple[str, str | None]) -> Outcome | Pending:
         tool = self._registry.tool(name)
+        if tool.arguments.context_parameter:
+            channels = with_request(channels, *ids)
         if plan is not None and plan[0] != "none":
             # The operator's own script (trusted): invalid arguments fail here without a fork.
             kwargs = tool.bind(args_json, meta_json)
@@ -139,8 +145,11 @@ class Dispatcher:
         return self._schedule(tool.call_async(kwargs), completion, "tools/call", name)
 
     def _read_resource(self, uri: str, meta_json: str, completion: Completion,
-                       session: str, plan: Plan | None, channels: Outbound | None) -> Outcome | Pending:
+                       session: str, plan: Plan | None, channels: Outbound | None,
+                       ids: tuple[str, str | None]) -> Outcome | Pending:
         resource, params = self._registry.resource(uri)
+        if resource.arguments.context_parameter:
+            channels = with_request(channels, *ids)
         if plan is not None and plan[0] != "none":
             forward = child_relay(meta_json, channels) if resource.arguments.context_parameter else None
             request = sandbox_request("resources/read", uri, "{}", meta_json, forward, channels)
@@ -152,8 +161,11 @@ class Dispatcher:
         return OK, resource.read(uri, kwargs)
 
     def _get_prompt(self, name: str, args_json: str, meta_json: str, completion: Completion,
-                    session: str, plan: Plan | None, channels: Outbound | None) -> Outcome | Pending:
+                    session: str, plan: Plan | None, channels: Outbound | None,
+                    ids: tuple[str, str | None]) -> Outcome | Pending:
         prompt = self._registry.prompt(name)
+        if prompt.arguments.context_parameter:
+            channels = with_request(channels, *ids)
         if plan is not None and plan[0] != "none":
             forward = child_relay(meta_json, channels) if prompt.arguments.context_parameter else None
             request = sandbox_request("prompts/get", name, args_json, meta_json, forward, channels)
@@ -199,6 +211,10 @@ def sandbox_request(kind: str, name: str, args_json: str, meta_json: str, forwar
                     channels: Outbound | None = None) -> dict[str, Any]:
     """What a call child reads: the handler to run and the client's JSON, untouched."""
     request: dict[str, Any] = {"kind": kind, "name": name, "args": args_json, "meta": meta_json}
+    if channels is not None and channels.request_id is not None:
+        request["request_id"] = channels.request_id
+    if channels is not None and channels.client_id is not None:
+        request["client_id"] = channels.client_id
     if channels is not None and channels.round_trip is not None:
         trip = channels.round_trip
         request["round_trip"] = json_text({"inputResponses": trip.input_responses, "requestState": trip.request_state})

@@ -12,7 +12,7 @@ from sandgate.dispatch import (
 )
 from sandgate.client_log import LogNotifier
 from sandgate.client_requests import Asker
-from sandgate.outbound import DEFAULT_CLIENT_WAIT_S, outbound
+from sandgate.outbound import DEFAULT_CLIENT_WAIT_S, outbound, with_request
 from sandgate.progress import Notifier
 from sandgate.results import json_text
 from sandgate.sandbox.catalog import Catalog
@@ -61,13 +61,15 @@ class HostedDispatcher:
         return self._catalog_json
 
     def call(self, kind: str, name: str, args_json: str, meta_json: str, completion: Completion,
-             session: str = "", plan: Plan | None = None, progress: Notifier | None = None,
-             log: LogNotifier | None = None, ask: Asker | None = None,
-             round_trip: str | None = None) -> Outcome | Pending:
+             session: str = "", plan: Plan | None = None, request_id: str = "",
+             progress: Notifier | None = None, log: LogNotifier | None = None, ask: Asker | None = None,
+             round_trip: str | None = None, client_id: str | None = None) -> Outcome | Pending:
         try:
             catalog = self._module.catalog
             # Which handler takes a Context is the module's to know: every call may report and log.
-            channels = outbound(progress, log, ask, self._client_wait_s, round_trip)
+            # Which handler takes a Context is the module's to know: every call carries its request's ids.
+            channels = with_request(outbound(progress, log, ask, self._client_wait_s, round_trip), request_id,
+                                    client_id)
             forward = child_relay(meta_json, channels)
             if plan is None or plan[0] == "none":  # the module is never trusted: nothing of it runs here
                 return INTERNAL_ERROR, _error("Internal error: a hosted module's call came without a sandbox plan")

@@ -8,6 +8,7 @@ sandboxed child through the frames the runner relays (and, for what it asks, ans
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,8 @@ class Outbound:
     ask: Asker | None = None
     client_wait_s: float = DEFAULT_CLIENT_WAIT_S
     round_trip: RoundTrip | None = None  # a 2026-07-28 retry's answers, and the handler's state before
+    request_id: str | None = None  # the JSON-RPC id, as JSON text; given to handlers that take a Context
+    client_id: str | None = None  # the OAuth client of the caller's token
 
     def requester(self) -> Requester | None:
         """How an in-process Context asks its client; None when this request may not."""
@@ -41,6 +44,13 @@ class Outbound:
         progress_sink = progress.sink(token, self.progress) if token is not None and self.progress else None
         log_sink = client_log.sink(self.log) if self.log is not None else None
         return progress_sink, log_sink
+
+
+def with_request(channels: Outbound | None, request_id: str, client_id: str | None) -> Outbound:
+    """`channels` that also say which request a Context serves: only for handlers that take one."""
+    if channels is None:
+        return Outbound(request_id=request_id or None, client_id=client_id)
+    return dataclasses.replace(channels, request_id=request_id or None, client_id=client_id)
 
 
 def outbound(progress_notifier: Notifier | None, log_notifier: LogNotifier | None, asker: Asker | None = None,

@@ -57,7 +57,9 @@ class ArgumentModel:
             requester = channels.requester() if channels is not None else None
             values[self.context_parameter] = Context(
                 request_meta=meta, progress_sink=progress_sink, log_sink=log_sink, requester=requester,
-                round_trip=channels.round_trip if channels is not None else None)
+                round_trip=channels.round_trip if channels is not None else None,
+                request_id=channels.request_id if channels is not None else None,
+                client_id=channels.client_id if channels is not None else None)
         return values
 
     def input_schema(self) -> dict[str, Any]:

@@ -53,3 +53,11 @@ for fn in (summarize, register, choose, roots, everything):
     server.tool(fn, name=f"{fn.__name__}_here", isolation="none")
     server.tool(fn, name=f"{fn.__name__}_sandboxed")
 server.tool(everything, name="everything_per_session", isolation="per_session")
+
+
+async def whoami(ctx: Context) -> str:
+    return f"request {ctx.request_id!r}, client {ctx.client_id!r}"
+
+
+server.tool(whoami, name="whoami_here", isolation="none")
+server.tool(whoami, name="whoami_sandboxed")
