@@ -23,11 +23,15 @@ def test_every_line_is_a_json_record() -> None:
     assert process.stderr is not None
     records = []
     try:
+        serving = metrics = False
         for line in process.stderr:
             record = json.loads(line)
             records.append(record)
             if match := SERVING.match(record["message"]):
                 assert httpx.get(match["url"].replace("/mcp", "/healthz"), timeout=10).status_code == 200
+                serving = True
+            metrics = metrics or record["message"].startswith("Sandgate metrics at http://127.0.0.1:")
+            if serving and metrics:  # both announced: stop only then, so neither races the signal
                 break
         process.send_signal(signal.SIGTERM)
         _, rest = process.communicate(timeout=30)
