@@ -98,7 +98,7 @@ class FactsDispatcher:
         return json.dumps({"tools": [{"name": name, "inputSchema": {"type": "object"}}
                                      for name in ("timeout", "tool_error", "ok", "sync_memory")]})
 
-    def call(self, kind, name, args_json, meta_json, completion, session="", plan=None, request_id="", progress=None,
+    def call(self, kind, name, args_json, meta_json, completion, session="", plan=None, request_id=None, progress=None,
              log=None,
              ask=None):
         body = '{"content":[]}'

@@ -239,7 +239,8 @@ def test_a_context_knows_the_request_id_and_the_tokens_client():
         return f"{ctx.request_id!r} {ctx.client_id!r}"
 
     dispatcher = server.dispatcher()
-    assert "'7' 'app-1'" in dispatcher.call("tools/call", "whoami", "{}", "{}", None, "", None, "7",
+    assert "'7' 'app-1'" in dispatcher.call("tools/call", "whoami", "{}", "{}", None, "", None, 7,
                                             client_id="app-1")[1]
-    assert "'req-9' None" in dispatcher.call("tools/call", "whoami", "{}", "{}", None, "", None, '"req-9"')[1]
+    assert "'0' None" in dispatcher.call("tools/call", "whoami", "{}", "{}", None, "", None, 0)[1]
+    assert "'req-9' None" in dispatcher.call("tools/call", "whoami", "{}", "{}", None, "", None, "req-9")[1]
     assert "'' None" in dispatcher.call("tools/call", "whoami", "{}", "{}", None)[1]

@@ -77,6 +77,14 @@ py::cpp_function client_asker(std::shared_ptr<mcp::ClientAsker> asker) {
   });
 }
 
+// A JSON-RPC id as Python has it: an int or a str (None for the null id no request has).
+py::object request_id_of(const json::value& id) {
+  if (id.is_string()) return py::str(id.get_string().data(), id.get_string().size());
+  if (id.is_int64()) return py::int_(id.get_int64());
+  if (id.is_uint64()) return py::int_(id.get_uint64());
+  return py::none();
+}
+
 // None when the engine has no grant; an in-process call needs no limits, so its plan is one shared tuple.
 py::object call_plan(const std::optional<policy::SandboxPlan>& plan, const py::object& in_process) {
   if (!plan) return py::none();
@@ -195,7 +203,7 @@ void PyDispatcher::run(Job& job) {
     py::object result;
     if (!extras) {
       result = call_(method, call.name, call.arguments_json, call.meta_json, complete, call.session, plan,
-                     call.request_id_json);
+                     request_id_of(call.request_id));
     } else {
       py::dict channels;
       if (call.progress) channels["progress"] = progress_notifier(call.progress);
@@ -204,7 +212,7 @@ void PyDispatcher::run(Job& job) {
       if (!call.round_trip_json.empty()) channels["round_trip"] = call.round_trip_json;
       if (!call.client_id.empty()) channels["client_id"] = call.client_id;
       result = call_(method, call.name, call.arguments_json, call.meta_json, complete, call.session, plan,
-                     call.request_id_json, **channels);
+                     request_id_of(call.request_id), **channels);
     }
     if (py::isinstance<py::tuple>(result)) {
       // (status, body) or (status, body, facts_json)

@@ -52,11 +52,10 @@ std::optional<std::string_view> required_capability(std::string_view method) {
 
 ClientAsker::ClientAsker(std::shared_ptr<NotificationSink> sink, std::string scope,
                          std::shared_ptr<ClientRequests> table, std::string client_capabilities_json)
-    : sink_(std::move(sink)), scope_(std::move(scope)), table_(std::move(table)) {
-  boost::system::error_code ec;
-  json::value declared = json::parse(client_capabilities_json, ec);
-  if (!ec && declared.is_object()) capabilities_ = std::move(declared.get_object());
-}
+    : sink_(std::move(sink)),
+      scope_(std::move(scope)),
+      table_(std::move(table)),
+      capabilities_json_(std::move(client_capabilities_json)) {}
 
 ClientAsker::~ClientAsker() {
   for (const std::string& id : open_ids_) table_->abandon(id);
@@ -65,7 +64,10 @@ ClientAsker::~ClientAsker() {
 std::string ClientAsker::ask(std::string_view method, std::string_view params_json, AnswerCallback on_answer) {
   const std::optional<std::string_view> capability = required_capability(method);
   if (!capability) return "a call may ask its client only for sampling, elicitation or roots";
-  const json::value* declared = capabilities_.if_contains(*capability);
+  boost::system::error_code ec;
+  const json::value capabilities = json::parse(capabilities_json_, ec);
+  const json::value* declared = !ec && capabilities.is_object() ? capabilities.get_object().if_contains(*capability)
+                                                                : nullptr;
   if (declared == nullptr || !declared->is_object()) {
     table_->counters().add(metrics::Counter::kClientRequestsRefused);
     return "the client did not declare the " + std::string(*capability) + " capability";

@@ -81,7 +81,7 @@ class ClientAsker {
   const std::shared_ptr<NotificationSink> sink_;
   const std::string scope_;
   const std::shared_ptr<ClientRequests> table_;
-  json::object capabilities_;
+  const std::string capabilities_json_;  // parsed at the first ask: most calls never ask
   std::atomic<std::size_t> asked_{0};
   std::mutex mutex_;
   std::vector<std::string> open_ids_;

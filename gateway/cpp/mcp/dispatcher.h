@@ -71,7 +71,7 @@ struct Invocation {
   std::string round_trip_json;
   // Where and under which limits it runs, as the operator's grant decided; empty when the engine has no grant.
   std::optional<policy::SandboxPlan> plan;
-  std::string request_id_json;  // the request's JSON-RPC id, as JSON text
+  json::value request_id = nullptr;  // the request's JSON-RPC id (a string or an integer)
   std::string client_id;        // the OAuth client the caller's token names; empty when none
 };
 

@@ -196,8 +196,7 @@ void Engine::handle(const Message& request, const RequestContext& context, std::
   done(Fault{Failure::kMethodNotFound, "Method not found: " + method});
 }
 
-std::variant<std::string, Fault> Engine::input_required(std::string result, const json::object& client_capabilities,
-                                                        const StateBinding& binding) const {
+std::variant<std::string, Fault> Engine::input_required(std::string result, const Resumable& call) const {
   const Fault malformed{Failure::kInternalError,
                         "Internal error: an input_required result needs inputRequests, an object of {method, params}"};
   boost::system::error_code ec;
@@ -206,6 +205,10 @@ std::variant<std::string, Fault> Engine::input_required(std::string result, cons
   json::object& object = parsed.get_object();
   const json::value* requests = object.if_contains("inputRequests");
   if (requests == nullptr || !requests->is_object() || requests->get_object().empty()) return malformed;
+  json::value declared_value = json::parse(call.client_capabilities_json, ec);
+  const json::object no_capabilities;
+  const json::object& client_capabilities =
+      !ec && declared_value.is_object() ? declared_value.get_object() : no_capabilities;
   json::object missing;
   for (const auto& entry : requests->get_object()) {
     const json::object* request = entry.value().if_object();
@@ -224,7 +227,7 @@ std::variant<std::string, Fault> Engine::input_required(std::string result, cons
   }
   if (const json::value* state = object.if_contains("requestState")) {
     if (!state->is_string()) return malformed;
-    object["requestState"] = settings_.request_state->seal(state->get_string(), binding);
+    object["requestState"] = settings_.request_state->seal(state->get_string(), call.binding());
   }
   return json::serialize(parsed);
 }
@@ -284,7 +287,7 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
   if (auto* fault = std::get_if<Fault>(&target)) return done(std::move(*fault));
   Invocation invocation{kind, std::move(std::get<std::string>(target)), "{}", "{}", context.session, nullptr, nullptr,
                         nullptr, "", std::nullopt};
-  invocation.request_id_json = json::serialize(request.id);
+  invocation.request_id = request.id;
   invocation.client_id = context.principal.client_id;
   // A completion's handler reads the request's ref, argument and context: it gets the whole params as sent.
   if (kind == InvocationKind::kCompletion) invocation.arguments_json = request.params_json;
@@ -299,11 +302,13 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
     return done(invalid_params("Invalid params: 'inputResponses' must be an object"));
   }
   if (state != nullptr && !state->is_string()) return done(invalid_params("Invalid params: 'requestState' must be a string"));
-  const std::string principal = auth::identity_of(context.principal);
-  const StateBinding binding{principal, invocation_method(kind), invocation.name};
+  // Who may resume a call that answers input_required: taken only in 2026-07-28, the one era that does.
+  std::optional<Resumable> resumable;
+  if (modern) resumable = Resumable{auth::identity_of(context.principal), std::string(invocation_method(kind)),
+                                    invocation.name, ""};
   std::string opened_state;
   if (state != nullptr) {
-    auto opened = settings_.request_state->open(state->get_string(), binding);
+    auto opened = settings_.request_state->open(state->get_string(), resumable->binding());
     if (auto* refused = std::get_if<StateRefused>(&opened)) return done(invalid_params("Invalid params: " + refused->reason));
     opened_state = std::move(std::get<std::string>(opened));
   }
@@ -325,11 +330,8 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
     invocation.round_trip_json = R"({"inputResponses":)" + std::string(responses_json) + R"(,"requestState":)" +
                                  (state != nullptr ? json::serialize(json::value(opened_state)) : "null") + "}";
   }
-  json::object client_capabilities;
-  if (const json::object* meta = request_meta(request); modern && meta != nullptr) {
-    if (const json::value* caps = meta->if_contains(kMetaClientCapabilities); caps != nullptr && caps->is_object()) {
-      client_capabilities = caps->get_object();
-    }
+  if (resumable) {  // as text: parsed only if the call does answer input_required
+    resumable->client_capabilities_json = raw_member(invocation.meta_json, kMetaClientCapabilities).value_or("{}");
   }
   const policy::SandboxGrant* plans = context.admission.sandbox ? context.admission.sandbox : settings_.sandbox.get();
   if (plans != nullptr) {
@@ -353,8 +355,7 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
   }
   const std::int64_t ttl = kind == InvocationKind::kResourceRead ? settings_.read_ttl_ms : kNotCacheable;
   dispatcher_->invoke(std::move(invocation), std::move(cancel),
-                      [this, era = context.era, ttl, principal, method = std::string(binding.method),
-                       target = std::string(binding.target), client_capabilities = std::move(client_capabilities),
+                      [this, era = context.era, ttl, resumable = std::move(resumable),
                        on_reply = std::move(on_reply)](Outcome outcome) {
                         OutcomeFacts facts = std::move(outcome.facts);
                         Reply reply = outcome_to_reply(std::move(outcome), settings_.json_limits);
@@ -363,12 +364,11 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
                         if (raw_member(*result, "resultType") != R"("input_required")") {
                           return on_reply(finish(std::move(*result), era, ttl), facts);
                         }
-                        if (era != Era::kModern) {
+                        if (!resumable) {
                           return on_reply(Fault{Failure::kInternalError, "Internal error: an input_required result "
                                                 "answers only a 2026-07-28 request"}, facts);
                         }
-                        auto sealed = input_required(std::move(*result), client_capabilities,
-                                                     StateBinding{principal, method, target});
+                        auto sealed = input_required(std::move(*result), *resumable);
                         if (auto* fault = std::get_if<Fault>(&sealed)) return on_reply(std::move(*fault), facts);
                         on_reply(finish(std::move(std::get<std::string>(sealed)), era, kNotCacheable, false,
                                         "input_required"),

@@ -77,10 +77,17 @@ class Engine {
   // `private_to_caller`: the result depends on who asked (a policy's view), so caches must not share it.
   std::string finish(std::string result, Era era, std::int64_t ttl_ms, bool private_to_caller = false,
                      std::string_view result_type = "complete") const;
+  // A 2026-07-28 call as its input_required result needs it: who may resume it, and what its client declared.
+  struct Resumable {
+    std::string principal;  // auth::identity_of
+    std::string method;
+    std::string target;
+    std::string client_capabilities_json;  // the request's, as sent
+    StateBinding binding() const { return {principal, method, target}; }
+  };
   // An input_required result of a modern call: its requests checked against what the client declared, its
-  // requestState sealed for `binding`; or the fault to answer instead.
-  std::variant<std::string, Fault> input_required(std::string result, const json::object& client_capabilities,
-                                                  const StateBinding& binding) const;
+  // requestState sealed for the call; or the fault to answer instead.
+  std::variant<std::string, Fault> input_required(std::string result, const Resumable& call) const;
   std::string discover_result() const;
 
   EngineSettings settings_;

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Coroutine, Generator, Mapping
 from typing import Any, NoReturn
 
-from pydantic_core import from_json
-
 from sandgate import client_log, client_requests
 from sandgate.client_log import LoggingLevel, LogSink
 from sandgate.client_requests import ClientRequestError, Requester, Root, SampledMessage
@@ -53,7 +51,7 @@ class Context:
         log_sink: LogSink | None = None,
         requester: Requester | None = None,
         round_trip: RoundTrip | None = None,
-        request_id: str | None = None,
+        request_id: str | int | None = None,
         client_id: str | None = None,
     ) -> None:
         self.request_meta: dict[str, Any] = request_meta if request_meta is not None else {}
@@ -67,10 +65,7 @@ class Context:
     @property
     def request_id(self) -> str:
         """The request's JSON-RPC id, as text (fastmcp's shape); "" outside a request."""
-        if self._request_id is None:
-            return ""
-        value = from_json(self._request_id)
-        return value if isinstance(value, str) else str(value)
+        return "" if self._request_id is None else str(self._request_id)
 
     @property
     def client_id(self) -> str | None:

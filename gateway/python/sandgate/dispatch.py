@@ -94,12 +94,13 @@ class Dispatcher:
         return self._catalog
 
     def call(self, kind: str, name: str, args_json: str, meta_json: str,
-             completion: Completion, session: str = "", plan: Plan | None = None, request_id: str = "",
+             completion: Completion, session: str = "", plan: Plan | None = None,
+             request_id: str | int | None = None,
              progress: Notifier | None = None, log: LogNotifier | None = None,
              ask: Asker | None = None, round_trip: str | None = None,
              client_id: str | None = None) -> Outcome | Pending:
         """`session` names a legacy HTTP session or the stdio connection; "" when stateless. `request_id` is the
-        request's JSON-RPC id as JSON text. `round_trip` is a 2026-07-28 retry's {"inputResponses",
+        request's JSON-RPC id. `round_trip` is a 2026-07-28 retry's {"inputResponses",
         "requestState"} (the state opened by the core)."""
         channels = outbound(progress, log, ask, self._client_wait_s, round_trip)
         ids = (request_id, client_id)
@@ -125,7 +126,7 @@ class Dispatcher:
 
     def _call_tool(self, name: str, args_json: str, meta_json: str, completion: Completion,
                    session: str, plan: Plan | None, channels: Outbound | None,
-                   ids: tuple[str, str | None]) -> Outcome | Pending:
+                   ids: tuple[str | int | None, str | None]) -> Outcome | Pending:
         tool = self._registry.tool(name)
         if tool.arguments.context_parameter:
             channels = with_request(channels, *ids)
@@ -146,7 +147,7 @@ class Dispatcher:
 
     def _read_resource(self, uri: str, meta_json: str, completion: Completion,
                        session: str, plan: Plan | None, channels: Outbound | None,
-                       ids: tuple[str, str | None]) -> Outcome | Pending:
+                       ids: tuple[str | int | None, str | None]) -> Outcome | Pending:
         resource, params = self._registry.resource(uri)
         if resource.arguments.context_parameter:
             channels = with_request(channels, *ids)
@@ -162,7 +163,7 @@ class Dispatcher:
 
     def _get_prompt(self, name: str, args_json: str, meta_json: str, completion: Completion,
                     session: str, plan: Plan | None, channels: Outbound | None,
-                    ids: tuple[str, str | None]) -> Outcome | Pending:
+                    ids: tuple[str | int | None, str | None]) -> Outcome | Pending:
         prompt = self._registry.prompt(name)
         if prompt.arguments.context_parameter:
             channels = with_request(channels, *ids)

@@ -61,7 +61,7 @@ class HostedDispatcher:
         return self._catalog_json
 
     def call(self, kind: str, name: str, args_json: str, meta_json: str, completion: Completion,
-             session: str = "", plan: Plan | None = None, request_id: str = "",
+             session: str = "", plan: Plan | None = None, request_id: str | int | None = None,
              progress: Notifier | None = None, log: LogNotifier | None = None, ask: Asker | None = None,
              round_trip: str | None = None, client_id: str | None = None) -> Outcome | Pending:
         try:

@@ -31,7 +31,7 @@ class Outbound:
     ask: Asker | None = None
     client_wait_s: float = DEFAULT_CLIENT_WAIT_S
     round_trip: RoundTrip | None = None  # a 2026-07-28 retry's answers, and the handler's state before
-    request_id: str | None = None  # the JSON-RPC id, as JSON text; given to handlers that take a Context
+    request_id: str | int | None = None  # the JSON-RPC id; given to handlers that take a Context
     client_id: str | None = None  # the OAuth client of the caller's token
 
     def requester(self) -> Requester | None:
@@ -46,11 +46,11 @@ class Outbound:
         return progress_sink, log_sink
 
 
-def with_request(channels: Outbound | None, request_id: str, client_id: str | None) -> Outbound:
+def with_request(channels: Outbound | None, request_id: str | int | None, client_id: str | None) -> Outbound:
     """`channels` that also say which request a Context serves: only for handlers that take one."""
     if channels is None:
-        return Outbound(request_id=request_id or None, client_id=client_id)
-    return dataclasses.replace(channels, request_id=request_id or None, client_id=client_id)
+        return Outbound(request_id=request_id, client_id=client_id)
+    return dataclasses.replace(channels, request_id=request_id, client_id=client_id)
 
 
 def outbound(progress_notifier: Notifier | None, log_notifier: LogNotifier | None, asker: Asker | None = None,

@@ -89,7 +89,7 @@ def _run(call_fd: int, dispatcher: Any) -> dict[str, Any]:
     asker = partial(_ask_client, call_fd) if request.get("ask") else None
     status, body = dispatcher.call(request["kind"], request["name"], request["args"],
                                    request["meta"], None, progress=notifier, log=log_notifier, ask=asker,
-                                   round_trip=request.get("round_trip"), request_id=request.get("request_id", ""),
+                                   round_trip=request.get("round_trip"), request_id=request.get("request_id"),
                                    client_id=request.get("client_id"))
     reply: dict[str, Any] = {"status": status, "body": body}
     if CALL_LOG.parts:
