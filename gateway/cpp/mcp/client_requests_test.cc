@@ -4,28 +4,13 @@
 
 #include <gtest/gtest.h>
 
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "mcp/recording_sink_test.h"
+
 namespace sandgate::mcp {
 namespace {
-
-class RecordingSink final : public NotificationSink {
- public:
-  explicit RecordingSink(bool accept = true) : accept_(accept) {}
-  bool deliver(std::string json_message) override {
-    std::lock_guard lock(mutex_);
-    if (!accept_) return false;
-    sent.push_back(std::move(json_message));
-    return true;
-  }
-  std::vector<std::string> sent;
-
- private:
-  std::mutex mutex_;
-  const bool accept_;
-};
 
 constexpr std::string_view kAllCapabilities = R"({"sampling":{},"elicitation":{},"roots":{"listChanged":true}})";
 
@@ -41,8 +26,8 @@ TEST(ClientAsker, SendsARequestOnTheCallsStreamAndTheAnswerComesBackOnce) {
   ClientAsker asker(f.sink, "session-1", f.table, std::string(kAllCapabilities));
   std::vector<ClientAnswer> answers;
   EXPECT_EQ(asker.ask("roots/list", "{}", [&](ClientAnswer a) { answers.push_back(a); }), "");
-  ASSERT_EQ(f.sink->sent.size(), 1u);
-  const json::value request = json::parse(f.sink->sent[0]);
+  ASSERT_EQ(f.sink->messages().size(), 1u);
+  const json::value request = json::parse(f.sink->messages()[0]);
   EXPECT_EQ(request.at("method"), "roots/list");
   EXPECT_EQ(request.at("params"), json::object{});
   const json::value id = request.at("id");
@@ -65,7 +50,7 @@ TEST(ClientAsker, SendsNothingTheClientDidNotDeclareOrThatIsNoClientRequest) {
   EXPECT_NE(asker.ask("tools/call", "{}", ignore), "");
   EXPECT_NE(asker.ask("roots/list", "[]", ignore), "");          // params must be an object
   EXPECT_NE(asker.ask("roots/list", "{\"a\":", ignore), "");     // ... of JSON
-  EXPECT_TRUE(f.sink->sent.empty());
+  EXPECT_TRUE(f.sink->messages().empty());
   EXPECT_EQ(f.table->pending(), 0u);
 }
 
@@ -87,7 +72,7 @@ TEST(ClientAsker, WhatACallStillWaitsForIsAbandonedWhenItEnds) {
   {
     ClientAsker asker(f.sink, "s", f.table, std::string(kAllCapabilities));
     EXPECT_EQ(asker.ask("roots/list", "{}", [](ClientAnswer) { FAIL() << "answered after the call ended"; }), "");
-    id = json::parse(f.sink->sent[0]).at("id");
+    id = json::parse(f.sink->messages()[0]).at("id");
   }
   EXPECT_EQ(f.table->pending(), 0u);
   EXPECT_FALSE(f.table->answer("s", id, {false, "{}"}));

@@ -32,7 +32,13 @@ std::optional<LogLevel> requested_log_level(const Message& request) {
 
 LogReporter::LogReporter(std::shared_ptr<NotificationSink> sink, LogLevel threshold, LogLimits limits,
                          std::shared_ptr<metrics::Counters> counters)
-    : sink_(std::move(sink)), threshold_(threshold), limits_(limits), counters_(std::move(counters)) {}
+    : sink_(std::move(sink)),
+      threshold_(threshold),
+      counters_(counters),
+      budget_(limits.max_per_call, limits.max_params_bytes,
+              {metrics::Counter::kLogMessagesSent, metrics::Counter::kLogMessagesDroppedTooLarge,
+               metrics::Counter::kLogMessagesDroppedOverLimit, metrics::Counter::kLogMessagesDroppedUndeliverable},
+              std::move(counters)) {}
 
 bool LogReporter::report(std::string_view level, std::string_view params_json) {
   const std::optional<LogLevel> severity = log_level_named(level);
@@ -40,23 +46,11 @@ bool LogReporter::report(std::string_view level, std::string_view params_json) {
     counters_->add(metrics::Counter::kLogMessagesBelowLevel);
     return false;
   }
-  if (params_json.size() > limits_.max_params_bytes) {
-    counters_->add(metrics::Counter::kLogMessagesDroppedTooLarge);
-    return false;
-  }
-  if (accepted_.fetch_add(1) >= limits_.max_per_call) {
-    counters_->add(metrics::Counter::kLogMessagesDroppedOverLimit);
-    return false;
-  }
+  if (!budget_.admit(params_json)) return false;
   std::string message;
   message.reserve(kMessagePrefix.size() + params_json.size() + 1);
   message.append(kMessagePrefix).append(params_json).push_back('}');
-  if (sink_ == nullptr || !sink_->deliver(std::move(message))) {
-    counters_->add(metrics::Counter::kLogMessagesDroppedUndeliverable);
-    return false;
-  }
-  counters_->add(metrics::Counter::kLogMessagesSent);
-  return true;
+  return budget_.deliver(sink_.get(), std::move(message));
 }
 
 }  // namespace sandgate::mcp

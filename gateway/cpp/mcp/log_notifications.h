@@ -45,9 +45,8 @@ class LogReporter {
  private:
   std::shared_ptr<NotificationSink> sink_;
   const LogLevel threshold_;
-  const LogLimits limits_;
   std::shared_ptr<metrics::Counters> counters_;  // shared: Python may hold a reporter past the engine
-  std::atomic<std::size_t> accepted_{0};
+  NotificationBudget budget_;
 };
 
 }  // namespace sandgate::mcp

@@ -3,29 +3,12 @@
 
 #include <gtest/gtest.h>
 
-#include <mutex>
 #include <string>
-#include <vector>
+
+#include "mcp/recording_sink_test.h"
 
 namespace sandgate::mcp {
 namespace {
-
-class RecordingSink final : public NotificationSink {
- public:
-  bool deliver(std::string json_message) override {
-    std::lock_guard lock(mutex_);
-    messages_.push_back(std::move(json_message));
-    return true;
-  }
-  std::vector<std::string> messages() {
-    std::lock_guard lock(mutex_);
-    return messages_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::string> messages_;
-};
 
 std::string params(std::string_view level, std::string_view data = R"({"msg":"hi"})") {
   return R"({"level":")" + std::string(level) + R"(","data":)" + std::string(data) + "}";

@@ -9,19 +9,44 @@ constexpr std::string_view kProgressPrefix = R"({"jsonrpc":"2.0","method":"notif
 
 }  // namespace
 
+NotificationBudget::NotificationBudget(std::size_t max_per_call, std::size_t max_params_bytes,
+                                       NotificationCounters ids, std::shared_ptr<metrics::Counters> counters)
+    : max_per_call_(max_per_call), max_params_bytes_(max_params_bytes), ids_(ids), counters_(std::move(counters)) {}
+
+bool NotificationBudget::admit(std::string_view params_json) {
+  if (params_json.size() > max_params_bytes_) {
+    counters_->add(ids_.too_large);
+    return false;
+  }
+  if (accepted_.fetch_add(1) >= max_per_call_) {
+    counters_->add(ids_.over_limit);
+    return false;
+  }
+  return true;
+}
+
+bool NotificationBudget::deliver(NotificationSink* sink, std::string message) {
+  if (sink == nullptr || !sink->deliver(std::move(message))) {
+    undeliverable();
+    return false;
+  }
+  counters_->add(ids_.sent);
+  return true;
+}
+
+void NotificationBudget::undeliverable() { counters_->add(ids_.undeliverable); }
+
 ProgressReporter::ProgressReporter(std::shared_ptr<NotificationSink> sink, ProgressLimits limits,
                                    std::shared_ptr<metrics::Counters> counters, bool message_allowed)
-    : sink_(std::move(sink)), limits_(limits), counters_(std::move(counters)), message_allowed_(message_allowed) {}
+    : sink_(std::move(sink)),
+      budget_(limits.max_per_call, limits.max_params_bytes,
+              {metrics::Counter::kProgressSent, metrics::Counter::kProgressDroppedTooLarge,
+               metrics::Counter::kProgressDroppedOverLimit, metrics::Counter::kProgressDroppedUndeliverable},
+              std::move(counters)),
+      message_allowed_(message_allowed) {}
 
 bool ProgressReporter::report(std::string_view params_json) {
-  if (params_json.size() > limits_.max_params_bytes) {
-    counters_->add(metrics::Counter::kProgressDroppedTooLarge);
-    return false;
-  }
-  if (accepted_.fetch_add(1) >= limits_.max_per_call) {
-    counters_->add(metrics::Counter::kProgressDroppedOverLimit);
-    return false;
-  }
+  if (!budget_.admit(params_json)) return false;
   std::string message;
   message.reserve(kProgressPrefix.size() + params_json.size() + 1);
   message.append(kProgressPrefix);
@@ -31,7 +56,7 @@ bool ProgressReporter::report(std::string_view params_json) {
     // Only 2024-11-05 sessions pay for a parse: their revision's params have no `message`.
     const JsonLimits limits;
     if (validate_json_text(params_json, limits) || trim_json(params_json).substr(0, 1) != "{") {
-      counters_->add(metrics::Counter::kProgressDroppedUndeliverable);
+      budget_.undeliverable();
       return false;
     }
     std::string params = "{";
@@ -42,12 +67,7 @@ bool ProgressReporter::report(std::string_view params_json) {
     message.append(params);
   }
   message.push_back('}');
-  if (sink_ == nullptr || !sink_->deliver(std::move(message))) {
-    counters_->add(metrics::Counter::kProgressDroppedUndeliverable);
-    return false;
-  }
-  counters_->add(metrics::Counter::kProgressSent);
-  return true;
+  return budget_.deliver(sink_.get(), std::move(message));
 }
 
 const json::value* progress_token(const Message& request) {

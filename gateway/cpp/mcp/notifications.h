@@ -26,6 +26,32 @@ struct ProgressLimits {
   std::size_t max_params_bytes = 16 * 1024;  // one notification's params, serialized
 };
 
+// The counters of one kind of notification: what was sent, and what each bound dropped.
+struct NotificationCounters {
+  metrics::Counter sent, too_large, over_limit, undeliverable;
+};
+
+// One request's allowance of one kind of notification (progress, log messages): at most `max_per_call`, each
+// at most `max_params_bytes`, every refusal counted. Thread-safe.
+class NotificationBudget {
+ public:
+  NotificationBudget(std::size_t max_per_call, std::size_t max_params_bytes, NotificationCounters ids,
+                     std::shared_ptr<metrics::Counters> counters);
+  // Whether params of this size may go out as one more of the call's notifications.
+  bool admit(std::string_view params_json);
+  // Hands `message` to `sink` (may be null); true when delivered.
+  bool deliver(NotificationSink* sink, std::string message);
+  // An admitted notification that cannot be sent after all.
+  void undeliverable();
+
+ private:
+  const std::size_t max_per_call_;
+  const std::size_t max_params_bytes_;
+  const NotificationCounters ids_;
+  const std::shared_ptr<metrics::Counters> counters_;  // shared: Python may hold a reporter past the engine
+  std::atomic<std::size_t> accepted_{0};
+};
+
 // One request's progress: bounded, counted, handed to the transport's sink. Thread-safe.
 class ProgressReporter {
  public:
@@ -39,10 +65,8 @@ class ProgressReporter {
 
  private:
   std::shared_ptr<NotificationSink> sink_;
-  const ProgressLimits limits_;
-  std::shared_ptr<metrics::Counters> counters_;  // shared: Python may hold a reporter past the engine
+  NotificationBudget budget_;
   const bool message_allowed_;
-  std::atomic<std::size_t> accepted_{0};
 };
 
 // The request's `_meta.progressToken` when it is a string or an integer (the only kinds a token may be); else nullptr.

@@ -10,32 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "mcp/recording_sink_test.h"
 #include "mcp/streamable_http.h"
 
 namespace sandgate::mcp {
 namespace {
 
 using namespace std::chrono_literals;
-
-class RecordingSink final : public NotificationSink {
- public:
-  explicit RecordingSink(bool accept = true) : accept_(accept) {}
-  bool deliver(std::string json_message) override {
-    std::lock_guard lock(mutex_);
-    if (!accept_) return false;
-    messages_.push_back(std::move(json_message));
-    return true;
-  }
-  std::vector<std::string> messages() {
-    std::lock_guard lock(mutex_);
-    return messages_;
-  }
-
- private:
-  std::mutex mutex_;
-  const bool accept_;
-  std::vector<std::string> messages_;
-};
 
 json::object parse_object(std::string_view text) {
   boost::system::error_code ec;
