@@ -323,6 +323,18 @@ async def test_logging_tool(ctx: Context) -> str:
 # ---------------------------------------------------------------- resources
 
 
+@server.tool(description="Diagnostic tool: announces that the tool list changed (to subscriptions/listen streams)")
+async def test_trigger_tool_change(ctx: Context) -> str:
+    await ctx.notify_list_changed("tools")
+    return "tools list changed"
+
+
+@server.tool(description="Diagnostic tool: announces that the prompt list changed")
+async def test_trigger_prompt_change(ctx: Context) -> str:
+    await ctx.notify_list_changed("prompts")
+    return "prompts list changed"
+
+
 @server.resource(
     "test://static-text",
     name="static-text",

@@ -13,6 +13,7 @@ set(SANDGATE_UNIT_TESTS
   ${CMAKE_CURRENT_LIST_DIR}/mcp/streamable_http_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/notifications_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/log_notifications_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/mcp/subscriptions_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/client_requests_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/request_state_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/cancel_token_test.cc

@@ -190,3 +190,27 @@ def test_a_stdio_client_authenticates_with_the_key_it_started_the_server_with(tm
     for environment in ({}, {"SANDGATE_API_KEY": "wrong"}):
         refused = stdio_session(module, policy, environment)
         assert len(refused) == 2 and all("error" in answer for answer in refused), refused
+
+
+def test_a_reload_tells_listening_clients_the_tool_list_changed(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(HEAD + ADD_FOR_ANYONE)
+    with running_server(TOOLS, ["--policy", str(policy)]) as server:
+        params = {"notifications": {"toolsListChanged": True}, "_meta": META}
+        body = {"jsonrpc": "2.0", "id": "watch", "method": "subscriptions/listen", "params": params}
+        headers = {**MODERN, "Mcp-Method": "subscriptions/listen"}
+        seen: list[dict[str, Any]] = []
+        with httpx.stream("POST", server.url, json=body, headers=headers, timeout=30) as reply:
+            assert reply.status_code == 200
+            text = ""
+            for chunk in reply.iter_text():
+                text += chunk
+                seen = [json.loads(line[6:]) for line in text.split("\n") if line.startswith("data: ")]
+                if len(seen) == 1 and seen[0]["method"] == "notifications/subscriptions/acknowledged":
+                    policy.write_text(HEAD + ADD_FOR_OPS)
+                    server.proc.send_signal(signal.SIGHUP)
+                if len(seen) == 2:
+                    break
+        assert seen[1] == {"jsonrpc": "2.0", "method": "notifications/tools/list_changed",
+                           "params": {"_meta": {"io.modelcontextprotocol/subscriptionId": "watch"}}}
+        assert tools(server.url) == []

@@ -41,6 +41,10 @@ struct CoreSettings {
   double idle_timeout_s = 120.0;
   double shutdown_grace_s = 10.0;
   double stream_keepalive_s = 15.0;
+  std::size_t max_stream_backlog = 1000;
+  std::size_t max_resource_subscriptions = 100;
+  std::size_t max_subscription_uri_bytes = 2048;
+  std::size_t max_listen_streams = 10'000;
   std::size_t max_connections = 10'000;
   std::vector<std::string> allowed_origins;
   std::string response_mode = "json";
@@ -93,6 +97,8 @@ mcp::EngineSettings engine_settings(const CoreSettings& s, std::shared_ptr<const
   e.client_requests = mcp::ClientRequestLimits{s.max_client_requests_pending, s.max_client_requests_per_call,
                                                s.max_client_request_bytes};
   e.json_limits = JsonLimits{s.max_json_depth, s.max_json_string_bytes, s.max_json_members};
+  e.subscriptions = mcp::SubscriptionLimits{s.max_resource_subscriptions, s.max_subscription_uri_bytes,
+                                            s.max_listen_streams};
   return e;
 }
 
@@ -208,13 +214,15 @@ class Gateway {
         // Half the idle timeout: a session's resources go at most 1.5 timeouts after its last use.
         sweep_interval_(std::clamp(millis(s.session_idle_timeout_s / 2), kMinSessionSweepInterval,
                                    kMaxSessionSweepInterval)) {
+    dispatcher_->attach_announcements(engine_.subscriptions());
     // An expired session's per_session worker must not outlive it.
-    sessions_.set_on_expired([dispatcher = dispatcher_](const std::string& id) { dispatcher->session_closed(id); });
+    sessions_.set_on_expired([this](const std::string& id) { engine_.session_ended(id); });
   }
 
   ~Gateway() {
     py::gil_scoped_release release;
     stop_sweeper();
+    engine_.end_listen_streams();
     server_.shutdown();
     server_.wait();
     dispatcher_->drain();
@@ -229,6 +237,7 @@ class Gateway {
   void shutdown() {
     py::gil_scoped_release release;
     stop_sweeper();
+    engine_.end_listen_streams();  // open until ended: the drain would otherwise wait out its grace for them
     server_.shutdown();
     server_.wait();
     dispatcher_->drain();
@@ -263,6 +272,7 @@ class Gateway {
     l.idle_timeout = millis(s.idle_timeout_s);
     l.shutdown_grace = millis(s.shutdown_grace_s);
     l.stream_keepalive = millis(s.stream_keepalive_s);
+    l.max_stream_backlog = s.max_stream_backlog;
     l.max_connections = s.max_connections;
     return l;
   }
@@ -313,6 +323,7 @@ void serve_stdio(const CoreSettings& s, py::object target, std::shared_ptr<const
   auto dispatcher = make_dispatcher(std::move(target), s);
   if (counters == nullptr) counters = std::make_shared<metrics::Counters>();
   mcp::Engine engine(engine_settings(s, std::move(grant)), dispatcher, counters);
+  dispatcher->attach_announcements(engine.subscriptions());
   SteadyClock clock;
   mcp::SessionTable sessions(kStdioSessionLimits, clock, counters);
   mcp::Conversation conversation(engine, sessions, request_stages(s, gate, clock, counters, std::move(audit)));
@@ -376,6 +387,10 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("idle_timeout_s", &CoreSettings::idle_timeout_s)
       .def_readwrite("shutdown_grace_s", &CoreSettings::shutdown_grace_s)
       .def_readwrite("stream_keepalive_s", &CoreSettings::stream_keepalive_s)
+      .def_readwrite("max_stream_backlog", &CoreSettings::max_stream_backlog)
+      .def_readwrite("max_resource_subscriptions", &CoreSettings::max_resource_subscriptions)
+      .def_readwrite("max_subscription_uri_bytes", &CoreSettings::max_subscription_uri_bytes)
+      .def_readwrite("max_listen_streams", &CoreSettings::max_listen_streams)
       .def_readwrite("max_connections", &CoreSettings::max_connections)
       .def_readwrite("allowed_origins", &CoreSettings::allowed_origins)
       .def_readwrite("response_mode", &CoreSettings::response_mode)
@@ -548,6 +563,21 @@ PYBIND11_MODULE(_core, m) {
     }
     return py::make_tuple(PolicyHandle{std::get<std::shared_ptr<const policy::ToolPolicy>>(compiled)}, errors);
   }, py::arg("compiled_json"));
+
+  // Where handlers announce resource updates and list changes (the facade's announcements.Hub).
+  py::class_<mcp::Subscriptions, std::shared_ptr<mcp::Subscriptions>>(m, "Announcements")
+      .def("announce",
+           [](mcp::Subscriptions& s, std::string_view kind, std::string_view uri) -> long long {
+             std::optional<mcp::Change> change = mcp::change_named(kind);
+             if (!change) throw py::value_error("no change named " + std::string(kind));
+             py::gil_scoped_release release;  // a stream may block (a full stdout pipe)
+             std::optional<std::size_t> reached = s.announce(*change, uri);
+             return reached ? static_cast<long long>(*reached) : -1;
+           },
+           py::arg("kind"), py::arg("uri") = "",
+           "Streams it reached, or -1 when refused (a resource URI empty or too long).")
+      .def("drop_over_limit", &mcp::Subscriptions::drop_over_limit)
+      .def("listener_count", &mcp::Subscriptions::listener_count);
 
   py::class_<Gateway>(m, "HttpServer")
       .def(py::init<const CoreSettings&, py::object, std::shared_ptr<const policy::SandboxGrant>,

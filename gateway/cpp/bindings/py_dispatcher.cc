@@ -154,6 +154,10 @@ void PyDispatcher::session_closed(const std::string& session) {
   }
 }
 
+void PyDispatcher::attach_announcements(std::shared_ptr<mcp::Subscriptions> subscriptions) {
+  if (py::hasattr(target_, "attach_announcements")) target_.attr("attach_announcements")(py::cast(std::move(subscriptions)));
+}
+
 void PyDispatcher::worker_loop() {
   // One Python thread state for the worker's life: a fresh one per job maps and unmaps a frame stack.
   // It is left behind when the worker ends (the interpreter frees it at exit): deleting it needs the GIL,

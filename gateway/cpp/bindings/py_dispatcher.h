@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mcp/dispatcher.h"
+#include "mcp/subscriptions.h"
 
 namespace sandgate::bindings {
 
@@ -32,6 +33,9 @@ class PyDispatcher final : public mcp::Dispatcher {
   // Finishes queued work and joins the workers; call without the GIL.
   void drain() override;
   void session_closed(const std::string& session) override;
+  // Hands the target, if it takes them (attach_announcements), where its handlers announce resource updates and
+  // list changes. GIL held.
+  void attach_announcements(std::shared_ptr<mcp::Subscriptions> subscriptions);
 
  private:
   struct Job {

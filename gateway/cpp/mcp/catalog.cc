@@ -118,11 +118,12 @@ std::variant<std::string, Fault> Catalog::page(ListKind kind, const json::value*
 }
 
 json::object Catalog::capabilities() const {
-  // All three are always advertised: an empty list is a better answer than "method not found".
+  // All three are always advertised: an empty list is a better answer than "method not found". A policy reload
+  // changes who sees which tools, and a module may announce changes and resource updates (mcp/subscriptions.h).
   json::object caps;
-  caps.emplace("tools", json::object{{"listChanged", false}});
-  caps.emplace("resources", json::object{{"subscribe", false}, {"listChanged", false}});
-  caps.emplace("prompts", json::object{{"listChanged", false}});
+  caps.emplace("tools", json::object{{"listChanged", true}});
+  caps.emplace("resources", json::object{{"subscribe", true}, {"listChanged", true}});
+  caps.emplace("prompts", json::object{{"listChanged", true}});
   // Every prompt argument and template variable may be completed: by the module's handler, or from its type.
   caps.emplace("completions", json::object{});
   return caps;

@@ -168,10 +168,10 @@ TEST(Catalog, CapabilitiesAdvertiseAllThreeListsWithoutChangeNotificationsAndCom
   const json::object caps = catalog.capabilities();
   EXPECT_EQ(caps.size(), 4u);
   EXPECT_EQ(caps.at("completions"), json::object{});
-  EXPECT_EQ(caps.at("tools").at("listChanged"), json::value(false));
-  EXPECT_EQ(caps.at("resources").at("subscribe"), json::value(false));
-  EXPECT_EQ(caps.at("resources").at("listChanged"), json::value(false));
-  EXPECT_EQ(caps.at("prompts").at("listChanged"), json::value(false));
+  EXPECT_EQ(caps.at("tools").at("listChanged"), json::value(true));
+  EXPECT_EQ(caps.at("resources").at("subscribe"), json::value(true));
+  EXPECT_EQ(caps.at("resources").at("listChanged"), json::value(true));
+  EXPECT_EQ(caps.at("prompts").at("listChanged"), json::value(true));
 }
 
 }  // namespace

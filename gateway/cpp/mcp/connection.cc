@@ -5,9 +5,9 @@
 namespace sandgate::mcp {
 
 ConnectionSession::ConnectionSession(Conversation& conversation, Transport transport, std::string connection,
-                                     Headers headers)
+                                     Headers headers, std::shared_ptr<NotificationSink> stream)
     : conversation_(conversation), transport_(transport), connection_(std::move(connection)),
-      headers_(std::move(headers)) {}
+      headers_(std::move(headers)), stream_(std::move(stream)) {}
 
 Delivery ConnectionSession::delivery(std::string body) const {
   Delivery delivery;
@@ -24,6 +24,7 @@ Delivery ConnectionSession::delivery(std::string body) const {
 
 void ConnectionSession::answered(const Answer& answer) {
   if (!answer.opened_session) return;
+  if (stream_ != nullptr) conversation_.attach_stream(connection_, stream_);
   std::optional<std::string> replaced;
   {
     std::lock_guard lock(mutex_);

@@ -208,7 +208,8 @@ void Conversation::receive_modern(const Delivery& delivery, RequestContext who, 
   context.protocol_version = std::get<std::string>(envelope);
   context.session = delivery.connection;  // stateless, but a stdio connection is its client's session
   context.log_level = requested_log_level(message);
-  if (progress_token(message) != nullptr || (context.log_level && runs_a_handler(message.method))) {
+  if (progress_token(message) != nullptr || (context.log_level && runs_a_handler(message.method)) ||
+      message.method == "subscriptions/listen") {
     context.notifications = responder->notifications();
   }
   run(message, std::move(context), cancel_scope(delivery, Era::kModern), delivery.cancel,
@@ -378,10 +379,18 @@ bool Conversation::close_session(const std::string& id, const auth::Principal& c
 
 bool Conversation::close_session(const std::string& id) {
   if (!sessions_.close(id)) return false;
-  engine_.dispatcher().session_closed(id);
+  engine_.session_ended(id);
   return true;
 }
 
-void Conversation::connection_closed(const std::string& connection) { engine_.dispatcher().session_closed(connection); }
+void Conversation::connection_closed(const std::string& connection) { engine_.session_ended(connection); }
+
+std::uint64_t Conversation::attach_stream(const std::string& session, std::shared_ptr<NotificationSink> stream) {
+  return engine_.subscriptions()->attach(session, std::move(stream));
+}
+
+void Conversation::detach_stream(const std::string& session, std::uint64_t number) {
+  engine_.subscriptions()->detach(session, number);
+}
 
 }  // namespace sandgate::mcp

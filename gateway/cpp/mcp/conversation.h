@@ -74,6 +74,10 @@ class Conversation {
   bool touch_session(std::string_view id, const auth::Principal& caller);
   // A stdio connection closed: what its requests kept alive may go.
   void connection_closed(const std::string& connection);
+  // A handshake-era session's stream for what no request of it carries (resource updates, list changes): the
+  // HTTP GET stream, a stdio connection. The number detaches it; a newer stream replaces it.
+  std::uint64_t attach_stream(const std::string& session, std::shared_ptr<NotificationSink> stream);
+  void detach_stream(const std::string& session, std::uint64_t number);
   const Engine& engine() const { return engine_; }
 
   // A credential the authenticate stage must ask about first: the context it was read from, and how to wait.

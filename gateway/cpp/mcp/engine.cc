@@ -64,7 +64,8 @@ Engine::Engine(EngineSettings settings, std::shared_ptr<Dispatcher> dispatcher, 
       dispatcher_(std::move(dispatcher)),
       catalog_(dispatcher_->catalog_json(), settings_.page_size),
       counters_(std::move(counters)),
-      client_requests_(std::make_shared<ClientRequests>(settings_.client_requests, counters_)) {
+      client_requests_(std::make_shared<ClientRequests>(settings_.client_requests, counters_)),
+      subscriptions_(std::make_shared<Subscriptions>(settings_.subscriptions, counters_)) {
   if (settings_.request_state == nullptr) {
     settings_.request_state = std::make_shared<RequestStateSeal>(
         RequestStateSeal::random_key(), std::make_shared<SystemWallClock>(), std::chrono::seconds(300));
@@ -181,7 +182,11 @@ void Engine::handle(const Message& request, const RequestContext& context, std::
     return invoke(InvocationKind::kCompletion, request, context, std::move(cancel), std::move(on_reply));
   }
   if (modern && method == "server/discover") return done(finish(discover_result(), context.era, settings_.list_ttl_ms));
+  if (modern && method == "subscriptions/listen") return listen(request, context, std::move(cancel), std::move(on_reply));
   if (!modern) {
+    if (method == "resources/subscribe" || method == "resources/unsubscribe") {
+      return done(resource_subscription(request, context));
+    }
     if (method == "initialize") return done(initialize_result(negotiate_legacy_version(context.protocol_version)));
     if (method == "ping") return done(std::string("{}"));
     if (method == "logging/setLevel") {
@@ -231,6 +236,73 @@ std::variant<std::string, Fault> Engine::input_required(std::string result, cons
   }
   return json::serialize(parsed);
 }
+
+Reply Engine::resource_subscription(const Message& request, const RequestContext& context) const {
+  const json::value* uri = request.params.if_contains("uri");
+  if (uri == nullptr || !uri->is_string()) return invalid_params("Invalid params: 'uri' must be a string");
+  const std::string_view text = uri->get_string();
+  if (request.method == "resources/unsubscribe") {
+    subscriptions_->unsubscribe(context.session, text);
+    return std::string("{}");
+  }
+  if (auto refused = subscriptions_->subscribe(context.session, text)) return std::move(*refused);
+  return std::string("{}");
+}
+
+void Engine::listen(const Message& request, const RequestContext& context, std::shared_ptr<CancelToken> cancel,
+                    ReplyCallback on_reply) const {
+  auto filter = subscriptions_->listen_filter(request.params.if_contains("notifications"));
+  if (auto* fault = std::get_if<Fault>(&filter)) return on_reply(std::move(*fault), OutcomeFacts{});
+  std::string id = json::serialize(request.id);
+  // What the stream honours: the filter's known members, as sent (anything else it named is not promised).
+  json::object honoured;
+  for (std::string_view key : {"toolsListChanged", "promptsListChanged", "resourcesListChanged", "resourceSubscriptions"}) {
+    if (const json::value* value = request.params.at("notifications").get_object().if_contains(key)) {
+      honoured.emplace(key, *value);
+    }
+  }
+  std::string ack = R"({"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged","params":{"notifications":)";
+  ack.append(json::serialize(honoured));
+  ack.append(R"(,"_meta":{")").append(kMetaSubscriptionId).append(R"(":)").append(id).append("}}}");
+  // The acknowledgement is the stream's first message; a client that takes no event stream cannot listen.
+  if (context.notifications == nullptr || !context.notifications->deliver(std::move(ack))) {
+    return on_reply(Fault{Failure::kInvalidRequest, "Invalid Request: subscriptions/listen needs a stream "
+                                                    "(Accept: text/event-stream)"},
+                    OutcomeFacts{});
+  }
+  // Answered once: by the client cancelling or leaving, or by the server ending every stream.
+  struct Open {
+    std::atomic<bool> ended{false};
+    std::uint64_t listener = 0;
+    ReplyCallback done;
+  };
+  auto open = std::make_shared<Open>();
+  open->done = std::move(on_reply);
+  std::string result = R"({"_meta":{")" + std::string(kMetaSubscriptionId) + R"(":)" + id + "}}";
+  auto end = [this, open, result = finish(std::move(result), Era::kModern, kNotCacheable)] {
+    if (open->ended.exchange(true)) return;
+    subscriptions_->unlisten(open->listener);
+    ReplyCallback done = std::move(open->done);
+    done(result, OutcomeFacts{});
+  };
+  auto listener = subscriptions_->listen(std::move(std::get<ListenFilter>(filter)), std::move(id),
+                                         context.notifications, end);
+  if (!listener) {
+    open->ended = true;
+    return open->done(Fault{Failure::kServerBusy, "Service Unavailable: too many subscriptions/listen streams"},
+                      OutcomeFacts{});
+  }
+  open->listener = *listener;
+  if (cancel == nullptr) cancel = std::make_shared<CancelToken>();
+  cancel->on_cancel(std::move(end));
+}
+
+void Engine::session_ended(const std::string& session) const {
+  subscriptions_->end_session(session);
+  dispatcher_->session_closed(session);
+}
+
+void Engine::end_listen_streams() const { subscriptions_->end_listeners(); }
 
 bool Engine::client_answered(std::string_view scope, const Message& response) const {
   return client_requests_->answer(scope, response.id, ClientAnswer{response.is_error, response.response_json});

@@ -16,6 +16,7 @@
 #include "mcp/notifications.h"
 #include "mcp/protocol.h"
 #include "mcp/request_context.h"
+#include "mcp/subscriptions.h"
 #include "policy/sandbox_grant.h"
 
 namespace sandgate::mcp {
@@ -36,6 +37,7 @@ struct EngineSettings {
   ProgressLimits progress;
   LogLimits logs;
   ClientRequestLimits client_requests;
+  SubscriptionLimits subscriptions;
   // Seals and opens 2026-07-28 requestState; none: a seal with a random key, 300 s lifetime.
   std::shared_ptr<const RequestStateSeal> request_state;
   // Each call's isolation and limits; without one the dispatcher decides where handlers run.
@@ -70,6 +72,12 @@ class Engine {
   // A client's response to a request a call sent it on `scope` (its session or connection): true when it
   // answered one that waited.
   bool client_answered(std::string_view scope, const Message& response) const;
+  // Where calls announce resource updates and list changes; shared: Python holds it as long as it needs.
+  const std::shared_ptr<Subscriptions>& subscriptions() const { return subscriptions_; }
+  // A session or connection ended: what its calls and subscriptions kept alive goes.
+  void session_ended(const std::string& session) const;
+  // Ends every subscriptions/listen stream with its result (the server is stopping).
+  void end_listen_streams() const;
 
  private:
   void invoke(InvocationKind kind, const Message& request, const RequestContext& context,
@@ -89,6 +97,11 @@ class Engine {
   // requestState sealed for the call; or the fault to answer instead.
   std::variant<std::string, Fault> input_required(std::string result, const Resumable& call) const;
   std::string discover_result() const;
+  // resources/subscribe and resources/unsubscribe of a handshake-era session.
+  Reply resource_subscription(const Message& request, const RequestContext& context) const;
+  // subscriptions/listen: acknowledged on the request's stream, then open until cancelled or ended.
+  void listen(const Message& request, const RequestContext& context, std::shared_ptr<CancelToken> cancel,
+              ReplyCallback done) const;
 
   EngineSettings settings_;
   std::shared_ptr<Dispatcher> dispatcher_;
@@ -98,6 +111,7 @@ class Engine {
   // Shared with every ProgressReporter, which Python may hold past the engine's life.
   std::shared_ptr<metrics::Counters> counters_;
   std::shared_ptr<ClientRequests> client_requests_;
+  std::shared_ptr<Subscriptions> subscriptions_;
 };
 
 // Maps a runner's outcome to a result object or a protocol failure; a result must be a JSON object within

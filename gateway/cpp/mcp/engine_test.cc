@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "mcp/recording_sink_test.h"
 #include "policy/tool_policy.h"
 
 namespace sandgate::mcp {
@@ -259,6 +260,90 @@ TEST(EngineInputRequired, AChildsMalformedOrUndeclaredRequestsNeverReachTheClien
     ASSERT_TRUE(std::holds_alternative<Fault>(reply)) << body;
     EXPECT_EQ(std::get<Fault>(reply).kind, Failure::kInternalError) << body;
   }
+}
+
+// What one request was answered, once it is.
+struct Answered {
+  std::optional<Reply> reply;
+  int count = 0;
+  ReplyCallback callback() {
+    return [this](Reply r, const OutcomeFacts&) {
+      reply = std::move(r);
+      ++count;
+    };
+  }
+};
+
+TEST(EngineSubscriptions, ALegacySessionSubscribesAndHearsOnItsStream) {
+  Engine engine(EngineSettings{}, std::make_shared<PlanRecorder>());
+  auto stream = std::make_shared<RecordingSink>();
+  engine.subscriptions()->attach("s1", stream);
+  RequestContext context;
+  context.era = Era::kLegacy;
+  context.session = "s1";
+  Answered answered;
+  engine.handle(request("resources/subscribe", R"({"uri":"r://x"})"), context, nullptr, answered.callback());
+  ASSERT_TRUE(answered.reply);
+  EXPECT_EQ(std::get<std::string>(*answered.reply), "{}");
+  engine.handle(request("resources/subscribe", R"({"uri":5})"), context, nullptr, answered.callback());
+  EXPECT_EQ(std::get<Fault>(*answered.reply).kind, Failure::kInvalidParams);
+  EXPECT_EQ(engine.subscriptions()->announce(Change::kResourceUpdated, "r://x"), 1u);
+  ASSERT_EQ(stream->messages().size(), 1u);
+  engine.session_ended("s1");
+  EXPECT_EQ(engine.subscriptions()->announce(Change::kResourceUpdated, "r://x"), 0u);
+  // The modern era has no resources/subscribe: subscriptions/listen replaces it.
+  context.era = Era::kModern;
+  engine.handle(request("resources/subscribe", R"({"uri":"r://x"})"), context, nullptr, answered.callback());
+  EXPECT_EQ(std::get<Fault>(*answered.reply).kind, Failure::kMethodNotFound);
+}
+
+TEST(EngineSubscriptions, AListenStreamIsAcknowledgedFirstAndAnsweredWhenCancelled) {
+  Engine engine(EngineSettings{}, std::make_shared<PlanRecorder>());
+  auto stream = std::make_shared<RecordingSink>();
+  RequestContext context;
+  context.era = Era::kModern;
+  context.notifications = stream;
+  auto cancel = std::make_shared<CancelToken>();
+  Answered answered;
+  engine.handle(request("subscriptions/listen", R"({"notifications":{"toolsListChanged":true,"other":1}})"), context,
+                cancel, answered.callback());
+  EXPECT_FALSE(answered.reply);  // open until it ends
+  ASSERT_EQ(stream->messages().size(), 1u);
+  const json::value ack = json::parse(stream->messages()[0]);
+  EXPECT_EQ(ack.at("method"), "notifications/subscriptions/acknowledged");
+  EXPECT_EQ(ack.at("params").at("notifications"), json::parse(R"({"toolsListChanged":true})"));
+  EXPECT_EQ(ack.at("params").at("_meta").at(kMetaSubscriptionId), 1);
+  engine.subscriptions()->announce(Change::kToolsListChanged);
+  ASSERT_EQ(stream->messages().size(), 2u);
+  cancel->cancel();
+  ASSERT_EQ(answered.count, 1);
+  const json::value result = json::parse(std::get<std::string>(*answered.reply));
+  EXPECT_EQ(result.at("resultType"), "complete");
+  EXPECT_EQ(result.at("_meta").at(kMetaSubscriptionId), 1);
+  EXPECT_EQ(engine.subscriptions()->listener_count(), 0u);
+  engine.end_listen_streams();
+  EXPECT_EQ(answered.count, 1);  // answered once only
+}
+
+TEST(EngineSubscriptions, TheServerEndsEveryListenStreamAndAStreamlessRequestCannotListen) {
+  Engine engine(EngineSettings{}, std::make_shared<PlanRecorder>());
+  RequestContext context;
+  context.era = Era::kModern;
+  Answered refused;
+  engine.handle(request("subscriptions/listen", R"({"notifications":{}})"), context, nullptr, refused.callback());
+  EXPECT_EQ(std::get<Fault>(*refused.reply).kind, Failure::kInvalidRequest);
+  context.notifications = std::make_shared<RecordingSink>(false);  // a client that takes no event stream
+  engine.handle(request("subscriptions/listen", R"({"notifications":{}})"), context, nullptr, refused.callback());
+  EXPECT_EQ(std::get<Fault>(*refused.reply).kind, Failure::kInvalidRequest);
+  context.notifications = std::make_shared<RecordingSink>();
+  Answered open;
+  engine.handle(request("subscriptions/listen", R"({"notifications":{}})"), context, std::make_shared<CancelToken>(),
+                open.callback());
+  EXPECT_EQ(engine.subscriptions()->listener_count(), 1u);
+  engine.end_listen_streams();
+  ASSERT_EQ(open.count, 1);
+  EXPECT_TRUE(std::holds_alternative<std::string>(*open.reply));
+  EXPECT_EQ(engine.subscriptions()->listener_count(), 0u);
 }
 
 }  // namespace

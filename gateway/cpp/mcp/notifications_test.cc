@@ -151,6 +151,10 @@ class RecordingEvents final : public ResponseEvents {
     std::lock_guard lock(mutex_);
     events_.push_back(std::move(event));
   }
+  bool send_stream_event(std::string event) override {
+    send_event(std::move(event));
+    return true;
+  }
   std::vector<std::string> events() {
     std::lock_guard lock(mutex_);
     return events_;

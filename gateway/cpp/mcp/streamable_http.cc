@@ -141,7 +141,24 @@ class PostResponder final : public Responder {
   std::shared_ptr<PostNotifications> notifications_;
 };
 
+// A session's GET stream as the subscriptions see it.
+class SessionStream final : public NotificationSink {
+ public:
+  explicit SessionStream(std::weak_ptr<ResponseEvents> events) : events_(std::move(events)) {}
+  bool deliver(std::string json_message) override {
+    auto events = events_.lock();
+    return events != nullptr && events->send_stream_event(sse_event(json_message));
+  }
+
+ private:
+  const std::weak_ptr<ResponseEvents> events_;
+};
+
 }  // namespace
+
+std::uint64_t StreamableHttp::stream_opened(const std::string& session, std::weak_ptr<ResponseEvents> events) {
+  return conversation_.attach_stream(session, std::make_shared<SessionStream>(std::move(events)));
+}
 
 std::string sse_event(std::string_view json_message) {
   std::string event;

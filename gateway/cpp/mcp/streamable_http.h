@@ -51,6 +51,9 @@ class ResponseEvents {
   virtual ~ResponseEvents() = default;
   // Queues one SSE event; the first one sends the text/event-stream headers. Dropped if the client left.
   virtual void send_event(std::string event) = 0;
+  // An event of the session whose GET stream this connection is; false when the stream is closed or its
+  // backlog is full (the client stopped reading).
+  virtual bool send_stream_event(std::string event) = 0;
 };
 
 class StreamableHttp {
@@ -62,6 +65,9 @@ class StreamableHttp {
   void handle(McpHttpRequest request, std::shared_ptr<CancelToken> cancel, HttpReplyCallback done,
               std::weak_ptr<ResponseEvents> events = {});
   bool session_alive(std::string_view id) { return conversation_.session_alive(id); }
+  // The connection under a GET became `session`'s event stream: what calls announce reaches it from now on.
+  std::uint64_t stream_opened(const std::string& session, std::weak_ptr<ResponseEvents> events);
+  void stream_closed(const std::string& session, std::uint64_t number) { conversation_.detach_stream(session, number); }
   // A fault answered before any era is known (oversized body, bad Origin...).
   static McpHttpReply fault_reply(const Fault& fault, Era era, const json::value& id = nullptr);
   bool origin_allowed(std::string_view origin) const;

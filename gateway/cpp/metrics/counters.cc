@@ -19,6 +19,11 @@ std::string_view counter_name(Counter counter) {
     case Counter::kProgressDroppedOverLimit: return "progress_dropped_over_limit";
     case Counter::kProgressDroppedTooLarge: return "progress_dropped_too_large";
     case Counter::kProgressDroppedUndeliverable: return "progress_dropped_undeliverable";
+    case Counter::kSubscriptionsRefused: return "subscriptions_refused";
+    case Counter::kAnnouncementsSent: return "announcements_sent";
+    case Counter::kAnnouncementsUndeliverable: return "announcements_undeliverable";
+    case Counter::kAnnouncementsDroppedOverLimit: return "announcements_dropped_over_limit";
+    case Counter::kAnnouncementsRefused: return "announcements_refused";
     case Counter::kLogMessagesSent: return "log_messages_sent";
     case Counter::kLogMessagesBelowLevel: return "log_messages_below_level";
     case Counter::kLogMessagesDroppedOverLimit: return "log_messages_dropped_over_limit";

@@ -45,6 +45,12 @@ enum class Counter : std::size_t {
   kClientRequestsAnswered,
   kClientRequestsRefused,        // not declared by the client, over a bound, or no stream to send on
   kClientRequestsAbandoned,      // the call ended (or gave up waiting) before its client answered
+  // Resource updates and list changes calls announce to subscribed sessions and listen streams.
+  kSubscriptionsRefused,           // a subscribe or listen over max_resource_subscriptions, _uri_bytes or max_listeners
+  kAnnouncementsSent,              // notifications delivered to a session's stream or a listen stream
+  kAnnouncementsUndeliverable,     // ...to a subscriber with no stream open, or whose stream was gone
+  kAnnouncementsDroppedOverLimit,  // over max_announcements_per_call for the call
+  kAnnouncementsRefused,           // malformed: an unknown change, a URI empty or too long
   // The request path.
   kDeliveries,                   // bodies a transport handed over (a message or a batch)
   kJsonRpcRequests,              // requests that entered the path

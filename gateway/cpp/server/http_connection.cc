@@ -59,6 +59,20 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
     });
   }
 
+  // From any thread (a call's announcement), for a session's GET stream; bounded by what still waits to be written.
+  bool send_stream_event(std::string event) override {
+    if (stream_backlog_.fetch_add(1) >= server_.settings.max_stream_backlog) {
+      --stream_backlog_;
+      return false;
+    }
+    net::post(stream_.get_executor(), [self = shared_from_this(), event = std::move(event)]() mutable {
+      if (self->state_ != State::kStreaming) return void(--self->stream_backlog_);
+      self->sse_queue_.push_back(std::move(event));
+      self->pump_sse_reply();
+    });
+    return true;
+  }
+
  private:
   enum class State { kReading, kBusy, kStreaming, kClosed };
 
@@ -233,27 +247,28 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
     res->chunked(true);
     auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*res);
     stream_.expires_after(server_.settings.read_timeout);
+    sse_writing_ = true;  // events wait behind the headers
     http::async_write_header(stream_, *serializer, [self = shared_from_this(), res, serializer](beast::error_code ec, std::size_t) {
       if (ec) return self->close();
-      self->stream_.expires_never();
+      if (self->state_ != State::kStreaming) return;
+      self->stream_attachment_ = self->server_.mcp.stream_opened(
+          self->stream_session_, std::static_pointer_cast<mcp::ResponseEvents>(self->shared_from_this()));
       self->schedule_keepalive();
+      self->on_sse_written(ec);
     });
   }
 
+  // A comment now and then keeps proxies from timing the stream out; it queues behind the session's events.
   void schedule_keepalive() {
     if (!keepalive_timer_) keepalive_timer_.emplace(stream_.get_executor());
     keepalive_timer_->expires_after(server_.settings.stream_keepalive);
     keepalive_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec || self->state_ != State::kStreaming) return;
       if (self->server_.draining || !self->server_.mcp.session_alive(self->stream_session_)) return self->close();
-      static constexpr std::string_view kComment = ":\n\n";
-      self->stream_.expires_after(self->server_.settings.read_timeout);
-      net::async_write(self->stream_, http::make_chunk(net::buffer(kComment)),
-                       [self](beast::error_code ec, std::size_t) {
-                         if (ec) return self->close();
-                         self->stream_.expires_never();
-                         self->schedule_keepalive();
-                       });
+      ++self->stream_backlog_;
+      self->sse_queue_.emplace_back(":\n\n");
+      self->pump_sse_reply();
+      self->schedule_keepalive();
     });
   }
 
@@ -291,6 +306,8 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
       if (sse_ending_) end_sse_reply();
       return;
     }
+    // A GET stream's backlog counts its events until they are handed to a write.
+    if (state_ == State::kStreaming) stream_backlog_ -= sse_queue_.size();
     auto chunk = std::make_shared<std::string>(std::move(sse_queue_.front()));
     sse_queue_.pop_front();
     while (!sse_queue_.empty()) {
@@ -367,6 +384,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
 
   void close() {
     if (state_ == State::kClosed) return;
+    if (stream_attachment_ != 0) server_.mcp.stream_closed(stream_session_, stream_attachment_);
     state_ = State::kClosed;
     if (keepalive_timer_) keepalive_timer_->cancel();
     disarm_read_deadline();
@@ -386,6 +404,8 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
   bool read_timed_out_ = false;
   std::shared_ptr<mcp::CancelToken> cancel_;
   std::string stream_session_;
+  std::uint64_t stream_attachment_ = 0;  // nonzero: this GET stream is attached to stream_session_
+  std::atomic<std::size_t> stream_backlog_{0};  // a GET stream's events posted or queued, not yet being written
   State state_ = State::kReading;
   std::uint64_t requests_served_ = 0;
   bool keep_alive_ = true;

@@ -21,6 +21,7 @@ struct ListenerSettings {
   std::chrono::milliseconds idle_timeout{120'000};  // a kept-alive connection may sit idle this long
   std::chrono::milliseconds shutdown_grace{10'000};
   std::chrono::milliseconds stream_keepalive{15'000};
+  std::size_t max_stream_backlog = 1000;  // events waiting on a session's GET stream; more are undeliverable
   std::size_t max_connections = 10'000;
   // JSON documents served to GET at paths besides /mcp (the OAuth protected-resource metadata); nullopt: 404.
   std::function<std::optional<std::string>(std::string_view path)> documents;

@@ -50,8 +50,10 @@ class LineNotifications final : public mcp::NotificationSink {
 class StdioConnection {
  public:
   StdioConnection(mcp::Conversation& conversation, int out_fd, const std::string& api_key)
-      : conversation_(conversation), client_(conversation, mcp::Transport::kStdio, std::string(kStdioConnection),
-                                             credential_headers(api_key)),
+      : conversation_(conversation),
+        stream_(std::make_shared<LineNotifications>([this](std::string line) { write(std::move(line)); })),
+        client_(conversation, mcp::Transport::kStdio, std::string(kStdioConnection), credential_headers(api_key),
+                stream_),
         out_fd_(out_fd) {}
 
   void on_line(std::string_view line) {
@@ -77,6 +79,7 @@ class StdioConnection {
       idle_.wait(lock, [this] { return pending_ == 0; });
     }
     client_.close();
+    stream_->finish();  // an announcement being written ends first; none follows
   }
 
  private:
@@ -129,6 +132,8 @@ class StdioConnection {
   }
 
   mcp::Conversation& conversation_;
+  // The session's own stream: resource updates and list changes, between the replies.
+  const std::shared_ptr<LineNotifications> stream_;
   mcp::ConnectionSession client_;  // what the conversation knows of this connection
   const int out_fd_;
   std::mutex mutex_;
@@ -166,6 +171,7 @@ void serve_stdio(mcp::Conversation& conversation, int in_fd, int out_fd, StdioSe
     }
   }
   if (!discarding && !pending.empty()) connection.on_line(pending);
+  conversation.engine().end_listen_streams();  // the client left: its listen streams end with their results
   connection.close();
 }
 

@@ -25,6 +25,7 @@ from sandgate.dispatch import Dispatcher
 from sandgate.errors import (
     ConfigError,
     DuplicateName,
+    InvalidAnnouncement,
     InvalidArguments,
     InvalidLogMessage,
     InvalidProgress,
@@ -71,6 +72,7 @@ __all__ = [
     "FastMCPCompatibilityWarning",
     "Image",
     "InputRequired",
+    "InvalidAnnouncement",
     "InvalidArguments",
     "InvalidLogMessage",
     "InvalidProgress",

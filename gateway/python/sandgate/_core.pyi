@@ -14,6 +14,10 @@ class Settings:
     idle_timeout_s: float
     shutdown_grace_s: float
     stream_keepalive_s: float
+    max_stream_backlog: int
+    max_resource_subscriptions: int
+    max_subscription_uri_bytes: int
+    max_listen_streams: int
     max_connections: int
     allowed_origins: list[str]
     response_mode: str
@@ -93,6 +97,11 @@ class PolicyGate:
     def revision(self) -> str: ...
     @property
     def grant(self) -> SandboxGrant | None: ...
+
+class Announcements:
+    def announce(self, kind: str, uri: str = "") -> int: ...
+    def drop_over_limit(self) -> None: ...
+    def listener_count(self) -> int: ...
 
 class HttpServer:
     def __init__(self, settings: Settings, dispatcher: Any, grant: SandboxGrant,

@@ -175,11 +175,15 @@ class MCPServer:
         return self.registry.add_prompt(prompt)
 
     def dispatcher(self, loop: asyncio.AbstractEventLoop | None = None,
-                   runner: SandboxRunner | None = None, client_wait_s: float | None = None) -> Dispatcher:
+                   runner: SandboxRunner | None = None, client_wait_s: float | None = None,
+                   max_announcements_per_call: int | None = None) -> Dispatcher:
         """Each call runs where the core's plan for it says; without a plan, in-process (as inside the
         sandbox child)."""
         wait_s = client_wait_s if client_wait_s is not None else self.settings.client_wait_s
-        return Dispatcher(self.registry, loop=loop, runner=runner, client_wait_s=wait_s)
+        announcements = (max_announcements_per_call if max_announcements_per_call is not None
+                         else self.settings.max_announcements_per_call)
+        return Dispatcher(self.registry, loop=loop, runner=runner, client_wait_s=wait_s,
+                          max_announcements_per_call=announcements)
 
     def run(self, transport: Transport = "http", host: str | None = None, port: int | None = None,
             *, banner: bool = False, policy: str | os.PathLike[str] | None = None, **overrides: Any) -> None:

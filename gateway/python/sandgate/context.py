@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Coroutine, Generator, Mapping
 from typing import Any, NoReturn
 
-from sandgate import client_log, client_requests
+from sandgate import announcements, client_log, client_requests
+from sandgate.announcements import Announce
 from sandgate.client_log import LoggingLevel, LogSink
 from sandgate.client_requests import ClientRequestError, Requester, Root, SampledMessage
+from sandgate.errors import InvalidAnnouncement
 from sandgate.progress import ProgressSink, check
 from sandgate.round_trips import RoundTrip
 
@@ -42,7 +44,7 @@ class Context:
     """
 
     __slots__ = ("request_meta", "_progress_sink", "_log_sink", "_requester", "_round_trip", "_request_id",
-                 "_client_id")
+                 "_client_id", "_announce")
 
     def __init__(
         self,
@@ -53,6 +55,7 @@ class Context:
         round_trip: RoundTrip | None = None,
         request_id: str | int | None = None,
         client_id: str | None = None,
+        announce: Announce | None = None,
     ) -> None:
         self.request_meta: dict[str, Any] = request_meta if request_meta is not None else {}
         self._progress_sink = progress_sink
@@ -61,6 +64,7 @@ class Context:
         self._round_trip = round_trip
         self._request_id = request_id
         self._client_id = client_id
+        self._announce = announce
 
     @property
     def request_id(self) -> str:
@@ -132,6 +136,26 @@ class Context:
     def error(self, message: str, logger_name: str | None = None,
               extra: Mapping[str, Any] | None = None) -> Coroutine[Any, Any, None]:
         return self.log(message, "error", logger_name, extra)
+
+    def notify_resource_updated(self, uri: str) -> Coroutine[Any, Any, None]:
+        """Tell every client subscribed to `uri` that it changed (`notifications/resources/updated`);
+        raises InvalidAnnouncement for a URI that is not a non-empty string. Sent at the call."""
+        return self._send(*announcements.check(announcements.RESOURCE_UPDATED, uri))
+
+    def notify_list_changed(self, kind: str) -> Coroutine[Any, Any, None]:
+        """Tell every client listening that the "tools", "prompts" or "resources" list changed."""
+        if kind not in announcements.LIST_CHANGED:
+            raise InvalidAnnouncement(f"no list named {kind!r}: tools, prompts or resources")
+        return self._send(announcements.LIST_CHANGED[kind], "")
+
+    def send_notification(self, notification: Any) -> Coroutine[Any, Any, None]:
+        """fastmcp's shape: an mcp.types ResourceUpdatedNotification or a Tool/Prompt/ResourceListChangedNotification."""
+        return self._send(*announcements.of_notification(notification))
+
+    def _send(self, kind: str, uri: str) -> Coroutine[Any, Any, None]:
+        if self._announce is not None:
+            self._announce(kind, uri)
+        return _Sent()
 
     async def sample(self, messages: str | list[Any], system_prompt: str | None = None,
                      include_context: str | None = None, temperature: float | None = None,

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 from sandgate.errors import (
     InvalidArguments, PromptNotFound, ResourceNotFound, SandgateError, ToolNotFound,
 )
+from sandgate.announcements import (
+    DEFAULT_MAX_ANNOUNCEMENTS_PER_CALL, Announce, Announcer, Hub, announce_list_changed,
+)
 from sandgate.client_log import LogNotifier
 from sandgate.client_requests import Asker
 from sandgate.outbound import DEFAULT_CLIENT_WAIT_S, Outbound, outbound, relay, with_request
@@ -55,6 +58,8 @@ Outcome = tuple[int, str] | tuple[int, str, dict[str, Any]]
 Completion = Callable[..., None]
 # A scheduled coroutine: its result arrives through `completion`; the core may `cancel()` it.
 Pending = Future[Outcome]
+# A call's request id, its caller's OAuth client, and (inside a call child) how it announces.
+RequestIds = tuple[str | int | None, str | None, Announce | None]
 
 
 class Dispatcher:
@@ -74,18 +79,30 @@ class Dispatcher:
     in-process directly, from a sandboxed child through the frames the runner relays.
     """
 
-    __slots__ = ("_registry", "_loop", "_catalog", "_catalog_revision", "_runner", "_client_wait_s")
+    __slots__ = ("_registry", "_loop", "_catalog", "_catalog_revision", "_runner", "_client_wait_s", "_hub",
+                 "_max_announcements")
 
     def __init__(self, registry: Registry, *,
                  loop: asyncio.AbstractEventLoop | None = None,
                  runner: SandboxRunner | None = None,
-                 client_wait_s: float = DEFAULT_CLIENT_WAIT_S) -> None:
+                 client_wait_s: float = DEFAULT_CLIENT_WAIT_S,
+                 max_announcements_per_call: int = DEFAULT_MAX_ANNOUNCEMENTS_PER_CALL) -> None:
         self._registry = registry
         self._loop = loop
         self._runner = runner
         self._client_wait_s = client_wait_s
         self._catalog = ""
         self._catalog_revision = -1
+        self._hub: Hub | None = None
+        self._max_announcements = max_announcements_per_call
+
+    def attach_announcements(self, hub: Hub) -> None:
+        """Called by the core once it serves: where handlers' resource updates and list changes go."""
+        self._hub = hub
+
+    def announce_list_changed(self, kind: str) -> None:
+        """The server's own announcement (a policy reload changed who sees which tools); no per-call bound."""
+        announce_list_changed(self._hub, kind)
 
     def catalog_json(self) -> str:
         if self._catalog_revision != self._registry.revision:
@@ -98,12 +115,13 @@ class Dispatcher:
              request_id: str | int | None = None,
              progress: Notifier | None = None, log: LogNotifier | None = None,
              ask: Asker | None = None, round_trip: str | None = None,
-             client_id: str | None = None) -> Outcome | Pending:
+             client_id: str | None = None, announce: Announce | None = None) -> Outcome | Pending:
         """`session` names a legacy HTTP session or the stdio connection; "" when stateless. `request_id` is the
         request's JSON-RPC id. `round_trip` is a 2026-07-28 retry's {"inputResponses",
-        "requestState"} (the state opened by the core)."""
+        "requestState"} (the state opened by the core). `announce` is given only inside a call child (its
+        frames); the gateway's calls announce through the hub the core attached."""
         channels = outbound(progress, log, ask, self._client_wait_s, round_trip)
-        ids = (request_id, client_id)
+        ids = (request_id, client_id, announce)
         try:
             if plan is not None and plan[0] != "none" and (self._runner is None or self._loop is None):
                 return INTERNAL_ERROR, _error_json("Internal error: the call's plan needs a sandbox and none runs")
@@ -119,6 +137,13 @@ class Dispatcher:
         except BaseException as exc:  # noqa: BLE001 - the core must always get a status back
             return failure_outcome(exc, kind, name)
 
+    def _with_request(self, channels: Outbound | None,
+                      ids: RequestIds) -> Outbound:
+        request_id, client_id, announce = ids
+        if announce is None and self._hub is not None:
+            announce = Announcer(self._hub, self._max_announcements)
+        return with_request(channels, request_id, client_id, announce)
+
     def session_closed(self, session: str) -> None:
         """Ends what the session kept alive (its per_session worker); called by the core."""
         if self._runner is not None and self._loop is not None and not self._loop.is_closed():
@@ -126,10 +151,10 @@ class Dispatcher:
 
     def _call_tool(self, name: str, args_json: str, meta_json: str, completion: Completion,
                    session: str, plan: Plan | None, channels: Outbound | None,
-                   ids: tuple[str | int | None, str | None]) -> Outcome | Pending:
+                   ids: RequestIds) -> Outcome | Pending:
         tool = self._registry.tool(name)
         if tool.arguments.context_parameter:
-            channels = with_request(channels, *ids)
+            channels = self._with_request(channels, ids)
         if plan is not None and plan[0] != "none":
             # The operator's own script (trusted): invalid arguments fail here without a fork.
             kwargs = tool.bind(args_json, meta_json)
@@ -147,10 +172,10 @@ class Dispatcher:
 
     def _read_resource(self, uri: str, meta_json: str, completion: Completion,
                        session: str, plan: Plan | None, channels: Outbound | None,
-                       ids: tuple[str | int | None, str | None]) -> Outcome | Pending:
+                       ids: RequestIds) -> Outcome | Pending:
         resource, params = self._registry.resource(uri)
         if resource.arguments.context_parameter:
-            channels = with_request(channels, *ids)
+            channels = self._with_request(channels, ids)
         if plan is not None and plan[0] != "none":
             forward = child_relay(meta_json, channels) if resource.arguments.context_parameter else None
             request = sandbox_request("resources/read", uri, "{}", meta_json, forward, channels)
@@ -163,10 +188,10 @@ class Dispatcher:
 
     def _get_prompt(self, name: str, args_json: str, meta_json: str, completion: Completion,
                     session: str, plan: Plan | None, channels: Outbound | None,
-                    ids: tuple[str | int | None, str | None]) -> Outcome | Pending:
+                    ids: RequestIds) -> Outcome | Pending:
         prompt = self._registry.prompt(name)
         if prompt.arguments.context_parameter:
-            channels = with_request(channels, *ids)
+            channels = self._with_request(channels, ids)
         if plan is not None and plan[0] != "none":
             forward = child_relay(meta_json, channels) if prompt.arguments.context_parameter else None
             request = sandbox_request("prompts/get", name, args_json, meta_json, forward, channels)

@@ -51,6 +51,13 @@ class InvalidLogMessage(SandgateError, ValueError):
     code = "log.invalid"
 
 
+class InvalidAnnouncement(SandgateError, ValueError):
+    """A resource update or list change that cannot be sent: an unknown change or list, or a URI that is no
+    non-empty string."""
+
+    code = "announcement.invalid"
+
+
 class ToolNotFound(SandgateError, LookupError):
     code = "tools.not_found"
 

@@ -10,6 +10,7 @@ from sandgate.dispatch import (
     INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND, Completion, Outcome, Pending, child_relay,
     failure_outcome, run_sandboxed, sandbox_request,
 )
+from sandgate.announcements import DEFAULT_MAX_ANNOUNCEMENTS_PER_CALL, Announcer, Hub, announce_list_changed
 from sandgate.client_log import LogNotifier
 from sandgate.client_requests import Asker
 from sandgate.outbound import DEFAULT_CLIENT_WAIT_S, outbound, with_request
@@ -40,25 +41,36 @@ class HostedModule:
         return self.catalog.tool_names
 
     def dispatcher(self, loop: asyncio.AbstractEventLoop, runner: SandboxRunner,
-                   client_wait_s: float = DEFAULT_CLIENT_WAIT_S) -> HostedDispatcher:
-        return HostedDispatcher(self, loop, runner, client_wait_s)
+                   client_wait_s: float = DEFAULT_CLIENT_WAIT_S,
+                   max_announcements_per_call: int = DEFAULT_MAX_ANNOUNCEMENTS_PER_CALL) -> HostedDispatcher:
+        return HostedDispatcher(self, loop, runner, client_wait_s, max_announcements_per_call)
 
 
 class HostedDispatcher:
-    """The Dispatcher contract (catalog_json, call, session_closed) with no module code in reach."""
+    """The Dispatcher contract (catalog_json, call, session_closed, attach_announcements) with no module code
+    in reach."""
 
-    __slots__ = ("_module", "_loop", "_runner", "_catalog_json", "_client_wait_s")
+    __slots__ = ("_module", "_loop", "_runner", "_catalog_json", "_client_wait_s", "_hub", "_max_announcements")
 
     def __init__(self, module: HostedModule, loop: asyncio.AbstractEventLoop, runner: SandboxRunner,
-                 client_wait_s: float = DEFAULT_CLIENT_WAIT_S) -> None:
+                 client_wait_s: float = DEFAULT_CLIENT_WAIT_S,
+                 max_announcements_per_call: int = DEFAULT_MAX_ANNOUNCEMENTS_PER_CALL) -> None:
         self._module = module
         self._loop = loop
         self._runner = runner
         self._client_wait_s = client_wait_s
         self._catalog_json = json_text(module.catalog.listing)
+        self._hub: Hub | None = None
+        self._max_announcements = max_announcements_per_call
 
     def catalog_json(self) -> str:
         return self._catalog_json
+
+    def attach_announcements(self, hub: Hub) -> None:
+        self._hub = hub
+
+    def announce_list_changed(self, kind: str) -> None:
+        announce_list_changed(self._hub, kind)
 
     def call(self, kind: str, name: str, args_json: str, meta_json: str, completion: Completion,
              session: str = "", plan: Plan | None = None, request_id: str | int | None = None,
@@ -66,10 +78,11 @@ class HostedDispatcher:
              round_trip: str | None = None, client_id: str | None = None) -> Outcome | Pending:
         try:
             catalog = self._module.catalog
-            # Which handler takes a Context is the module's to know: every call may report and log.
-            # Which handler takes a Context is the module's to know: every call carries its request's ids.
+            # Which handler takes a Context is the module's to know: every call may report, log and announce,
+            # and carries its request's ids.
+            announcer = Announcer(self._hub, self._max_announcements) if self._hub is not None else None
             channels = with_request(outbound(progress, log, ask, self._client_wait_s, round_trip), request_id,
-                                    client_id)
+                                    client_id, announcer)
             forward = child_relay(meta_json, channels)
             if plan is None or plan[0] == "none":  # the module is never trusted: nothing of it runs here
                 return INTERNAL_ERROR, _error("Internal error: a hosted module's call came without a sandbox plan")

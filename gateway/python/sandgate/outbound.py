@@ -14,7 +14,8 @@ from typing import Any
 
 from collections.abc import Callable
 
-from sandgate import client_log, client_requests, progress
+from sandgate import announcements, client_log, client_requests, progress
+from sandgate.announcements import Announce
 from sandgate.client_log import LogNotifier, LogSink
 from sandgate.client_requests import Asker, Requester
 from sandgate.progress import Notifier, ProgressSink
@@ -33,6 +34,7 @@ class Outbound:
     round_trip: RoundTrip | None = None  # a 2026-07-28 retry's answers, and the handler's state before
     request_id: str | int | None = None  # the JSON-RPC id; given to handlers that take a Context
     client_id: str | None = None  # the OAuth client of the caller's token
+    announce: Announce | None = None  # resource updates and list changes, to every client that asked
 
     def requester(self) -> Requester | None:
         """How an in-process Context asks its client; None when this request may not."""
@@ -46,11 +48,13 @@ class Outbound:
         return progress_sink, log_sink
 
 
-def with_request(channels: Outbound | None, request_id: str | int | None, client_id: str | None) -> Outbound:
-    """`channels` that also say which request a Context serves: only for handlers that take one."""
+def with_request(channels: Outbound | None, request_id: str | int | None, client_id: str | None,
+                 announce: Announce | None = None) -> Outbound:
+    """`channels` that also say which request a Context serves, and how it announces: only for handlers that
+    take one."""
     if channels is None:
-        return Outbound(request_id=request_id, client_id=client_id)
-    return dataclasses.replace(channels, request_id=request_id, client_id=client_id)
+        return Outbound(request_id=request_id, client_id=client_id, announce=announce)
+    return dataclasses.replace(channels, request_id=request_id, client_id=client_id, announce=announce)
 
 
 def outbound(progress_notifier: Notifier | None, log_notifier: LogNotifier | None, asker: Asker | None = None,
@@ -66,6 +70,7 @@ def outbound(progress_notifier: Notifier | None, log_notifier: LogNotifier | Non
 PROGRESS_FRAME = "progress"
 LOG_FRAME = "log_message"
 ASK_FRAME = "ask"
+ANNOUNCE_FRAME = "announce"
 ANSWER_FRAME = "answer"
 # A child's answer to its own ask: sent as it is to the child, as an error the client might have answered.
 Answer = Callable[[dict[str, object]], None]
@@ -77,20 +82,22 @@ def relay(meta: dict[str, Any], channels: Outbound | None) -> Any:
     if channels is None:
         return None
     progress_sink, log_sink = channels.sinks(meta)
-    if progress_sink is None and log_sink is None and channels.ask is None:
+    if progress_sink is None and log_sink is None and channels.ask is None and channels.announce is None:
         return None
-    return _Relay(progress_sink, log_sink, channels.ask)
+    return _Relay(progress_sink, log_sink, channels.ask, channels.announce)
 
 
 class _Relay:
     """Checks each frame again (the child is untrusted) and forwards what is well-formed; drops the rest."""
 
-    __slots__ = ("_progress", "_log", "_ask")
+    __slots__ = ("_progress", "_log", "_ask", "_announce")
 
-    def __init__(self, progress_sink: ProgressSink | None, log_sink: LogSink | None, asker: Asker | None) -> None:
+    def __init__(self, progress_sink: ProgressSink | None, log_sink: LogSink | None, asker: Asker | None,
+                 announce: Announce | None = None) -> None:
         self._progress = progress_sink
         self._log = log_sink
         self._ask = asker
+        self._announce = announce
 
     @property
     def wants(self) -> dict[str, bool]:
@@ -101,6 +108,8 @@ class _Relay:
             wanted["log"] = True
         if self._ask is not None:
             wanted["ask"] = True
+        if self._announce is not None:
+            wanted["announce"] = True
         return wanted
 
     def ask(self, value: object, answer: Answer) -> bool:
@@ -127,4 +136,6 @@ class _Relay:
             return progress.forward_untrusted(self._progress, frame[PROGRESS_FRAME])
         if LOG_FRAME in frame and self._log is not None:
             return client_log.forward_untrusted(self._log, frame[LOG_FRAME])
+        if ANNOUNCE_FRAME in frame and self._announce is not None:
+            return announcements.forward_untrusted(self._announce, frame[ANNOUNCE_FRAME])
         return False

@@ -59,7 +59,8 @@ class ArgumentModel:
                 request_meta=meta, progress_sink=progress_sink, log_sink=log_sink, requester=requester,
                 round_trip=channels.round_trip if channels is not None else None,
                 request_id=channels.request_id if channels is not None else None,
-                client_id=channels.client_id if channels is not None else None)
+                client_id=channels.client_id if channels is not None else None,
+                announce=channels.announce if channels is not None else None)
         return values
 
     def input_schema(self) -> dict[str, Any]:

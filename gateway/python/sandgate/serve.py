@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sandgate.errors import ConfigError
@@ -33,7 +34,7 @@ MODERN_PROTOCOL = "2026-07-28"
 SANDBOX_ONLY_SETTINGS = frozenset({"max_session_workers", "prespawned_children", "call_uid_base",
                                    "prespawn_idle_s", "import_timeout_s", "import_memory"})
 PYTHON_ONLY_SETTINGS = frozenset({"metrics", "metrics_host", "metrics_port", "audit_log", "max_audit_queued_lines",
-                                  "client_wait_s"})
+                                  "client_wait_s", "max_announcements_per_call"})
 AUDIT_SALT_VARIABLE = "SANDGATE_AUDIT_SALT"
 REQUEST_STATE_KEY_VARIABLE = "SANDGATE_REQUEST_STATE_KEY"  # popped: sandboxed code never sees it
 WILDCARD_HOSTS = ("0.0.0.0", "::")
@@ -104,7 +105,8 @@ def trusted(server: MCPServer, data_paths: Sequence[str] = ()) -> Source:
             runner = await start_sandbox(server_target(server), loop, settings, plans.memory_bound, data_paths)
             plans = replace(plans, sandboxed=True)
         identity = Identity(server.name, server.version, server.instructions, plans.tool_names)
-        dispatcher = server.dispatcher(loop=loop, runner=runner, client_wait_s=settings.client_wait_s)
+        dispatcher = server.dispatcher(loop=loop, runner=runner, client_wait_s=settings.client_wait_s,
+                                       max_announcements_per_call=settings.max_announcements_per_call)
         return Served(identity, dispatcher, plans, grant, runner)
 
     return build
@@ -134,7 +136,8 @@ def hosted(target: str, data_paths: Sequence[str] = ()) -> Source:
             logger.warning("%s: server settings set by the module are ignored (%s); the operator sets them "
                            "with sandgate serve --set KEY=VALUE", label, ", ".join(module.catalog.settings))
         identity = Identity(module.name, module.version, module.instructions, module.tool_names)
-        return Served(identity, module.dispatcher(loop, runner, settings.client_wait_s), plans, grant, runner)
+        return Served(identity, module.dispatcher(loop, runner, settings.client_wait_s,
+                                                  settings.max_announcements_per_call), plans, grant, runner)
 
     return build
 
@@ -172,7 +175,8 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool, po
     served = await source(loop, settings, loaded)
     counters = registry(_core, served.runner)
     native = core_settings(_core, served.identity, settings)
-    bound = bind(_core, policy, served.plans, served.grant, native, counters, loop)
+    bound = bind(_core, policy, served.plans, served.grant, native, counters, loop,
+                 on_swapped=partial(served.dispatcher.announce_list_changed, "tools"))
     audit = open_audit_log(_core, settings, counters, stdio=False)
     http = _core.HttpServer(native, served.dispatcher, served.grant, counters, bound.gate, audit)
     if served.runner is not None:  # /readyz follows the sandbox's zygote: 503 while it is down or restarting
@@ -267,7 +271,8 @@ def serve_stdio(source: Source, settings: ServerSettings, policy: PolicyFile | N
         raise
     counters = registry(_core, served.runner)
     native = core_settings(_core, served.identity, settings)
-    bound = bind(_core, policy, served.plans, served.grant, native, counters, loop)
+    bound = bind(_core, policy, served.plans, served.grant, native, counters, loop,
+                 on_swapped=partial(served.dispatcher.announce_list_changed, "tools"))
     audit = open_audit_log(_core, settings, counters, stdio=True)
     if policy.watched:  # no SIGHUP here: the main thread is inside the core
         asyncio.run_coroutine_threadsafe(_watch_policy(policy), loop)

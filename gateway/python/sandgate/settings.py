@@ -95,6 +95,25 @@ class ServerSettings(BaseModel):
     client_wait_s: PositiveSeconds = Field(
         300.0, description="how long a call waits for its client's answer (its wall time keeps running)",
     )
+    max_resource_subscriptions: int = Field(
+        100, ge=0, le=100_000,
+        description="resource URIs one session (resources/subscribe) or listen stream (subscriptions/listen) "
+                    "may subscribe to; more are refused",
+    )
+    max_subscription_uri_bytes: int = Field(
+        2 * KIB, ge=64, le=64 * KIB, description="longest resource URI a client may subscribe to or a call announce",
+    )
+    max_listen_streams: int = Field(
+        10_000, ge=1, le=1_000_000, description="2026-07-28 subscriptions/listen streams open at once; more are 503",
+    )
+    max_stream_backlog: int = Field(
+        1000, ge=1, le=1_000_000,
+        description="announcements waiting to be written on one session's GET stream; more are dropped and counted",
+    )
+    max_announcements_per_call: int = Field(
+        100, ge=0, le=100_000,
+        description="resource updates and list changes one call may announce; later ones are dropped and counted",
+    )
     max_json_depth: int = Field(
         160, ge=8, le=192,
         description="deepest nesting of arrays and objects in one JSON-RPC message, envelope included "

@@ -1,10 +1,11 @@
-"""A hostile module, for test_client_requests.py: its tools go around `ctx` and write ask frames on the
-call socket themselves (found on the stack), or ask far more than a call may."""
+"""A hostile module, for test_client_requests.py and test_subscriptions.py: its tools go around `ctx` and write
+ask or announce frames on the call socket themselves (found on the stack), or ask far more than a call may."""
 
 from __future__ import annotations
 
 import inspect
 import json
+from typing import Any
 
 from sandgate import ClientRequestError, Context, MCPServer
 from sandgate.sandbox import framing
@@ -37,3 +38,12 @@ async def flood(times: int, ctx: Context) -> str:
         except ClientRequestError as exc:
             return f"{done} answered, then: {exc}"
     return f"{times} answered"
+
+
+@server.tool
+def forge_announcements(announcements: list[Any]) -> str:
+    """Writes {"announce": value} for each value given, well-formed or not, then answers."""
+    fd = call_fd()
+    for value in announcements:
+        framing.write_all(fd, framing.encode({"announce": value}))
+    return f"forged {len(announcements)}"

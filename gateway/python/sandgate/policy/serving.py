@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,10 +105,10 @@ class Bound:
 
 
 def bind(core: Any, policy: PolicyFile, plans: ModulePlans, grant: Any, settings: Any, counters: Any,
-         loop: asyncio.AbstractEventLoop | None = None) -> Bound:
+         loop: asyncio.AbstractEventLoop | None = None, on_swapped: Callable[[], object] | None = None) -> Bound:
     """The core's gate over `policy` with the module's plans under it and its token issuers' keys (files now,
-    URLs fetched on `loop`); each good reload swaps all three. Reloads and refused versions are counted in
-    the core's `counters`."""
+    URLs fetched on `loop`); each good reload swaps all three, then calls `on_swapped` (who sees which tools may
+    have changed). Reloads and refused versions are counted in the core's `counters`."""
     assert policy.current is not None
     gate = core.PolicyGate(policy.current.compiled.native, grant, settings, counters)
     set_issuer_keys(gate, policy.current)
@@ -129,6 +130,8 @@ def bind(core: Any, policy: PolicyFile, plans: ModulePlans, grant: Any, settings
         if introspector is not None:
             introspector.follow(loaded)
         counters.add("policy_reloads")
+        if on_swapped is not None:
+            on_swapped()
 
     policy.vet = plans.vet
     policy.on_swap = swap

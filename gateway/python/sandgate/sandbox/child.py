@@ -87,10 +87,11 @@ def _run(call_fd: int, dispatcher: Any) -> dict[str, Any]:
     notifier = partial(_send_progress, call_fd) if request.get("progress") else None
     log_notifier = partial(_send_log, call_fd) if request.get("log") else None
     asker = partial(_ask_client, call_fd) if request.get("ask") else None
+    announce = partial(_announce, call_fd) if request.get("announce") else None
     status, body = dispatcher.call(request["kind"], request["name"], request["args"],
                                    request["meta"], None, progress=notifier, log=log_notifier, ask=asker,
                                    round_trip=request.get("round_trip"), request_id=request.get("request_id"),
-                                   client_id=request.get("client_id"))
+                                   client_id=request.get("client_id"), announce=announce)
     reply: dict[str, Any] = {"status": status, "body": body}
     if CALL_LOG.parts:
         reply["log"] = CALL_LOG.text()
@@ -116,6 +117,14 @@ def _ask_client(call_fd: int, method: str, params_json: str, on_answer: Any) -> 
         return str(answer["refused"])
     on_answer(bool(answer.get("is_error")), answer["json"])
     return ""
+
+
+def _announce(call_fd: int, kind: str, uri: str) -> bool:
+    """The Context's resource update or list change, as a frame ({"announce": {kind, uri}}); the gateway checks
+    it again and holds the call to its bound."""
+    framing.write_all(call_fd, framing.encode_json(
+        b'{"announce":{"kind":' + pydantic_core.to_json(kind) + b',"uri":' + pydantic_core.to_json(uri) + b"}}"))
+    return True
 
 
 def _send_progress(call_fd: int, params_json: str) -> bool:

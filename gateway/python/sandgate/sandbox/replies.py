@@ -19,7 +19,7 @@ MAX_STATUS = 4  # the Dispatcher's statuses, 0 (ok) to 4
 REPLY_KEYS = frozenset({"status", "body", "log"})
 REQUIRED_REPLY_KEYS = frozenset({"status", "body"})
 # The frames a child writes before its reply, each with exactly one key.
-ASIDE_KEYS = frozenset({"progress", "log_message", "ask", "violation"})
+ASIDE_KEYS = frozenset({"progress", "log_message", "ask", "announce", "violation"})
 ERROR_BODY_KEYS = frozenset({"message", "data"})
 MAX_ERROR_TYPE_CHARS = 200
 MAX_CHILD_LOG_CHARS = 16 * 1024  # per call, escaped: what one call may add to the gateway's log
@@ -31,13 +31,14 @@ class ProtocolError(Exception):
 
 
 def parse_frame(data: bytes) -> dict[str, Any]:
-    """One frame: a reply ({status, body, log?}), or progress, a log message or a violation report (one key each)."""
+    """One frame: a reply ({status, body, log?}), or progress, a log message, an ask, an announcement or a violation
+    report (one key each)."""
     frame = _object(data, "a frame")
     if len(frame) == 1 and frame.keys() <= ASIDE_KEYS:
         return frame
     if REQUIRED_REPLY_KEYS <= frame.keys() <= REPLY_KEYS:
         return frame
-    raise ProtocolError("a frame is neither a reply, progress, a log message nor a violation report")
+    raise ProtocolError("a frame is neither a reply nor one of progress, log_message, ask, announce, violation")
 
 
 def is_reply(frame: dict[str, Any]) -> bool:
