@@ -323,6 +323,16 @@ async def test_logging_tool(ctx: Context) -> str:
 # ---------------------------------------------------------------- resources
 
 
+PARAM_HEADER_SCHEMA = {"type": "object", "required": ["region"],
+                       "properties": {"region": {"type": "string", "x-mcp-header": "Region"}}}
+
+
+@server.tool(description="Routes on its region: a client mirrors it into the Mcp-Param-Region header (SEP-2243)",
+             input_schema=PARAM_HEADER_SCHEMA)
+def test_param_header(region: str) -> str:
+    return f"deployed to {region}"
+
+
 @server.tool(description="Diagnostic tool: announces that the tool list changed (to subscriptions/listen streams)")
 async def test_trigger_tool_change(ctx: Context) -> str:
     await ctx.notify_list_changed("tools")

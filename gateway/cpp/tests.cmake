@@ -14,6 +14,7 @@ set(SANDGATE_UNIT_TESTS
   ${CMAKE_CURRENT_LIST_DIR}/mcp/notifications_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/log_notifications_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/subscriptions_test.cc
+  ${CMAKE_CURRENT_LIST_DIR}/mcp/param_headers_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/client_requests_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/request_state_test.cc
   ${CMAKE_CURRENT_LIST_DIR}/mcp/cancel_token_test.cc
@@ -55,28 +56,22 @@ endforeach()
 target_compile_definitions(wycheproof_test PRIVATE
   SANDGATE_WYCHEPROOF_DIR="${CMAKE_CURRENT_SOURCE_DIR}/../shared/testvectors/wycheproof")
 
-# The fuzz target built with gcc and driven by a plain main: ctest replays every seed on every run.
-add_executable(jsonrpc_fuzz_replay
-  ${CMAKE_CURRENT_LIST_DIR}/fuzz/jsonrpc_fuzz.cc
-  ${CMAKE_CURRENT_LIST_DIR}/fuzz/replay_main.cc
-)
-target_link_libraries(jsonrpc_fuzz_replay PRIVATE sandgate_mcp)
-add_test(NAME jsonrpc_fuzz_replay COMMAND jsonrpc_fuzz_replay ${CMAKE_CURRENT_SOURCE_DIR}/gateway/cpp/fuzz/testdata/jsonrpc)
-
-add_executable(arg_constraints_fuzz_replay
-  ${CMAKE_CURRENT_LIST_DIR}/fuzz/arg_constraints_fuzz.cc
-  ${CMAKE_CURRENT_LIST_DIR}/fuzz/replay_main.cc
-)
-target_link_libraries(arg_constraints_fuzz_replay PRIVATE sandgate_mcp)
-add_test(NAME arg_constraints_fuzz_replay
-         COMMAND arg_constraints_fuzz_replay ${CMAKE_CURRENT_SOURCE_DIR}/gateway/cpp/fuzz/testdata/arg_constraints)
-
-add_executable(jwt_fuzz_replay
-  ${CMAKE_CURRENT_LIST_DIR}/fuzz/jwt_fuzz.cc
-  ${CMAKE_CURRENT_LIST_DIR}/fuzz/replay_main.cc
-)
-target_link_libraries(jwt_fuzz_replay PRIVATE sandgate_mcp)
-add_test(NAME jwt_fuzz_replay COMMAND jwt_fuzz_replay ${CMAKE_CURRENT_SOURCE_DIR}/gateway/cpp/fuzz/testdata/jwt)
+# Each fuzz target built with gcc and driven by a plain main: ctest replays every seed of testdata/<name> on every run.
+function(sandgate_fuzz_replay name)
+  add_executable(${name}_fuzz_replay
+    ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/fuzz/${name}_fuzz.cc
+    ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/fuzz/replay_main.cc
+  )
+  target_link_libraries(${name}_fuzz_replay PRIVATE sandgate_mcp)
+  add_test(NAME ${name}_fuzz_replay
+           COMMAND ${name}_fuzz_replay ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/fuzz/testdata/${name})
+endfunction()
+sandgate_fuzz_replay(jsonrpc)
+sandgate_fuzz_replay(arg_constraints)
+sandgate_fuzz_replay(jwt)
+sandgate_fuzz_replay(request_state)
+sandgate_fuzz_replay(param_headers)
+sandgate_fuzz_replay(listen_filter)
 
 # Run by hand (benchmarks/RESULTS.md), never by ctest: what one decision of a 100-rule policy costs.
 add_executable(policy_decision_bench ${CMAKE_CURRENT_SOURCE_DIR}/benchmarks/policy_decision.cc)
@@ -87,7 +82,6 @@ add_executable(token_verify_bench ${CMAKE_CURRENT_SOURCE_DIR}/benchmarks/token_v
 target_link_libraries(token_verify_bench PRIVATE sandgate_test_support)
 
 # With clang, a real libFuzzer binary over an instrumented copy of the protocol library (never run by ctest):
-#   build/cpp/jsonrpc_fuzzer gateway/cpp/fuzz/testdata/jsonrpc
 if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
   get_target_property(sandgate_mcp_sources sandgate_mcp SOURCES)
   list(TRANSFORM sandgate_mcp_sources PREPEND ${CMAKE_CURRENT_SOURCE_DIR}/)
@@ -97,32 +91,16 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
   target_compile_options(sandgate_mcp_fuzz PUBLIC -g -fsanitize=fuzzer-no-link,address,undefined)
   target_link_options(sandgate_mcp_fuzz PUBLIC -fsanitize=address,undefined)
 
-  add_executable(jsonrpc_fuzzer ${CMAKE_CURRENT_LIST_DIR}/fuzz/jsonrpc_fuzz.cc)
-  target_compile_options(jsonrpc_fuzzer PRIVATE -fsanitize=fuzzer)
-  target_link_options(jsonrpc_fuzzer PRIVATE -fsanitize=fuzzer)
-  target_link_libraries(jsonrpc_fuzzer PRIVATE sandgate_mcp_fuzz)
-
-  #   build/cpp/arg_constraints_fuzzer gateway/cpp/fuzz/testdata/arg_constraints
-  add_executable(arg_constraints_fuzzer ${CMAKE_CURRENT_LIST_DIR}/fuzz/arg_constraints_fuzz.cc)
-  target_compile_options(arg_constraints_fuzzer PRIVATE -fsanitize=fuzzer)
-  target_link_options(arg_constraints_fuzzer PRIVATE -fsanitize=fuzzer)
-  target_link_libraries(arg_constraints_fuzzer PRIVATE sandgate_mcp_fuzz)
-
-  #   build/cpp/jwt_fuzzer gateway/cpp/fuzz/testdata/jwt
-  add_executable(jwt_fuzzer ${CMAKE_CURRENT_LIST_DIR}/fuzz/jwt_fuzz.cc)
-  target_compile_options(jwt_fuzzer PRIVATE -fsanitize=fuzzer)
-  target_link_options(jwt_fuzzer PRIVATE -fsanitize=fuzzer)
-  target_link_libraries(jwt_fuzzer PRIVATE sandgate_mcp_fuzz)
+  #   build/cpp/<name>_fuzzer gateway/cpp/fuzz/testdata/<name>, for every target replayed above
+  foreach(name IN ITEMS jsonrpc arg_constraints jwt request_state param_headers listen_filter)
+    add_executable(${name}_fuzzer ${CMAKE_CURRENT_LIST_DIR}/fuzz/${name}_fuzz.cc)
+    target_compile_options(${name}_fuzzer PRIVATE -fsanitize=fuzzer)
+    target_link_options(${name}_fuzzer PRIVATE -fsanitize=fuzzer)
+    target_link_libraries(${name}_fuzzer PRIVATE sandgate_mcp_fuzz)
+  endforeach()
 endif()
 
 # Run by hand (benchmarks/RESULTS.md): what the record stage (families, audit line) costs one call.
 add_executable(record_stage_bench ${CMAKE_CURRENT_SOURCE_DIR}/benchmarks/record_stage.cc)
 target_link_libraries(record_stage_bench PRIVATE sandgate_mcp)
 
-add_executable(request_state_fuzz_replay
-  ${CMAKE_CURRENT_LIST_DIR}/fuzz/request_state_fuzz.cc
-  ${CMAKE_CURRENT_LIST_DIR}/fuzz/replay_main.cc
-)
-target_link_libraries(request_state_fuzz_replay PRIVATE sandgate_mcp)
-add_test(NAME request_state_fuzz_replay
-         COMMAND request_state_fuzz_replay ${CMAKE_CURRENT_SOURCE_DIR}/gateway/cpp/fuzz/testdata/request_state)

@@ -45,7 +45,7 @@ REVISIONS = ("2026-07-28", "2025-11-25")
 # Scenarios a revision only reports (`not_scored`) that cover features Sandgate must pass:
 # SEP-2243 routing headers (Mcp-Method / Mcp-Name) and legacy session termination.
 EXTRA_SCENARIOS: dict[str, tuple[str, ...]] = {
-    "2026-07-28": ("http-header-validation", "json-schema-2020-12"),
+    "2026-07-28": ("http-header-validation", "json-schema-2020-12", "http-custom-header-server-validation"),
     "2025-11-25": ("server-session-lifecycle", "json-schema-2020-12"),
 }
 

@@ -74,6 +74,10 @@ Catalog::Catalog(std::string_view catalog_json, std::size_t page_size) : page_si
     for (const json::value& tool : tools->get_array()) {
       const json::value* name = tool.is_object() ? tool.get_object().if_contains("name") : nullptr;
       tool_names_.emplace_back(name != nullptr && name->is_string() ? std::string(name->get_string()) : std::string());
+      const json::value* schema = tool.is_object() ? tool.get_object().if_contains("inputSchema") : nullptr;
+      if (schema == nullptr) continue;
+      std::vector<ParamHeader> params = param_headers_of(*schema, tool_names_.back());
+      if (!params.empty()) param_headers_.emplace(tool_names_.back(), std::move(params));
     }
   }
   resources_ = take_items(catalog_json, *root, "resources");
@@ -115,6 +119,11 @@ std::variant<std::string, Fault> Catalog::page(ListKind kind, const json::value*
   if (next < all.size()) result.append(R"(,"nextCursor":")").append(encode_cursor(next)).push_back('"');
   result.push_back('}');
   return result;
+}
+
+const std::vector<ParamHeader>* Catalog::param_headers(std::string_view tool) const {
+  auto it = param_headers_.find(std::string(tool));
+  return it == param_headers_.end() ? nullptr : &it->second;
 }
 
 json::object Catalog::capabilities() const {

@@ -4,11 +4,13 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
 #include "common/json.h"
 #include "mcp/errors.h"
+#include "mcp/param_headers.h"
 
 namespace sandgate::mcp {
 
@@ -27,6 +29,8 @@ class Catalog {
   // The tool at `index` of the tools list, by name.
   const std::string& tool_name(std::size_t index) const { return tool_names_[index]; }
   std::size_t count(ListKind kind) const;
+  // The arguments of `tool` its inputSchema mirrors into Mcp-Param-* headers; null when none (or no such tool).
+  const std::vector<ParamHeader>* param_headers(std::string_view tool) const;
   json::object capabilities() const;
 
  private:
@@ -35,6 +39,7 @@ class Catalog {
   const Items& items(ListKind kind) const;
   Items tools_, resources_, templates_, prompts_;
   std::vector<std::string> tool_names_;
+  std::unordered_map<std::string, std::vector<ParamHeader>> param_headers_;  // only tools that have some
   std::size_t page_size_;
 };
 

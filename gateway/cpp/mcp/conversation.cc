@@ -178,6 +178,15 @@ std::optional<Fault> Conversation::check_routing(const RoutingHeaders& routing, 
   return std::nullopt;
 }
 
+std::optional<Fault> Conversation::check_param_headers(const Message& message, const Headers& headers) const {
+  if (message.method != "tools/call") return std::nullopt;
+  const json::value* name = message.params.if_contains("name");
+  if (name == nullptr || !name->is_string()) return std::nullopt;  // the engine refuses it
+  const std::vector<ParamHeader>* params = engine_.catalog().param_headers(name->get_string());
+  if (params == nullptr) return std::nullopt;
+  return mcp::check_param_headers(*params, message.params.if_contains("arguments"), headers);
+}
+
 void Conversation::receive_modern(const Delivery& delivery, RequestContext who, const Message& message,
                                   const std::shared_ptr<Responder>& responder) {
   // A client's response answers nothing the gateway asked: accepted, never answered.
@@ -199,6 +208,9 @@ void Conversation::receive_modern(const Delivery& delivery, RequestContext who, 
   }
   if (delivery.routing) {
     if (auto fault = check_routing(*delivery.routing, message)) {
+      return responder->answer(fault_answer(*fault, Era::kModern, message.id));
+    }
+    if (auto fault = check_param_headers(message, *who.headers)) {
       return responder->answer(fault_answer(*fault, Era::kModern, message.id));
     }
   }

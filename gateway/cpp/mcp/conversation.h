@@ -108,6 +108,8 @@ class Conversation {
   // A valid logging/setLevel's level, kept on its session for the requests that follow.
   void remember_log_level(const std::string& session_id, SessionRecord& record, const Message& request);
   std::optional<Fault> check_routing(const RoutingHeaders& routing, const Message& message) const;
+  // A tools/call's Mcp-Param-* headers against the arguments its tool's inputSchema mirrors (SEP-2243).
+  std::optional<Fault> check_param_headers(const Message& message, const Headers& headers) const;
   void notify(const Message& notification, std::string_view scope);
   // Runs one request through authorize, rate-limit, dispatch and record; `done` gets its JSON-RPC reply text
   // and the wire status it carries.

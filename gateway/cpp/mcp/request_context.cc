@@ -1,5 +1,7 @@
 #include "mcp/request_context.h"
 
+#include <algorithm>
+
 namespace sandgate::mcp {
 
 std::string_view transport_name(Transport transport) {
@@ -37,6 +39,13 @@ std::optional<std::string_view> Headers::find(std::string_view lower_name) const
     if (text.substr(field.name_at, field.name_size) == lower_name) return text.substr(field.value_at, field.value_size);
   }
   return std::nullopt;
+}
+
+std::size_t Headers::count(std::string_view lower_name) const {
+  const std::string_view text(text_);
+  return static_cast<std::size_t>(std::count_if(fields_.begin(), fields_.end(), [&](const Field& field) {
+    return text.substr(field.name_at, field.name_size) == lower_name;
+  }));
 }
 
 }  // namespace sandgate::mcp

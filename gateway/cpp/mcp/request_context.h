@@ -52,6 +52,8 @@ class Headers {
   void add(std::string_view name, std::string_view value);
   // The first value of `lower_name`, or nullopt.
   std::optional<std::string_view> find(std::string_view lower_name) const;
+  // How many times `lower_name` was sent.
+  std::size_t count(std::string_view lower_name) const;
   std::size_t size() const { return fields_.size(); }
 
  private:

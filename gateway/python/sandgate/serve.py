@@ -178,7 +178,10 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool, po
     bound = bind(_core, policy, served.plans, served.grant, native, counters, loop,
                  on_swapped=partial(served.dispatcher.announce_list_changed, "tools"))
     audit = open_audit_log(_core, settings, counters, stdio=False)
-    http = _core.HttpServer(native, served.dispatcher, served.grant, counters, bound.gate, audit)
+    try:
+        http = _core.HttpServer(native, served.dispatcher, served.grant, counters, bound.gate, audit)
+    except ValueError as exc:  # what the core refuses to serve (an x-mcp-header annotation it cannot honour)
+        raise ConfigError(f"cannot serve this module: {exc}") from None
     if served.runner is not None:  # /readyz follows the sandbox's zygote: 503 while it is down or restarting
         http.set_backend_ready(served.runner.ready)
         served.runner.readiness = http.set_backend_ready
@@ -280,6 +283,8 @@ def serve_stdio(source: Source, settings: ServerSettings, policy: PolicyFile | N
         # stdout carries the protocol, so stray prints from handlers must not reach it.
         with contextlib.redirect_stdout(sys.stderr):
             _core.serve_stdio(native, served.dispatcher, served.grant, counters, bound.gate, api_key, audit)
+    except ValueError as exc:  # raised before the first message is read: what the core refuses to serve
+        raise ConfigError(f"cannot serve this module: {exc}") from None
     finally:
         loop.call_soon_threadsafe(bound.close)
         if served.runner is not None:
