@@ -9,6 +9,8 @@ subscriber; a call is held to its bound, and a hostile child's own frames are ch
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +23,7 @@ from mcp import Client, StdioServerParameters
 from mcp.types import TextContent
 
 from .server_process import REPO, TRUSTED, ServerProcess, running_server, server_python
-from .servers.subscriptions import MAX_ANNOUNCEMENTS
+from .servers.subscriptions import MAX_ANNOUNCEMENTS, READ_PROBE
 from .test_schema_conformance import mcp_schema
 from .wire import MODERN, LegacySession, ModernWire, sse_messages_of
 
@@ -34,16 +36,25 @@ SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
 pytestmark = pytest.mark.filterwarnings("ignore:resources/(un)?subscribe is removed")  # legacy-only methods
 
 
+@contextlib.contextmanager
+def probed() -> Iterator[None]:
+    os.environ[READ_PROBE] = "the gateway's environment"  # inherited by the server, never by its sandbox
+    try:
+        yield
+    finally:
+        os.environ.pop(READ_PROBE, None)  # the other fixture may have taken it already
+
+
 @pytest.fixture(scope="module")
 def trusted_server() -> Iterator[ServerProcess]:
-    with running_server(SUBSCRIPTIONS, TRUSTED) as process:
+    with probed(), running_server(SUBSCRIPTIONS, TRUSTED) as process:
         yield process
 
 
 @pytest.fixture(scope="module")
 def hosted_server() -> Iterator[ServerProcess]:
     # Not trusted: every handler runs in the sandbox, and the module's own settings do not apply.
-    with running_server(SUBSCRIPTIONS, ("--set", f"max_announcements_per_call={MAX_ANNOUNCEMENTS}")) as process:
+    with probed(), running_server(SUBSCRIPTIONS, ("--set", f"max_announcements_per_call={MAX_ANNOUNCEMENTS}")) as process:
         yield process
 
 
@@ -364,3 +375,53 @@ def test_a_hostile_childs_own_frames_are_checked_and_bounded(hostile_server) -> 
                                                "resourceSubscriptions": ["note://a", "note://b"]}, 1, trigger, 4)
     assert [(m["method"], m["params"].get("uri")) for m in messages[1:]] == [
         updated("note://a"), ("notifications/resources/list_changed", None), updated("note://b")]
+
+
+# --- ctx.read_resource ------------------------------------------------------------------------------------
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("server", "tool"), [("trusted_server", "read_in_process"), ("trusted_server", "read_sandboxed"),
+                                              ("hosted_server", "read_sandboxed"), ("hosted_server", "read_in_process")])
+@pytest.mark.parametrize(("uri", "expected"), [
+    ("note://a", "text/plain: 'note a'"),
+    ("note://shelf/poems", "text/plain: 'shelved poems'"),
+    ("blob://one", "application/octet-stream: b'\\x00\\x01'"),
+    ("where://here", "text/plain: 'sandbox'"),  # a sandboxed resource runs sandboxed, whoever reads it
+])
+async def test_a_handler_reads_its_servers_resources_where_they_run(request, server: str, tool: str, uri: str,
+                                                                     expected: str) -> None:
+    async with Client(request.getfixturevalue(server).url, mode="auto") as client:
+        assert text_of(await client.call_tool(tool, {"uri": uri})) == expected
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("tool", ["read_in_process", "read_sandboxed"])
+async def test_reading_what_no_resource_answers_is_the_handlers_error(trusted_server, tool: str) -> None:
+    async with Client(trusted_server.url, mode="auto") as client:
+        result = await client.call_tool(tool, {"uri": "nothing://here"})
+    assert result.is_error and text_of(result) == "ResourceNotFound: Resource not found"
+
+
+# --- ctx.session_id -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("tool", ["session_in_process", "session_sandboxed"])
+def test_a_session_id_is_stable_for_a_session_and_never_the_session_itself(trusted_server, tool: str) -> None:
+    first, second = (LegacySession(trusted_server.url, "2025-11-25").open() for _ in range(2))
+    try:
+        def session_id_of(session: LegacySession) -> str:
+            result = session.result("tools/call", {"name": tool, "arguments": {}})
+            return result["content"][0]["text"]
+
+        key = session_id_of(first)
+        assert session_id_of(first) == key and len(key) == 32
+        assert session_id_of(second) != key
+        assert first.session_id not in key and key not in first.session_id
+        wire = ModernWire(trusted_server.url)  # stateless: a fresh one per request
+        try:
+            keys = {wire.result("tools/call", {"name": tool, "arguments": {}})["content"][0]["text"] for _ in range(2)}
+        finally:
+            wire.close()
+        assert len(keys) == 2 and key not in keys
+    finally:
+        first.close()
+        second.close()

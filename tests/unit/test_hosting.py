@@ -110,7 +110,9 @@ def test_every_handler_runs_in_the_sandbox_with_granted_limits(loop):
     dispatch(module, loop, runner, "prompts/get", "greet", '{"name": "Ada"}')
     (mode, request, limits), keep, resource, prompt = runner.runs
     # Arguments travel as the client's text: validation happens in the child.
+    session_id = request.pop("session_id")  # a key for ctx.session_id: fresh per call, as the call is stateless
     assert request == {"kind": "tools/call", "name": "add", "args": '{"a": 1e400, "b": "x"}', "meta": "{}"}
+    assert len(session_id) == 32
     assert (mode, limits.wall_time) == ("per_call", DEFAULT_CEILING.wall_time)
     assert keep[0] == "session s1"
     # The module asked for isolation "none" server-wide: untrusted, so resources and prompts run per call.
@@ -155,5 +157,6 @@ def test_the_hosted_dispatcher_takes_the_cores_arguments_in_the_order_the_plain_
     plain = list(inspect.signature(Dispatcher.call).parameters)
     hosted = list(inspect.signature(HostedDispatcher.call).parameters)
     assert hosted[:9] == plain[:9]  # self .. request_id: what the core passes by position
-    # `announce` is passed only inside a call child, where the plain dispatcher runs: never by the core.
-    assert set(hosted) == set(plain) - {"announce"}
+    # `announce` and `session_id` are passed only inside a call child, where the plain dispatcher runs: never by
+    # the core.
+    assert set(hosted) == set(plain) - {"announce", "session_id"}

@@ -9,8 +9,9 @@ from sandgate import announcements, client_log, client_requests
 from sandgate.announcements import Announce
 from sandgate.client_log import LoggingLevel, LogSink
 from sandgate.client_requests import ClientRequestError, Requester, Root, SampledMessage
-from sandgate.errors import InvalidAnnouncement
+from sandgate.errors import InvalidAnnouncement, ResourceNotFound
 from sandgate.progress import ProgressSink, check
+from sandgate.resource_reads import Reader, ResourceResult, result_of
 from sandgate.round_trips import RoundTrip
 
 
@@ -44,7 +45,7 @@ class Context:
     """
 
     __slots__ = ("request_meta", "_progress_sink", "_log_sink", "_requester", "_round_trip", "_request_id",
-                 "_client_id", "_announce")
+                 "_client_id", "_announce", "_read", "_session_id")
 
     def __init__(
         self,
@@ -56,6 +57,8 @@ class Context:
         request_id: str | int | None = None,
         client_id: str | None = None,
         announce: Announce | None = None,
+        read: Reader | None = None,
+        session_id: str | None = None,
     ) -> None:
         self.request_meta: dict[str, Any] = request_meta if request_meta is not None else {}
         self._progress_sink = progress_sink
@@ -65,11 +68,21 @@ class Context:
         self._request_id = request_id
         self._client_id = client_id
         self._announce = announce
+        self._read = read
+        self._session_id = session_id
 
     @property
     def request_id(self) -> str:
         """The request's JSON-RPC id, as text (fastmcp's shape); "" outside a request."""
         return "" if self._request_id is None else str(self._request_id)
+
+    @property
+    def session_id(self) -> str:
+        """Stable for one handshake-era session (or stdio connection), fresh per 2026-07-28 request, as fastmcp's;
+        a key derived from the session, never the session's own id. RuntimeError outside a request."""
+        if self._session_id is None:
+            raise RuntimeError("session_id is not available: this Context serves no request")
+        return self._session_id
 
     @property
     def client_id(self) -> str | None:
@@ -156,6 +169,13 @@ class Context:
         if self._announce is not None:
             self._announce(kind, uri)
         return _Sent()
+
+    async def read_resource(self, uri: str) -> ResourceResult:
+        """Read one of this server's resources, where its resources run (fastmcp's ResourceResult shape); raises
+        ResourceNotFound when nothing answers `uri`."""
+        if self._read is None:
+            raise ResourceNotFound("no server to read resources from: this Context serves no request", data={"uri": uri})
+        return result_of(await self._read(str(uri)))
 
     async def sample(self, messages: str | list[Any], system_prompt: str | None = None,
                      include_context: str | None = None, temperature: float | None = None,

@@ -14,9 +14,10 @@ from sandgate.errors import (
 from sandgate.announcements import (
     DEFAULT_MAX_ANNOUNCEMENTS_PER_CALL, Announce, Announcer, Hub, announce_list_changed,
 )
+from sandgate import resource_reads
 from sandgate.client_log import LogNotifier
 from sandgate.client_requests import Asker
-from sandgate.outbound import DEFAULT_CLIENT_WAIT_S, Outbound, outbound, relay, with_request
+from sandgate.outbound import DEFAULT_CLIENT_WAIT_S, Outbound, outbound, relay, session_key, with_request
 from sandgate.progress import Notifier
 from sandgate.registry import Registry
 from sandgate.schema import parse_meta
@@ -58,8 +59,9 @@ Outcome = tuple[int, str] | tuple[int, str, dict[str, Any]]
 Completion = Callable[..., None]
 # A scheduled coroutine: its result arrives through `completion`; the core may `cancel()` it.
 Pending = Future[Outcome]
-# A call's request id, its caller's OAuth client, and (inside a call child) how it announces.
-RequestIds = tuple[str | int | None, str | None, Announce | None]
+# A call's request id, its caller's OAuth client, its session (as the core names it), and inside a call child
+# how it announces and its ctx.session_id.
+RequestIds = tuple[str | int | None, str | None, str, Announce | None, str | None]
 
 
 class Dispatcher:
@@ -80,7 +82,7 @@ class Dispatcher:
     """
 
     __slots__ = ("_registry", "_loop", "_catalog", "_catalog_revision", "_runner", "_client_wait_s", "_hub",
-                 "_max_announcements")
+                 "_max_announcements", "_resource_plan")
 
     def __init__(self, registry: Registry, *,
                  loop: asyncio.AbstractEventLoop | None = None,
@@ -95,6 +97,7 @@ class Dispatcher:
         self._catalog_revision = -1
         self._hub: Hub | None = None
         self._max_announcements = max_announcements_per_call
+        self._resource_plan: Callable[[], Plan] | None = None
 
     def attach_announcements(self, hub: Hub) -> None:
         """Called by the core once it serves: where handlers' resource updates and list changes go."""
@@ -103,6 +106,26 @@ class Dispatcher:
     def announce_list_changed(self, kind: str) -> None:
         """The server's own announcement (a policy reload changed who sees which tools); no per-call bound."""
         announce_list_changed(self._hub, kind)
+
+    def attach_resource_plan(self, plan: Callable[[], Plan]) -> None:
+        """Where the served policy runs resources now: what an in-process handler's ctx.read_resource follows."""
+        self._resource_plan = plan
+
+    async def read_for_handler(self, uri: str) -> str:
+        """A handler's ctx.read_resource: in process when resources run here (inside a call child, or a plan of
+        "none"), else in a call child of its own; raises what a client would be told."""
+        resource, params = self._registry.resource(uri)
+        plan = self._resource_plan() if self._resource_plan is not None else None
+        if plan is not None and plan[0] != "none":
+            if self._runner is None:
+                raise SandgateError("Internal error: resources run sandboxed and no sandbox runs")
+            _isolation, limits = granted(plan)
+            ended = await self._runner.run(sandbox_request("resources/read", uri, "{}", "{}", None), limits)
+            if ended[0] != OK:
+                raise resource_reads.failed(ended[0], ended[1])
+            return ended[1]
+        kwargs = resource.bind(uri, params, "{}", self._with_request(None, (None, None, "", None, None)))
+        return await resource.read_async(uri, kwargs) if resource.is_async else resource.read(uri, kwargs)
 
     def catalog_json(self) -> str:
         if self._catalog_revision != self._registry.revision:
@@ -115,13 +138,15 @@ class Dispatcher:
              request_id: str | int | None = None,
              progress: Notifier | None = None, log: LogNotifier | None = None,
              ask: Asker | None = None, round_trip: str | None = None,
-             client_id: str | None = None, announce: Announce | None = None) -> Outcome | Pending:
+             client_id: str | None = None, announce: Announce | None = None,
+             session_id: str | None = None) -> Outcome | Pending:
         """`session` names a legacy HTTP session or the stdio connection; "" when stateless. `request_id` is the
         request's JSON-RPC id. `round_trip` is a 2026-07-28 retry's {"inputResponses",
-        "requestState"} (the state opened by the core). `announce` is given only inside a call child (its
-        frames); the gateway's calls announce through the hub the core attached."""
+        "requestState"} (the state opened by the core). `announce` and `session_id` are given only inside a call
+        child (its frames, and the key the gateway derived); the gateway's calls announce through the hub the core
+        attached."""
         channels = outbound(progress, log, ask, self._client_wait_s, round_trip)
-        ids = (request_id, client_id, announce)
+        ids = (request_id, client_id, session, announce, session_id)
         try:
             if plan is not None and plan[0] != "none" and (self._runner is None or self._loop is None):
                 return INTERNAL_ERROR, _error_json("Internal error: the call's plan needs a sandbox and none runs")
@@ -139,10 +164,11 @@ class Dispatcher:
 
     def _with_request(self, channels: Outbound | None,
                       ids: RequestIds) -> Outbound:
-        request_id, client_id, announce = ids
+        request_id, client_id, session, announce, session_id = ids
         if announce is None and self._hub is not None:
             announce = Announcer(self._hub, self._max_announcements)
-        return with_request(channels, request_id, client_id, announce)
+        return with_request(channels, request_id, client_id, announce, self.read_for_handler,
+                            session_id if session_id is not None else session_key(session))
 
     def session_closed(self, session: str) -> None:
         """Ends what the session kept alive (its per_session worker); called by the core."""
@@ -241,6 +267,8 @@ def sandbox_request(kind: str, name: str, args_json: str, meta_json: str, forwar
         request["request_id"] = channels.request_id
     if channels is not None and channels.client_id is not None:
         request["client_id"] = channels.client_id
+    if channels is not None and channels.session_id is not None:
+        request["session_id"] = channels.session_id
     if channels is not None and channels.round_trip is not None:
         trip = channels.round_trip
         request["round_trip"] = json_text({"inputResponses": trip.input_responses, "requestState": trip.request_state})

@@ -13,7 +13,7 @@ from sandgate.dispatch import (
 from sandgate.announcements import DEFAULT_MAX_ANNOUNCEMENTS_PER_CALL, Announcer, Hub, announce_list_changed
 from sandgate.client_log import LogNotifier
 from sandgate.client_requests import Asker
-from sandgate.outbound import DEFAULT_CLIENT_WAIT_S, outbound, with_request
+from sandgate.outbound import DEFAULT_CLIENT_WAIT_S, outbound, session_key, with_request
 from sandgate.progress import Notifier
 from sandgate.results import json_text
 from sandgate.sandbox.catalog import Catalog
@@ -72,6 +72,9 @@ class HostedDispatcher:
     def announce_list_changed(self, kind: str) -> None:
         announce_list_changed(self._hub, kind)
 
+    def attach_resource_plan(self, plan: Any) -> None:
+        """Nothing to follow: a hosted module's handlers, and the resources they read, all run in call children."""
+
     def call(self, kind: str, name: str, args_json: str, meta_json: str, completion: Completion,
              session: str = "", plan: Plan | None = None, request_id: str | int | None = None,
              progress: Notifier | None = None, log: LogNotifier | None = None, ask: Asker | None = None,
@@ -82,7 +85,7 @@ class HostedDispatcher:
             # and carries its request's ids.
             announcer = Announcer(self._hub, self._max_announcements) if self._hub is not None else None
             channels = with_request(outbound(progress, log, ask, self._client_wait_s, round_trip), request_id,
-                                    client_id, announcer)
+                                    client_id, announcer, None, session_key(session))
             forward = child_relay(meta_json, channels)
             if plan is None or plan[0] == "none":  # the module is never trusted: nothing of it runs here
                 return INTERNAL_ERROR, _error("Internal error: a hosted module's call came without a sandbox plan")

@@ -9,6 +9,8 @@ sandboxed child through the frames the runner relays (and, for what it asks, ans
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,7 @@ from sandgate.announcements import Announce
 from sandgate.client_log import LogNotifier, LogSink
 from sandgate.client_requests import Asker, Requester
 from sandgate.progress import Notifier, ProgressSink
+from sandgate.resource_reads import Reader
 from sandgate.results import json_text
 from sandgate.round_trips import RoundTrip, round_trip_of
 
@@ -35,6 +38,8 @@ class Outbound:
     request_id: str | int | None = None  # the JSON-RPC id; given to handlers that take a Context
     client_id: str | None = None  # the OAuth client of the caller's token
     announce: Announce | None = None  # resource updates and list changes, to every client that asked
+    read: Reader | None = None  # the server's own resources, read where resources run
+    session_id: str | None = None  # stands for the client's session, never is it (session_key)
 
     def requester(self) -> Requester | None:
         """How an in-process Context asks its client; None when this request may not."""
@@ -49,12 +54,20 @@ class Outbound:
 
 
 def with_request(channels: Outbound | None, request_id: str | int | None, client_id: str | None,
-                 announce: Announce | None = None) -> Outbound:
-    """`channels` that also say which request a Context serves, and how it announces: only for handlers that
-    take one."""
-    if channels is None:
-        return Outbound(request_id=request_id, client_id=client_id, announce=announce)
-    return dataclasses.replace(channels, request_id=request_id, client_id=client_id, announce=announce)
+                 announce: Announce | None = None, read: Reader | None = None,
+                 session_id: str | None = None) -> Outbound:
+    """`channels` that also say which request and session a Context serves, how it announces and reads
+    resources: only for handlers that take one."""
+    return dataclasses.replace(channels if channels is not None else Outbound(), request_id=request_id,
+                               client_id=client_id, announce=announce, read=read, session_id=session_id)
+
+
+def session_key(session: str) -> str:
+    """What a handler's ctx.session_id says: stable for a handshake-era session (or stdio connection), but a
+    digest that cannot name it to the gateway; a fresh one per request when stateless, as fastmcp's."""
+    if not session:
+        return uuid.uuid4().hex
+    return hashlib.sha256(b"sandgate-session\0" + session.encode()).hexdigest()[:32]
 
 
 def outbound(progress_notifier: Notifier | None, log_notifier: LogNotifier | None, asker: Asker | None = None,

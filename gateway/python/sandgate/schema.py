@@ -60,7 +60,9 @@ class ArgumentModel:
                 round_trip=channels.round_trip if channels is not None else None,
                 request_id=channels.request_id if channels is not None else None,
                 client_id=channels.client_id if channels is not None else None,
-                announce=channels.announce if channels is not None else None)
+                announce=channels.announce if channels is not None else None,
+                read=channels.read if channels is not None else None,
+                session_id=channels.session_id if channels is not None else None)
         return values
 
     def input_schema(self) -> dict[str, Any]:

@@ -177,6 +177,7 @@ async def _serve_http(source: Source, settings: ServerSettings, banner: bool, po
     native = core_settings(_core, served.identity, settings)
     bound = bind(_core, policy, served.plans, served.grant, native, counters, loop,
                  on_swapped=partial(served.dispatcher.announce_list_changed, "tools"))
+    served.dispatcher.attach_resource_plan(bound.server_plan)
     audit = open_audit_log(_core, settings, counters, stdio=False)
     try:
         http = _core.HttpServer(native, served.dispatcher, served.grant, counters, bound.gate, audit)
@@ -276,6 +277,7 @@ def serve_stdio(source: Source, settings: ServerSettings, policy: PolicyFile | N
     native = core_settings(_core, served.identity, settings)
     bound = bind(_core, policy, served.plans, served.grant, native, counters, loop,
                  on_swapped=partial(served.dispatcher.announce_list_changed, "tools"))
+    served.dispatcher.attach_resource_plan(bound.server_plan)
     audit = open_audit_log(_core, settings, counters, stdio=True)
     if policy.watched:  # no SIGHUP here: the main thread is inside the core
         asyncio.run_coroutine_threadsafe(_watch_policy(policy), loop)

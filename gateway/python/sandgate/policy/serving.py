@@ -96,6 +96,11 @@ class Bound:
     gate: Any  # the core's PolicyGate
     fetcher: KeyFetcher | None  # fetches the keys of issuers with a URL; None without a loop (tests)
     introspector: Introspector | None = None  # asks auth.introspection's endpoint about opaque tokens
+    grant: Any = None  # the core's SandboxGrant the gate serves now
+
+    def server_plan(self) -> Any:
+        """Where resources and prompts run under the policy served now: a plan tuple (sandbox.limits.Plan)."""
+        return self.grant.server()
 
     def close(self) -> None:
         if self.fetcher is not None:
@@ -119,12 +124,15 @@ def bind(core: Any, policy: PolicyFile, plans: ModulePlans, grant: Any, settings
     if introspector is not None:
         introspector.follow(policy.current)
 
+    bound = Bound(gate, fetcher, introspector, grant)
+
     def swap(loaded: Loaded) -> None:
         swapped = plans.grant(loaded)
         for refusal in swapped.refusals:
             logger.warning("%s: %s", plans.label, refusal)
         set_issuer_keys(gate, loaded)  # before the rules that trust a new issuer serve
         gate.swap(loaded.compiled.native, swapped)
+        bound.grant = swapped
         if fetcher is not None:
             fetcher.follow(loaded)
         if introspector is not None:
@@ -136,4 +144,4 @@ def bind(core: Any, policy: PolicyFile, plans: ModulePlans, grant: Any, settings
     policy.vet = plans.vet
     policy.on_swap = swap
     policy.on_refused = lambda problems: counters.add("policy_reloads_refused")
-    return Bound(gate, fetcher, introspector)
+    return bound

@@ -91,7 +91,8 @@ def _run(call_fd: int, dispatcher: Any) -> dict[str, Any]:
     status, body = dispatcher.call(request["kind"], request["name"], request["args"],
                                    request["meta"], None, progress=notifier, log=log_notifier, ask=asker,
                                    round_trip=request.get("round_trip"), request_id=request.get("request_id"),
-                                   client_id=request.get("client_id"), announce=announce)
+                                   client_id=request.get("client_id"), announce=announce,
+                                   session_id=request.get("session_id"))
     reply: dict[str, Any] = {"status": status, "body": body}
     if CALL_LOG.parts:
         reply["log"] = CALL_LOG.text()
