@@ -14,6 +14,7 @@ from mcp import Client, StdioServerParameters
 from mcp import types as mt
 
 from .server_process import REPO, TRUSTED, ServerProcess, running_server, server_python
+from .wire import LegacySession, sse_messages
 
 ASKING_SERVER = Path(__file__).resolve().parent / "servers" / "asking.py"
 PLACES = ("here", "sandboxed")
@@ -139,6 +140,41 @@ async def test_over_stdio_too(tmp_path: Path) -> None:
                                          *TRUSTED])
     async with Answers().client(params) as client:
         assert text_of(await client.call_tool("everything_sandboxed", {})) == "[one]|green|1"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("place", PLACES)
+@pytest.mark.parametrize("action", ["accept", "decline", "cancel"])
+async def test_a_url_elicitation_sends_the_user_out_of_band(asking_server, place: str, action: str) -> None:
+    answers = Answers({"action": action})
+    async with answers.client(asking_server.url) as client:
+        result = await client.call_tool(f"sign_in_{place}", {"url": "https://login.example/start?x=1"})
+    assert text_of(result) == f"{action} None"
+    [(kind, params)] = answers.asked
+    assert kind == "elicitation"
+    assert (params.mode, params.url, params.elicitation_id, params.message) == (
+        "url", "https://login.example/start?x=1", "sign-in-1", "Sign in to continue")
+
+
+@pytest.mark.parametrize("place", PLACES)
+@pytest.mark.parametrize(("capabilities", "url", "needle"), [
+    ({"elicitation": {}}, "https://login.example/", "did not declare the elicitation.url capability"),
+    ({"elicitation": {"form": {}}}, "https://login.example/", "did not declare the elicitation.url capability"),
+    ({"elicitation": {"url": {}}}, "javascript:alert(1)", "needs an absolute http(s) URL"),
+    ({"elicitation": {"url": {}}}, "/relative", "needs an absolute http(s) URL"),
+])
+def test_a_url_elicitation_only_to_a_client_that_takes_one(asking_server, place: str, capabilities: dict[str, Any],
+                                                           url: str, needle: str) -> None:
+    session = LegacySession(asking_server.url, "2025-11-25", capabilities=capabilities).open()
+    try:
+        reply = session.post({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                              "params": {"name": f"sign_in_{place}", "arguments": {"url": url}}})
+        messages = sse_messages(reply) if reply.headers["content-type"].startswith("text/event-stream") else [reply.json()]
+        assert [m for m in messages if "method" in m] == []  # nothing was asked
+        result = messages[-1]["result"]
+        assert result["isError"] is True and needle in result["content"][0]["text"], result
+    finally:
+        session.close()
 
 
 @pytest.mark.anyio

@@ -84,12 +84,13 @@ class LegacySession:
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=HTTP_TIMEOUT_S))
     session_id: str = ""
     initialize_reply: httpx.Response | None = None
+    capabilities: dict[str, Any] = field(default_factory=dict)  # what initialize declares the client can do
     _next_id: int = 1
 
     def open(self) -> LegacySession:
         reply = self.http.post(self.url, headers=self._headers(with_session=False), json={
             "jsonrpc": "2.0", "id": self._take_id(), "method": "initialize",
-            "params": {"protocolVersion": self.version, "capabilities": {},
+            "params": {"protocolVersion": self.version, "capabilities": self.capabilities,
                        "clientInfo": {"name": "sandgate-integration-tests", "version": "1.0.0"}},
         })
         assert reply.status_code == 200, reply.text

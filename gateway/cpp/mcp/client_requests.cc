@@ -43,11 +43,41 @@ std::size_t ClientRequests::pending() const {
   return waiting_.size();
 }
 
-std::optional<std::string_view> required_capability(std::string_view method) {
-  if (method == "sampling/createMessage") return "sampling";
-  if (method == "elicitation/create") return "elicitation";
-  if (method == "roots/list") return "roots";
-  return std::nullopt;
+namespace {
+
+// "sampling", "elicitation.url": how a refusal names what was missing.
+std::string capability_name(const json::object& required) {
+  if (required.empty()) return "";
+  const auto& [name, modes] = *required.begin();
+  std::string text(name);
+  if (modes.is_object() && !modes.get_object().empty()) text.append(".").append(modes.get_object().begin()->key());
+  return text;
+}
+
+}  // namespace
+
+std::optional<CapabilityNeed> capability_need(std::string_view method, const json::object& params,
+                                              const json::object& declared) {
+  auto object_at = [](const json::object& in, std::string_view key) -> const json::object* {
+    const json::value* value = in.if_contains(key);
+    return value != nullptr ? value->if_object() : nullptr;
+  };
+  if (method == "sampling/createMessage" || method == "roots/list") {
+    const std::string_view name = method == "roots/list" ? "roots" : "sampling";
+    return CapabilityNeed{json::object{{name, json::object{}}}, object_at(declared, name) != nullptr};
+  }
+  if (method != "elicitation/create") return std::nullopt;
+  // A form unless it says otherwise; a client that declared `elicitation: {}` takes forms only (2025-11-25).
+  const json::value* mode = params.if_contains("mode");
+  const std::string_view named = mode != nullptr && mode->is_string() ? std::string_view(mode->get_string()) : "form";
+  if (mode != nullptr && !mode->is_string()) return std::nullopt;
+  if (named != "form" && named != "url") return std::nullopt;
+  const json::object* elicitation = object_at(declared, "elicitation");
+  const bool has = elicitation != nullptr && (object_at(*elicitation, named) != nullptr ||
+                                              (named == "form" && elicitation->empty()));
+  json::object wanted;
+  if (named == "url" || (elicitation != nullptr && !elicitation->empty())) wanted.emplace(named, json::object{});
+  return CapabilityNeed{json::object{{"elicitation", std::move(wanted)}}, has};
 }
 
 ClientAsker::ClientAsker(std::shared_ptr<NotificationSink> sink, std::string scope,
@@ -62,21 +92,23 @@ ClientAsker::~ClientAsker() {
 }
 
 std::string ClientAsker::ask(std::string_view method, std::string_view params_json, AnswerCallback on_answer) {
-  const std::optional<std::string_view> capability = required_capability(method);
-  if (!capability) return "a call may ask its client only for sampling, elicitation or roots";
-  boost::system::error_code ec;
-  const json::value capabilities = json::parse(capabilities_json_, ec);
-  const json::value* declared = !ec && capabilities.is_object() ? capabilities.get_object().if_contains(*capability)
-                                                                : nullptr;
-  if (declared == nullptr || !declared->is_object()) {
-    table_->counters().add(metrics::Counter::kClientRequestsRefused);
-    return "the client did not declare the " + std::string(*capability) + " capability";
-  }
   const ClientRequestLimits& limits = table_->limits();
-  if (params_json.size() > limits.max_params_bytes || validate_json_text(params_json, JsonLimits{}) ||
-      trim_json(params_json).substr(0, 1) != "{") {
+  boost::system::error_code ec;
+  const json::value params = params_json.size() > limits.max_params_bytes || validate_json_text(params_json, JsonLimits{})
+                                 ? json::value() : json::parse(params_json, ec);
+  if (ec || !params.is_object()) {
     table_->counters().add(metrics::Counter::kClientRequestsRefused);
     return "the request's params are not a JSON object within max_client_request_bytes";
+  }
+  const json::value capabilities = json::parse(capabilities_json_, ec);
+  const json::object no_capabilities;
+  const std::optional<CapabilityNeed> need =
+      capability_need(method, params.get_object(), !ec && capabilities.is_object() ? capabilities.get_object()
+                                                                                  : no_capabilities);
+  if (!need) return "a call may ask its client only for sampling, elicitation (form or url) or roots";
+  if (!need->declared) {
+    table_->counters().add(metrics::Counter::kClientRequestsRefused);
+    return "the client did not declare the " + capability_name(need->required) + " capability";
   }
   if (asked_.fetch_add(1) >= limits.max_per_call) {
     table_->counters().add(metrics::Counter::kClientRequestsRefused);

@@ -59,9 +59,16 @@ class ClientRequests {
   std::uint64_t next_ = 0;
 };
 
-// The capability a client must have declared for the gateway to send it `method`; nullopt: not a method a
-// call may send.
-std::optional<std::string_view> required_capability(std::string_view method);
+// What a client must have declared for the gateway to send it `method` with `params`: the ClientCapabilities
+// fragment ({"sampling":{}}, {"elicitation":{"url":{}}} for a URL elicitation, {"elicitation":{"form":{}}} for a
+// form to a client that named only other modes) and whether `declared` has it. Nullopt: not a method a call may
+// send, or an elicitation mode there is none of.
+struct CapabilityNeed {
+  json::object required;
+  bool declared = false;
+};
+std::optional<CapabilityNeed> capability_need(std::string_view method, const json::object& params,
+                                              const json::object& declared);
 
 // One call's way to ask its client. Thread-safe; abandons what it still waits for when destroyed.
 class ClientAsker {

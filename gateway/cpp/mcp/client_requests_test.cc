@@ -86,5 +86,35 @@ TEST(ClientAsker, WithoutAStreamTheClientAcceptsNothingWaits) {
   EXPECT_EQ(f.table->pending(), 0u);
 }
 
+TEST(CapabilityNeed, AUrlElicitationNeedsElicitationUrlAndAFormAClientThatTakesForms) {
+  auto need = [](std::string_view method, std::string_view params, std::string_view declared) {
+    return capability_need(method, json::parse(params).get_object(), json::parse(declared).get_object());
+  };
+  const auto url = need("elicitation/create", R"({"mode":"url"})", R"({"elicitation":{}})");
+  ASSERT_TRUE(url);
+  EXPECT_FALSE(url->declared);
+  EXPECT_EQ(json::value(url->required), json::parse(R"({"elicitation":{"url":{}}})"));
+  EXPECT_TRUE(need("elicitation/create", R"({"mode":"url"})", R"({"elicitation":{"url":{}}})")->declared);
+  EXPECT_TRUE(need("elicitation/create", R"({})", R"({"elicitation":{}})")->declared);  // {} means forms
+  EXPECT_TRUE(need("elicitation/create", R"({"mode":"form"})", R"({"elicitation":{"form":{}}})")->declared);
+  const auto form = need("elicitation/create", R"({})", R"({"elicitation":{"url":{}}})");  // URLs only
+  EXPECT_FALSE(form->declared);
+  EXPECT_EQ(json::value(form->required), json::parse(R"({"elicitation":{"form":{}}})"));
+  EXPECT_EQ(json::value(need("elicitation/create", R"({})", R"({})")->required), json::parse(R"({"elicitation":{}})"));
+  EXPECT_FALSE(need("elicitation/create", R"({"mode":"telepathy"})", R"({"elicitation":{}})"));
+  EXPECT_FALSE(need("elicitation/create", R"({"mode":1})", R"({"elicitation":{}})"));
+  EXPECT_FALSE(need("tools/call", R"({})", R"({})"));
+  EXPECT_TRUE(need("roots/list", R"({})", R"({"roots":{"listChanged":true}})")->declared);
+}
+
+TEST(ClientAsker, SaysWhichModeOfElicitationTheClientLacks) {
+  Fixture f;
+  ClientAsker asker(f.sink, "s", f.table, R"({"elicitation":{}})");
+  EXPECT_EQ(asker.ask("elicitation/create", R"({"mode":"url","message":"m","url":"https://x","elicitationId":"e"})",
+                      [](ClientAnswer) {}),
+            "the client did not declare the elicitation.url capability");
+  EXPECT_TRUE(f.sink->messages().empty());
+}
+
 }  // namespace
 }  // namespace sandgate::mcp

@@ -220,10 +220,14 @@ std::variant<std::string, Fault> Engine::input_required(std::string result, cons
     const json::value* method = request != nullptr ? request->if_contains("method") : nullptr;
     const json::value* params = request != nullptr ? request->if_contains("params") : nullptr;
     if (method == nullptr || !method->is_string() || params == nullptr || !params->is_object()) return malformed;
-    const std::optional<std::string_view> capability = required_capability(method->get_string());
-    if (!capability) return malformed;
-    const json::value* declared = client_capabilities.if_contains(*capability);
-    if (declared == nullptr || !declared->is_object()) missing.emplace(*capability, json::object{});
+    std::optional<CapabilityNeed> need = capability_need(method->get_string(), params->get_object(), client_capabilities);
+    if (!need) return malformed;
+    if (need->declared) continue;
+    for (auto& [name, wanted] : need->required) {  // merged: a form and a URL elicitation both name `elicitation`
+      json::value& slot = missing[name];
+      if (!slot.is_object()) slot = json::object{};
+      for (auto& [mode, empty] : wanted.get_object()) slot.get_object()[mode] = empty;
+    }
   }
   // Only what the client declared in this very request may be asked of it.
   if (!missing.empty()) {

@@ -274,6 +274,25 @@ struct Answered {
   }
 };
 
+TEST(EngineInputRequired, AUrlElicitationNeedsTheClientsElicitationUrl) {
+  const std::string asks = R"({"resultType":"input_required","inputRequests":{)"
+                           R"("f":{"method":"elicitation/create","params":{"message":"m","requestedSchema":{}}},)"
+                           R"("u":{"method":"elicitation/create","params":{"mode":"url","message":"m",)"
+                           R"("url":"https://x","elicitationId":"e"}}}})";
+  Engine engine(EngineSettings{}, std::make_shared<FixedReply>(asks));
+  const Reply forms_only = modern_call(engine, "", R"({"elicitation":{}})");
+  ASSERT_TRUE(std::holds_alternative<Fault>(forms_only));
+  EXPECT_EQ(json::parse(std::get<Fault>(forms_only).data_json),
+            json::parse(R"({"requiredCapabilities":{"elicitation":{"url":{}}}})"));
+  const Reply urls_only = modern_call(engine, "", R"({"elicitation":{"url":{}}})");
+  EXPECT_EQ(json::parse(std::get<Fault>(urls_only).data_json),
+            json::parse(R"({"requiredCapabilities":{"elicitation":{"form":{}}}})"));
+  const Reply neither = modern_call(engine, "", R"({})");
+  EXPECT_EQ(json::parse(std::get<Fault>(neither).data_json),
+            json::parse(R"({"requiredCapabilities":{"elicitation":{"url":{}}}})"));
+  EXPECT_TRUE(std::holds_alternative<std::string>(modern_call(engine, "", R"({"elicitation":{"form":{},"url":{}}})")));
+}
+
 TEST(EngineSubscriptions, ALegacySessionSubscribesAndHearsOnItsStream) {
   Engine engine(EngineSettings{}, std::make_shared<PlanRecorder>());
   auto stream = std::make_shared<RecordingSink>();

@@ -14,6 +14,7 @@ import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import from_json
@@ -141,7 +142,10 @@ def check_request(value: Any) -> tuple[str, dict[str, Any]]:
     if not isinstance(params, dict):
         raise ValueError("a request's params must be an object")
     if method == "elicitation/create":
-        check_requested_schema(params.get("requestedSchema"))
+        if params.get("mode", "form") == "url":
+            url_params(params.get("message"), params.get("url"), params.get("elicitationId"))
+        else:
+            check_requested_schema(params.get("requestedSchema"))
         if not isinstance(params.get("message"), str):
             raise ValueError("an elicitation needs a string message")
     if method == "sampling/createMessage":
@@ -293,6 +297,37 @@ def check_requested_schema(schema: Any) -> None:
         raise ClientRequestError(
             f"elicitation field {name!r} must be a string, number, integer, boolean or a choice of strings "
             "(nested objects are not allowed)")
+
+
+MAX_URL_CHARS = 8192
+
+
+def url_params(message: Any, url: Any, elicitation_id: Any) -> dict[str, Any]:
+    """An out-of-band (URL mode) elicitation's params: the user is sent to `url` (http or https, absolute) and the
+    client answers accept, decline or cancel; ClientRequestError naming what is wrong."""
+    if not isinstance(message, str):
+        raise ClientRequestError("an elicitation's message must be a string")
+    if not isinstance(url, str) or len(url) > MAX_URL_CHARS:
+        raise ClientRequestError(f"a URL elicitation needs a URL string of at most {MAX_URL_CHARS} characters")
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc or any(c.isspace() for c in url):
+        raise ClientRequestError(f"a URL elicitation needs an absolute http(s) URL, not {url!r}")
+    if not isinstance(elicitation_id, str) or not elicitation_id:
+        raise ClientRequestError("a URL elicitation needs a non-empty string elicitationId")
+    return {"mode": "url", "message": message, "url": url, "elicitationId": elicitation_id}
+
+
+def elicited_url(result: dict[str, Any]) -> Any:
+    """A URL elicitation's answer: AcceptedElicitation (data None: what the user did happened out of band),
+    DeclinedElicitation or CancelledElicitation."""
+    action = result.get("action")
+    if action == "accept":
+        return AcceptedElicitation(None)
+    if action == "decline":
+        return DeclinedElicitation()
+    if action == "cancel":
+        return CancelledElicitation()
+    raise ClientRequestError(f"the client's elicitation answer has an unknown action {action!r}")
 
 
 def elicited(result: dict[str, Any], form: ElicitForm) -> Any:

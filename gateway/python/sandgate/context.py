@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Coroutine, Generator, Mapping
 from typing import Any, NoReturn
 
@@ -194,6 +195,12 @@ class Context:
         form = client_requests.elicit_form(response_type)
         answer = await self._ask("elicitation/create", {"message": message, "requestedSchema": form.schema})
         return client_requests.elicited(answer, form)
+
+    async def elicit_url(self, message: str, url: str, elicitation_id: str | None = None) -> Any:
+        """Send the user to `url` out of band (`elicitation/create`, mode "url", 2025-11-25): AcceptedElicitation
+        (data None), DeclinedElicitation or CancelledElicitation. Only to a client that declared `elicitation.url`."""
+        params = client_requests.url_params(message, url, elicitation_id or uuid.uuid4().hex)
+        return client_requests.elicited_url(await self._ask("elicitation/create", params))
 
     async def list_roots(self) -> list[Root]:
         """The client's roots (`roots/list`)."""

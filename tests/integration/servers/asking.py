@@ -1,7 +1,8 @@
 """Handlers that ask their client, for test_client_requests.py: `sandgate serve servers/asking.py`.
 
 Each asks in-process (`*_here`) and sandboxed per call or on a session's worker: the client's model
-(`ctx.sample`), the user (`ctx.elicit`, a typed form and a raw JSON Schema), the client's roots.
+(`ctx.sample`), the user (`ctx.elicit`, a typed form and a raw JSON Schema; `ctx.elicit_url`, out of band),
+the client's roots.
 """
 
 from __future__ import annotations
@@ -49,7 +50,13 @@ async def everything(ctx: Context) -> str:
     return f"{first.text}|{chosen.data}|{len(found)}"
 
 
-for fn in (summarize, register, choose, roots, everything):
+async def sign_in(url: str, ctx: Context) -> str:
+    """Sends the user to `url` (a URL elicitation) and says what they did."""
+    answer = await ctx.elicit_url("Sign in to continue", url, elicitation_id="sign-in-1")
+    return f"{answer.action} {getattr(answer, 'data', None)}"
+
+
+for fn in (summarize, register, choose, roots, everything, sign_in):
     server.tool(fn, name=f"{fn.__name__}_here", isolation="none")
     server.tool(fn, name=f"{fn.__name__}_sandboxed")
 server.tool(everything, name="everything_per_session", isolation="per_session")
