@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +20,13 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from fastmcp import Client as FastMCPClient
 from mcp import Client, StdioServerParameters
 from mcp.types import TextContent
 
 from .server_process import REPO, TRUSTED, ServerProcess, running_server, server_python
 from .servers.subscriptions import MAX_ANNOUNCEMENTS, READ_PROBE
+from .test_metrics import METRICS_LINE
 from .test_schema_conformance import mcp_schema
 from .wire import MODERN, LegacySession, ModernWire, sse_messages_of
 
@@ -116,6 +119,19 @@ async def test_a_subscribed_session_hears_of_its_resource_only(trusted_server, t
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("server", ["trusted_server", "hosted_server"])
+async def test_a_fastmcp_client_hears_and_reads(request, server: str) -> None:
+    heard = Heard()
+    async with FastMCPClient(request.getfixturevalue(server).url, mode="legacy", message_handler=heard) as client:
+        await client.session.subscribe_resource("note://a")
+        result = await client.call_tool("touch_sandboxed", {"uri": "note://a"})
+        assert result.content[0].text == "touched note://a"
+        read = await client.call_tool("read_sandboxed", {"uri": "note://shelf/maps"})
+        assert read.content[0].text == "text/plain: 'shelved maps'"
+        assert await heard.settled(1) == [updated("note://a")]
+
+
+@pytest.mark.anyio
 async def test_another_sessions_call_reaches_the_subscriber(hosted_server) -> None:
     subscriber, bystander = Heard(), Heard()
     async with Client(hosted_server.url, mode="legacy", message_handler=subscriber) as watching, \
@@ -189,6 +205,36 @@ def test_the_get_stream_carries_updates_as_events(trusted_server) -> None:
     finally:
         session.delete()
         session.close()
+
+
+def test_a_get_stream_whose_client_stops_reading_holds_a_bounded_backlog() -> None:
+    args = (*TRUSTED, "--set", "max_stream_backlog=8", "--set", "max_announcements_per_call=100000")
+    with running_server(SUBSCRIPTIONS, args) as server:
+        metrics_url = server.wait_for_line(METRICS_LINE, 5)["url"]
+        session = LegacySession(server.url, "2025-11-25").open()
+        stalled = socket.socket()
+        try:
+            assert session.result("resources/subscribe", {"uri": "note://a"}) == {}
+            stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # and never read: the stream backs up
+            stalled.connect(("127.0.0.1", server.port))
+            stalled.sendall(f"GET /mcp HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+                            f"Mcp-Session-Id: {session.session_id}\r\nMCP-Protocol-Version: 2025-11-25\r\n\r\n"
+                            .encode())
+            assert stalled.recv(12, socket.MSG_PEEK) == b"HTTP/1.1 200"  # the stream's head is out: it is attached
+            for _ in range(10):  # 200,000 updates of ~80 bytes: far past what socket buffers hold (4 MiB by default)
+                session.result("tools/call", {"name": "flood_in_process", "arguments": {"uri": "note://a",
+                                                                                        "count": 20_000}})
+            counts = {line.split()[0]: float(line.split()[1]) for line in httpx.get(metrics_url).text.splitlines()
+                      if line.startswith("sandgate_announcements_")}
+            assert counts["sandgate_announcements_undeliverable_total"] > 0, counts
+            assert counts["sandgate_announcements_sent_total"] > 8, counts  # the stream took what fit, then refused
+            assert counts["sandgate_announcements_sent_total"] + counts["sandgate_announcements_undeliverable_total"] \
+                == 200_000
+            reply = session.request("ping", {})  # and the gateway serves on
+            assert reply.status_code == 200
+        finally:
+            stalled.close()
+            session.close()
 
 
 @pytest.mark.parametrize(("params", "needle"), [

@@ -61,12 +61,15 @@ async def relist(kind: str, ctx: Context) -> str:
     return f"relisted {kind}"
 
 
-@server.tool
 def flood(uri: str, count: int, ctx: Context) -> str:
     """`count` updates of `uri`: only MAX_ANNOUNCEMENTS go out."""
     for _ in range(count):
         ctx.notify_resource_updated(uri)
     return f"flooded {count}"
+
+
+server.tool(flood, name="flood")
+server.tool(flood, name="flood_in_process", isolation="none")
 
 
 @server.tool
