@@ -24,13 +24,15 @@ Delivery ConnectionSession::delivery(std::string body) const {
 
 void ConnectionSession::answered(const Answer& answer) {
   if (!answer.opened_session) return;
-  if (stream_ != nullptr) conversation_.attach_stream(connection_, stream_);
   std::optional<std::string> replaced;
   {
     std::lock_guard lock(mutex_);
     replaced = std::exchange(session_, answer.opened_session);
   }
   if (replaced) conversation_.close_session(*replaced);
+  if (stream_ == nullptr) return;
+  if (replaced) conversation_.end_subscriptions(connection_);  // the new session subscribes afresh
+  conversation_.attach_stream(connection_, stream_);
 }
 
 void ConnectionSession::close() {

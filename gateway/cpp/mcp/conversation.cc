@@ -405,4 +405,6 @@ void Conversation::detach_stream(const std::string& session, std::uint64_t numbe
   engine_.subscriptions()->detach(session, number);
 }
 
+void Conversation::end_subscriptions(const std::string& session) { engine_.subscriptions()->end_session(session); }
+
 }  // namespace sandgate::mcp

@@ -78,6 +78,8 @@ class Conversation {
   // HTTP GET stream, a stdio connection. The number detaches it; a newer stream replaces it.
   std::uint64_t attach_stream(const std::string& session, std::shared_ptr<NotificationSink> stream);
   void detach_stream(const std::string& session, std::uint64_t number);
+  // What `session` subscribed to, and its stream, go (a connection's client initialized a new session).
+  void end_subscriptions(const std::string& session);
   const Engine& engine() const { return engine_; }
 
   // A credential the authenticate stage must ask about first: the context it was read from, and how to wait.

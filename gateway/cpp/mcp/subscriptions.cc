@@ -219,6 +219,12 @@ std::optional<std::size_t> Subscriptions::announce(Change change, std::string_vi
 
 void Subscriptions::drop_over_limit() { counters_->add(metrics::Counter::kAnnouncementsDroppedOverLimit); }
 
+std::size_t Subscriptions::subscription_count(const std::string& session) const {
+  std::lock_guard lock(mutex_);
+  auto it = sessions_.find(session);
+  return it == sessions_.end() ? 0 : it->second.uris.size();
+}
+
 std::size_t Subscriptions::listener_count() const {
   std::lock_guard lock(mutex_);
   return listeners_.size();

@@ -75,6 +75,8 @@ class Subscriptions {
   void drop_over_limit();
 
   std::size_t listener_count() const;
+  // How many URIs `session` subscribes to.
+  std::size_t subscription_count(const std::string& session) const;
 
  private:
   struct Session {

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
@@ -542,6 +543,50 @@ TEST_F(StdioServerTest, ProgressAfterTheReplyWritesNothing) {
   ASSERT_NE(reporter, nullptr);
   EXPECT_FALSE(reporter->report(R"({"progressToken":"x","progress":1})"));
   EXPECT_EQ(engine_.counters().get(metrics::Counter::kProgressDroppedUndeliverable), 1u);
+}
+
+// Polls `done` for up to two seconds: the server thread handles lines on its own time.
+bool eventually(const std::function<bool()>& done) {
+  for (int i = 0; i < 200; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return done();
+}
+
+TEST_F(StdioServerTest, ALegacySessionHearsItsSubscriptionsOnTheConnectionAndANewSessionStartsAfresh) {
+  StdioHarness stdio(engine_, StdioSettings{});
+  const auto& subscriptions = engine_.subscriptions();
+  stdio.send(initialize(1, "2025-11-25") + "\n");
+  stdio.send(R"({"jsonrpc":"2.0","id":2,"method":"resources/subscribe","params":{"uri":"r://x"}})" "\n");
+  ASSERT_TRUE(eventually([&] { return subscriptions->subscription_count("stdio") == 1; }));
+  EXPECT_EQ(subscriptions->announce(mcp::Change::kResourceUpdated, "r://x"), 1u);
+  stdio.send(initialize(3, "2025-11-25") + "\n");
+  ASSERT_TRUE(eventually([&] { return subscriptions->subscription_count("stdio") == 0; }));
+  EXPECT_EQ(subscriptions->announce(mcp::Change::kResourceUpdated, "r://x"), 0u);
+  EXPECT_EQ(subscriptions->announce(mcp::Change::kToolsListChanged), 1u);  // the new session's stream
+  const auto lines = stdio.finish();
+  std::vector<std::string> notified;
+  for (const auto& line : lines) {
+    const json::object message = parse_line(line);
+    if (message.contains("method")) notified.emplace_back(message.at("method").as_string());
+  }
+  EXPECT_EQ(notified, (std::vector<std::string>{"notifications/resources/updated", "notifications/tools/list_changed"}));
+}
+
+TEST_F(StdioServerTest, AModernListenStreamIsAnsweredWhenTheClientLeaves) {
+  StdioHarness stdio(engine_, StdioSettings{});
+  stdio.send(R"({"jsonrpc":"2.0","id":"l","method":"subscriptions/listen","params":)" +
+             modern_meta_params(R"("notifications":{"toolsListChanged":true},)") + "}\n");
+  ASSERT_TRUE(eventually([&] { return engine_.subscriptions()->listener_count() == 1; }));
+  EXPECT_EQ(engine_.subscriptions()->announce(mcp::Change::kToolsListChanged), 1u);
+  const auto lines = stdio.finish();  // EOF: the stream ends with its result, and serve_stdio returns
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(parse_line(lines[0]).at("method"), "notifications/subscriptions/acknowledged");
+  EXPECT_EQ(parse_line(lines[1]).at("method"), "notifications/tools/list_changed");
+  const json::object reply = parse_line(lines[2]);
+  EXPECT_EQ(reply.at("id"), "l");
+  EXPECT_EQ(reply.at("result").at("_meta").at("io.modelcontextprotocol/subscriptionId"), "l");
 }
 
 }  // namespace
