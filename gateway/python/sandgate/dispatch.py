@@ -8,15 +8,15 @@ from concurrent.futures import Future
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sandgate.errors import (
-    InvalidArguments, PromptNotFound, ResourceNotFound, SandgateError, ToolNotFound,
-)
+from sandgate import resource_reads
 from sandgate.announcements import (
     DEFAULT_MAX_ANNOUNCEMENTS_PER_CALL, Announce, Announcer, Hub, announce_list_changed,
 )
-from sandgate import resource_reads
 from sandgate.client_log import LogNotifier
 from sandgate.client_requests import Asker
+from sandgate.errors import (
+    InvalidArguments, PromptNotFound, ResourceNotFound, SandgateError, ToolNotFound,
+)
 from sandgate.outbound import DEFAULT_CLIENT_WAIT_S, Outbound, outbound, relay, session_key, with_request
 from sandgate.progress import Notifier
 from sandgate.registry import Registry
