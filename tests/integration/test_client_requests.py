@@ -14,7 +14,8 @@ from mcp import Client, StdioServerParameters
 from mcp import types as mt
 
 from .server_process import REPO, TRUSTED, ServerProcess, running_server, server_python
-from .wire import LegacySession, sse_messages
+from .test_schema_conformance import mcp_schema
+from .wire import LegacySession, ModernWire, sse_messages
 
 ASKING_SERVER = Path(__file__).resolve().parent / "servers" / "asking.py"
 PLACES = ("here", "sandboxed")
@@ -175,6 +176,39 @@ def test_a_url_elicitation_only_to_a_client_that_takes_one(asking_server, place:
         assert result["isError"] is True and needle in result["content"][0]["text"], result
     finally:
         session.close()
+
+
+@pytest.mark.parametrize("place", PLACES)
+@pytest.mark.parametrize(("capabilities", "code", "needle"), [
+    ({"elicitation": {"url": {}}}, -32042, "This request needs the user at a URL first"),
+    ({"elicitation": {}}, -32603, "did not declare the elicitation.url capability"),
+])
+def test_a_handler_that_needs_the_user_at_urls_answers_32042(asking_server, place: str, capabilities: dict[str, Any],
+                                                             code: int, needle: str) -> None:
+    session = LegacySession(asking_server.url, "2025-11-25", capabilities=capabilities).open()
+    try:
+        reply = session.post({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+                              "params": {"name": f"needs_sign_in_{place}", "arguments": {}}})
+        messages = sse_messages(reply) if reply.headers["content-type"].startswith("text/event-stream") else [reply.json()]
+        error = messages[-1]["error"]
+        assert (error["code"], messages[-1]["id"]) == (code, 8) and needle in error["message"], error
+        if code == -32042:
+            mcp_schema("2025-11-25").check("URLElicitationRequiredError", messages[-1])
+            assert error["data"] == {"elicitations": [
+                {"mode": "url", "message": "Sign in first", "url": "https://login.example/a", "elicitationId": "auth-1"},
+                {"mode": "url", "message": "And here", "url": "https://login.example/b", "elicitationId": "auth-2"}]}
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize("place", PLACES)
+def test_a_modern_request_gets_no_32042(asking_server, place: str) -> None:
+    wire = ModernWire(asking_server.url)
+    try:
+        body = wire.request("tools/call", {"name": f"needs_sign_in_{place}", "arguments": {}}).json()
+        assert body["error"]["code"] == -32603 and "input_required" in body["error"]["message"], body
+    finally:
+        wire.close()
 
 
 @pytest.mark.anyio

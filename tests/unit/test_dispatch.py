@@ -227,7 +227,7 @@ def test_status_constants_are_the_cores() -> None:
 
     ours = {"ok": dispatch.OK, "invalid_params": dispatch.INVALID_PARAMS,
             "resource_not_found": dispatch.RESOURCE_NOT_FOUND, "internal_error": dispatch.INTERNAL_ERROR,
-            "cancelled": dispatch.CANCELLED}
+            "cancelled": dispatch.CANCELLED, "url_elicitation_required": dispatch.URL_ELICITATION_REQUIRED}
     assert ours.items() <= _core.OUTCOME_STATUS.items()
 
 

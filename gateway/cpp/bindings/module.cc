@@ -616,6 +616,7 @@ PYBIND11_MODULE(_core, m) {
   statuses["missing_client_capability"] = static_cast<int>(mcp::OutcomeStatus::kMissingClientCapability);
   statuses["cancelled"] = static_cast<int>(mcp::OutcomeStatus::kCancelled);
   statuses["shutting_down"] = static_cast<int>(mcp::OutcomeStatus::kShuttingDown);
+  statuses["url_elicitation_required"] = static_cast<int>(mcp::OutcomeStatus::kUrlElicitationRequired);
   m.attr("OUTCOME_STATUS") = statuses;
 
   m.def("serve_stdio", &serve_stdio, py::arg("settings"), py::arg("dispatcher"), py::arg("grant"),

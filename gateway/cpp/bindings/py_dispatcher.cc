@@ -24,7 +24,7 @@ struct Completion {
     // Python may keep this object alive long after; what `done` holds (a connection) must not wait for its GC.
     mcp::OutcomeCallback done = std::move(done_);
     done_ = nullptr;
-    if (status < 0 || status > static_cast<int>(mcp::OutcomeStatus::kShuttingDown)) {
+    if (status < 0 || status > static_cast<int>(mcp::kLastOutcomeStatus)) {
       done(internal_error("Internal error: unknown dispatcher status"));
     } else {
       done(mcp::Outcome{static_cast<mcp::OutcomeStatus>(status), std::move(body), mcp::parse_outcome_facts(facts_json)});

@@ -84,7 +84,9 @@ enum class OutcomeStatus : int {
   kMissingClientCapability = 4,
   kCancelled = 5,     // the client cancelled it, or left
   kShuttingDown = 6,  // the gateway stopped taking work before it ran
+  kUrlElicitationRequired = 7,  // the handler needs the user at URLs first: {"message", "data":{"elicitations"}}
 };
+inline constexpr OutcomeStatus kLastOutcomeStatus = OutcomeStatus::kUrlElicitationRequired;
 
 struct Outcome {
   Outcome() = default;

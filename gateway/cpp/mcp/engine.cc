@@ -1,5 +1,6 @@
 #include "mcp/engine.h"
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <utility>
@@ -28,6 +29,15 @@ Fault invalid_params(std::string message) { return Fault{Failure::kInvalidParams
 
 std::string quoted(std::string_view key) { return json::serialize(json::string_view(key.data(), key.size())); }
 
+// An absolute http(s) URL of visible characters: where a URL elicitation may send a user (a sandboxed child's
+// -32042 is checked here, whatever its own checks said).
+bool is_web_url(std::string_view url) {
+  const bool scheme = url.rfind("https://", 0) == 0 || url.rfind("http://", 0) == 0;
+  const std::string_view rest = url.substr(url.find("://") + 3);
+  return scheme && !rest.empty() && rest.front() != '/' &&
+         std::all_of(url.begin(), url.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
 }  // namespace
 
 Reply outcome_to_reply(Outcome outcome, const JsonLimits& limits) {
@@ -55,6 +65,7 @@ Reply outcome_to_reply(Outcome outcome, const JsonLimits& limits) {
     case OutcomeStatus::kMissingClientCapability: return Fault{Failure::kMissingClientCapability, message, std::move(data)};
     case OutcomeStatus::kCancelled: return Fault{Failure::kCancelled, message, std::move(data)};
     case OutcomeStatus::kShuttingDown: return Fault{Failure::kShuttingDown, message, std::move(data)};
+    case OutcomeStatus::kUrlElicitationRequired: return Fault{Failure::kUrlElicitationRequired, message, std::move(data)};
     default: return Fault{Failure::kInternalError, message, std::move(data)};
   }
 }
@@ -308,6 +319,36 @@ void Engine::session_ended(const std::string& session) const {
 
 void Engine::end_listen_streams() const { subscriptions_->end_listeners(); }
 
+Fault Engine::url_elicitation_required(Fault fault, Era era, std::string_view client_capabilities_json) {
+  auto internal = [](std::string why) { return Fault{Failure::kInternalError, "Internal error: " + std::move(why)}; };
+  if (era != Era::kLegacy) {
+    return internal("a URL elicitation is asked through input_required in 2026-07-28 (" + fault.message + ")");
+  }
+  boost::system::error_code ec;
+  const json::value data = json::parse(fault.data_json, ec);
+  const json::value* elicitations = !ec && data.is_object() ? data.get_object().if_contains("elicitations") : nullptr;
+  bool well_formed = elicitations != nullptr && elicitations->is_array() && !elicitations->get_array().empty();
+  const json::object no_capabilities;
+  const json::value declared = json::parse(client_capabilities_json, ec);
+  for (const json::value& item : well_formed ? elicitations->get_array() : json::array{}) {
+    const json::object* params = item.if_object();
+    well_formed = params != nullptr && params->size() == 4;
+    for (std::string_view key : {"mode", "message", "url", "elicitationId"}) {
+      const json::value* value = well_formed ? params->if_contains(key) : nullptr;
+      well_formed = well_formed && value != nullptr && value->is_string();
+    }
+    well_formed = well_formed && params->at("mode") == "url" && is_web_url(params->at("url").get_string());
+    if (!well_formed) break;
+    auto need = capability_need("elicitation/create", *params,
+                                !ec && declared.is_object() ? declared.get_object() : no_capabilities);
+    if (!need || !need->declared) {
+      return internal("the client did not declare the elicitation.url capability (" + fault.message + ")");
+    }
+  }
+  if (!well_formed) return internal("a URL elicitation error needs data.elicitations: [{mode, message, url, elicitationId}]");
+  return fault;
+}
+
 bool Engine::client_answered(std::string_view scope, const Message& response) const {
   return client_requests_->answer(scope, response.id, ClientAnswer{response.is_error, response.response_json});
 }
@@ -430,12 +471,19 @@ void Engine::invoke(InvocationKind kind, const Message& request, const RequestCo
                                                              context.protocol_version != kProgressWithoutMessage);
   }
   const std::int64_t ttl = kind == InvocationKind::kResourceRead ? settings_.read_ttl_ms : kNotCacheable;
+  // A handler that needs the user at URLs first answers -32042, only to a handshake-era client that takes them.
+  std::string url_elicitation_capabilities = context.era == Era::kLegacy ? context.client_capabilities_json : "";
   dispatcher_->invoke(std::move(invocation), std::move(cancel),
                       [this, era = context.era, ttl, resumable = std::move(resumable),
+                       url_capabilities = std::move(url_elicitation_capabilities),
                        on_reply = std::move(on_reply)](Outcome outcome) {
                         OutcomeFacts facts = std::move(outcome.facts);
                         Reply reply = outcome_to_reply(std::move(outcome), settings_.json_limits);
                         auto* result = std::get_if<std::string>(&reply);
+                        if (auto* fault = std::get_if<Fault>(&reply);
+                            fault != nullptr && fault->kind == Failure::kUrlElicitationRequired) {
+                          return on_reply(url_elicitation_required(std::move(*fault), era, url_capabilities), facts);
+                        }
                         if (result == nullptr) return on_reply(std::move(reply), facts);
                         if (raw_member(*result, "resultType") != R"("input_required")") {
                           return on_reply(finish(std::move(*result), era, ttl), facts);

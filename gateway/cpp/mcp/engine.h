@@ -97,6 +97,8 @@ class Engine {
   // requestState sealed for the call; or the fault to answer instead.
   std::variant<std::string, Fault> input_required(std::string result, const Resumable& call) const;
   std::string discover_result() const;
+  // A handler's -32042 as the request's era and client allow it: itself, or the internal error it becomes.
+  static Fault url_elicitation_required(Fault fault, Era era, std::string_view client_capabilities_json);
   // resources/subscribe and resources/unsubscribe of a handshake-era session.
   Reply resource_subscription(const Message& request, const RequestContext& context) const;
   // subscriptions/listen: acknowledged on the request's stream, then open until cancelled or ended.

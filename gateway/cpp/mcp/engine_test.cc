@@ -190,16 +190,18 @@ namespace {
 // Answers every call with the body it is given: a sandboxed child's reply is whatever it wrote.
 class FixedReply final : public Dispatcher {
  public:
-  explicit FixedReply(std::string body) : body_(std::move(body)) {}
+  explicit FixedReply(std::string body, OutcomeStatus status = OutcomeStatus::kOk)
+      : body_(std::move(body)), status_(status) {}
   std::string catalog_json() override { return R"({"tools":[{"name":"t"}]})"; }
   void invoke(Invocation invocation, std::shared_ptr<CancelToken>, OutcomeCallback done) override {
     seen.push_back(std::move(invocation));
-    done({OutcomeStatus::kOk, body_});
+    done({status_, body_});
   }
   std::vector<Invocation> seen;
 
  private:
   std::string body_;
+  OutcomeStatus status_;
 };
 
 Reply modern_call(const Engine& engine, std::string_view extra_params = "",
@@ -291,6 +293,42 @@ TEST(EngineInputRequired, AUrlElicitationNeedsTheClientsElicitationUrl) {
   EXPECT_EQ(json::parse(std::get<Fault>(neither).data_json),
             json::parse(R"({"requiredCapabilities":{"elicitation":{"url":{}}}})"));
   EXPECT_TRUE(std::holds_alternative<std::string>(modern_call(engine, "", R"({"elicitation":{"form":{},"url":{}}})")));
+}
+
+TEST(EngineUrlElicitation, AHandlersNeedGoesOutAs32042OnlyWellFormedAndToAClientThatTakesUrls) {
+  auto legacy_call = [](const Engine& engine, std::string capabilities) {
+    RequestContext context;
+    context.era = Era::kLegacy;
+    context.session = "s";
+    context.client_capabilities_json = std::move(capabilities);
+    Reply reply = std::string();
+    engine.handle(request("tools/call", R"({"name":"t"})"), context, std::make_shared<CancelToken>(),
+                  [&](Reply r, const OutcomeFacts&) { reply = r; });
+    return reply;
+  };
+  const std::string needed = R"({"message":"sign in","data":{"elicitations":[)"
+                             R"({"mode":"url","message":"m","url":"https://x","elicitationId":"e"}]}})";
+  Engine engine(EngineSettings{}, std::make_shared<FixedReply>(needed, OutcomeStatus::kUrlElicitationRequired));
+  const Reply sent = legacy_call(engine, R"({"elicitation":{"url":{}}})");
+  ASSERT_TRUE(std::holds_alternative<Fault>(sent));
+  EXPECT_EQ(std::get<Fault>(sent).kind, Failure::kUrlElicitationRequired);
+  EXPECT_EQ(to_wire(std::get<Fault>(sent), Era::kLegacy).jsonrpc_code, -32042);
+  EXPECT_EQ(std::get<Fault>(legacy_call(engine, R"({"elicitation":{}})")).kind, Failure::kInternalError);
+  EXPECT_EQ(std::get<Fault>(modern_call(engine, "", R"({"elicitation":{"url":{}}})")).kind, Failure::kInternalError);
+  for (const char* body : {
+           R"({"message":"m"})",
+           R"({"message":"m","data":{"elicitations":[]}})",
+           R"({"message":"m","data":{"elicitations":[{"mode":"form","message":"m","url":"u","elicitationId":"e"}]}})",
+           R"({"message":"m","data":{"elicitations":[{"mode":"url","message":"m","url":7,"elicitationId":"e"}]}})",
+           R"({"message":"m","data":{"elicitations":[{"mode":"url","message":"m","url":"u","elicitationId":"e","x":1}]}})",
+           R"({"message":"m","data":{"elicitations":[{"mode":"url","message":"m","url":"javascript:void","elicitationId":"e"}]}})",
+           R"({"message":"m","data":{"elicitations":[{"mode":"url","message":"m","url":"https:///x","elicitationId":"e"}]}})",
+           R"({"message":"m","data":{"elicitations":[{"mode":"url","message":"m","url":"https://a b","elicitationId":"e"}]}})",
+       }) {
+    Engine malformed(EngineSettings{}, std::make_shared<FixedReply>(body, OutcomeStatus::kUrlElicitationRequired));
+    const Reply reply = legacy_call(malformed, R"({"elicitation":{"url":{}}})");
+    EXPECT_EQ(std::get<Fault>(reply).kind, Failure::kInternalError) << body;
+  }
 }
 
 TEST(EngineSubscriptions, ALegacySessionSubscribesAndHearsOnItsStream) {

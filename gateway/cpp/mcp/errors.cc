@@ -12,6 +12,7 @@ constexpr int kHeaderMismatch = -32020;
 constexpr int kMissingClientCapability = -32021;
 constexpr int kUnsupportedProtocolVersion = -32022;
 constexpr int kLegacyResourceNotFound = -32002;
+constexpr int kUrlElicitationRequired = -32042;  // 2025-11-25's URLElicitationRequiredError
 // Implementation-defined server errors (JSON-RPC reserves -32000..-32099); MCP names none for these.
 constexpr int kUnauthenticated = -32001;
 constexpr int kForbidden = -32003;
@@ -48,6 +49,8 @@ WireError to_wire(Failure kind, Era era) {
     case Failure::kRateLimited: return {429, kRateLimited};
     // A modern client cancels by closing its stream: nobody reads this status (499, as proxies log it).
     case Failure::kCancelled: return {modern ? 499 : 200, kRequestCancelled};
+    // 2026-07-28 has no such error (a call asks through input_required): the engine answers it as internal there.
+    case Failure::kUrlElicitationRequired: return modern ? WireError{500, kInternalError} : WireError{200, kUrlElicitationRequired};
   }
   return {500, kInternalError};
 }
@@ -102,6 +105,7 @@ const char* failure_name(Failure kind) {
     case Failure::kForbidden: return "forbidden";
     case Failure::kRateLimited: return "rate_limited";
     case Failure::kCancelled: return "cancelled";
+    case Failure::kUrlElicitationRequired: return "url_elicitation_required";
   }
   return "unknown";
 }

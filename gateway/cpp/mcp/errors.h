@@ -33,7 +33,9 @@ enum class Failure {
   kForbidden,        // the authorize stage: this principal may not make this request
   kRateLimited,      // the rate-limit stage
   kCancelled,        // the client cancelled the request (notifications/cancelled, or it left)
+  kUrlElicitationRequired,  // a handler needs the user at a URL first (2025-11-25's -32042; none in 2026-07-28)
 };
+inline constexpr Failure kLastFailure = Failure::kUrlElicitationRequired;
 
 // What only some failures carry: the wire mapping turns it into headers.
 struct FaultDetail {

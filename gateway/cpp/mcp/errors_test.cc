@@ -38,6 +38,7 @@ const Row kTable[] = {
     {Failure::kForbidden, {403, -32003}, {403, -32003}},
     {Failure::kRateLimited, {429, -32029}, {429, -32029}},
     {Failure::kCancelled, {499, -32800}, {200, -32800}},
+    {Failure::kUrlElicitationRequired, {500, -32603}, {200, -32042}},
 };
 
 TEST(ToWire, MapsEveryFailureForBothEras) {
@@ -104,6 +105,7 @@ TEST(FailureName, EveryKindHasADistinctStableSlug) {
     EXPECT_TRUE(names.insert(name).second) << "duplicate slug " << name;
   }
   EXPECT_EQ(names.size(), std::size(kTable));
+  EXPECT_EQ(std::size(kTable), static_cast<std::size_t>(kLastFailure) + 1);  // the table covers every kind
   EXPECT_STREQ(failure_name(Failure::kHeaderMismatch), "header_mismatch");
   EXPECT_STREQ(failure_name(Failure::kResourceNotFound), "resource_not_found");
 }

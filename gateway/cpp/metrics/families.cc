@@ -83,7 +83,7 @@ Families::Families()
   for (const auto& [index, reason] : stop_reasons.known()) {
     if (reason != kOther) tool_outcomes.add(reason);
   }
-  for (int kind = 0; kind <= static_cast<int>(mcp::Failure::kCancelled); ++kind) {
+  for (int kind = 0; kind <= static_cast<int>(mcp::kLastFailure); ++kind) {
     const std::string_view name = mcp::failure_name(static_cast<mcp::Failure>(kind));
     outcomes.add(name);
     tool_outcomes.add(name);

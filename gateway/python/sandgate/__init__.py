@@ -12,6 +12,8 @@ from sandgate.client_requests import (
     DeclinedElicitation,
     Root,
     SampledMessage,
+    URLElicitation,
+    URLElicitationRequired,
 )
 from sandgate.completions import (
     Completion,
@@ -90,5 +92,7 @@ __all__ = [
     "ServerSettings",
     "ToolAnnotations",
     "ToolNotFound",
+    "URLElicitation",
+    "URLElicitationRequired",
     "__version__",
 ]

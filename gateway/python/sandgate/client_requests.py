@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import typing
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
@@ -315,6 +316,31 @@ def url_params(message: Any, url: Any, elicitation_id: Any) -> dict[str, Any]:
     if not isinstance(elicitation_id, str) or not elicitation_id:
         raise ClientRequestError("a URL elicitation needs a non-empty string elicitationId")
     return {"mode": "url", "message": message, "url": url, "elicitationId": elicitation_id}
+
+
+@dataclass(frozen=True, slots=True)
+class URLElicitation:
+    """Where a handler needs the user to go first: `url` (absolute http or https), and why."""
+
+    message: str
+    url: str
+    elicitation_id: str | None = None  # None: a fresh one
+
+
+class URLElicitationRequired(SandgateError):
+    """Raised by a handler that cannot go on until the user has been at `elicitations` (2025-11-25's -32042
+    URLElicitationRequiredError: the client sends the user there, then may retry). Only a client that declared
+    `elicitation.url` gets it; 2026-07-28 asks through InputRequired instead."""
+
+    code = "elicitation.url_required"
+
+    def __init__(self, elicitations: URLElicitation | list[URLElicitation],
+                 message: str = "This request needs the user at a URL first") -> None:
+        items = [elicitations] if isinstance(elicitations, URLElicitation) else list(elicitations)
+        if not items or not all(isinstance(item, URLElicitation) for item in items):
+            raise ClientRequestError("URLElicitationRequired needs one or more URLElicitation")
+        super().__init__(message, data={"elicitations": [
+            url_params(item.message, item.url, item.elicitation_id or uuid.uuid4().hex) for item in items]})
 
 
 def elicited_url(result: dict[str, Any]) -> Any:

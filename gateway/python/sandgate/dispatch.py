@@ -13,7 +13,7 @@ from sandgate.announcements import (
     DEFAULT_MAX_ANNOUNCEMENTS_PER_CALL, Announce, Announcer, Hub, announce_list_changed,
 )
 from sandgate.client_log import LogNotifier
-from sandgate.client_requests import Asker
+from sandgate.client_requests import Asker, URLElicitationRequired
 from sandgate.errors import (
     InvalidArguments, PromptNotFound, ResourceNotFound, SandgateError, ToolNotFound,
 )
@@ -38,6 +38,7 @@ INVALID_PARAMS = 1
 RESOURCE_NOT_FOUND = 2
 INTERNAL_ERROR = 3
 CANCELLED = 5
+URL_ELICITATION_REQUIRED = 7
 
 # The single place where Sandgate errors become wire statuses.
 STATUS_OF_ERROR: tuple[tuple[type[SandgateError], int], ...] = (
@@ -45,6 +46,7 @@ STATUS_OF_ERROR: tuple[tuple[type[SandgateError], int], ...] = (
     (PromptNotFound, INVALID_PARAMS),
     (InvalidArguments, INVALID_PARAMS),
     (ResourceNotFound, RESOURCE_NOT_FOUND),
+    (URLElicitationRequired, URL_ELICITATION_REQUIRED),
 )
 FAILURE_PREFIX = {
     "tools/call": "Error calling tool",

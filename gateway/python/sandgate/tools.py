@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sandgate import schema
+from sandgate.client_requests import URLElicitationRequired
 from sandgate.errors import ConfigError, describe_validation_error
 from sandgate import round_trips
 from sandgate.outbound import Outbound
@@ -98,6 +99,8 @@ class Tool:
             return kwargs
         try:
             value = self.fn(**kwargs)
+        except URLElicitationRequired:
+            raise  # not the tool's error result: the request's -32042 (dispatch.STATUS_OF_ERROR)
         except Exception as exc:
             return self.failure(exc)
         return self._result(value)
@@ -106,6 +109,8 @@ class Tool:
         """Run a coroutine tool with bound arguments; returns `CallToolResult` JSON."""
         try:
             value = await self.fn(**kwargs)
+        except URLElicitationRequired:
+            raise
         except Exception as exc:
             return self.failure(exc)
         return self._result(value)

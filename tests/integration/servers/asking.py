@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sandgate import Context, MCPServer
+from sandgate import Context, MCPServer, URLElicitation, URLElicitationRequired
 
 server = MCPServer("sandgate-asking", version="1.0.0")
 
@@ -56,7 +56,13 @@ async def sign_in(url: str, ctx: Context) -> str:
     return f"{answer.action} {getattr(answer, 'data', None)}"
 
 
-for fn in (summarize, register, choose, roots, everything, sign_in):
+async def needs_sign_in(ctx: Context) -> str:
+    """Cannot go on until the user signed in: the request's -32042, not a tool error."""
+    raise URLElicitationRequired([URLElicitation("Sign in first", "https://login.example/a", "auth-1"),
+                                  URLElicitation("And here", "https://login.example/b", "auth-2")])
+
+
+for fn in (summarize, register, choose, roots, everything, sign_in, needs_sign_in):
     server.tool(fn, name=f"{fn.__name__}_here", isolation="none")
     server.tool(fn, name=f"{fn.__name__}_sandboxed")
 server.tool(everything, name="everything_per_session", isolation="per_session")

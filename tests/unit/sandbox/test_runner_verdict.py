@@ -121,10 +121,15 @@ def test_a_forged_verdict_in_another_kind_is_dropped_too():
 
 # --- Replies that break the protocol -------------------------------------------------------------
 
-@pytest.mark.parametrize("status", ["0", True, False, -1, 5, 1.0, None, [0], 2**64])
-def test_a_status_that_is_not_an_int_from_0_to_4_is_a_protocol_error(status):
+@pytest.mark.parametrize("status", ["0", True, False, -1, 5, 6, 8, 1.0, None, [0], 2**64])
+def test_a_status_that_is_not_a_childs_is_a_protocol_error(status):
     with pytest.raises(ProtocolError, match="status"):
         settle({"status": status, "body": '{"content":[]}'}, "tools/call")
+
+
+def test_a_url_elicitation_needed_passes_as_an_error_reply():
+    body = '{"message":"sign in","data":{"elicitations":[]}}'  # its shape is the core's to check
+    assert settle({"status": 7, "body": body}, "tools/call") == (7, body, {})
 
 
 @pytest.mark.parametrize("body", [{"content": []}, None, 0, ["{}"], b"{}"])

@@ -15,7 +15,9 @@ import pydantic_core
 from sandgate.results import ERROR_META_KEY
 from sandgate.sandbox.outcome import SANDBOX_META_KEY, Ended, stopped
 
-MAX_STATUS = 4  # the Dispatcher's statuses, 0 (ok) to 4
+# The Dispatcher's statuses a child may reply with: 0 (ok) to 4, and 7 (a URL elicitation needed); 5 and 6
+# (cancelled, shutting down) are the gateway's own.
+CHILD_STATUSES = frozenset({0, 1, 2, 3, 4, 7})
 REPLY_KEYS = frozenset({"status", "body", "log"})
 REQUIRED_REPLY_KEYS = frozenset({"status", "body"})
 # The frames a child writes before its reply, each with exactly one key.
@@ -64,8 +66,8 @@ def settle(reply: dict[str, Any], kind: str) -> Ended:
     The body passes unchanged unless the gateway changed something in it.
     """
     status, body = reply["status"], reply["body"]
-    if type(status) is not int or not 0 <= status <= MAX_STATUS:
-        raise ProtocolError(f"the reply's status is not an integer from 0 to {MAX_STATUS}")
+    if type(status) is not int or status not in CHILD_STATUSES:
+        raise ProtocolError(f"the reply's status is not one of {sorted(CHILD_STATUSES)}")
     if type(body) is not str:
         raise ProtocolError("the reply's body is not a string")
     result = _object(body, "the reply's body")
