@@ -348,6 +348,25 @@ class ModernCalls:
         self.wire.close()
 
 
+def test_a_quiet_listen_stream_carries_keepalive_comments() -> None:
+    with running_server(SUBSCRIPTIONS, (*TRUSTED, "--set", "stream_keepalive_s=0.1")) as server:
+        wire = ModernWire(server.url)
+        params = {"notifications": {"toolsListChanged": True}}
+        body = wire.message("subscriptions/listen", params, request_id=1)
+        text = ""
+        try:
+            with wire.http.stream("POST", server.url, headers=wire.headers("subscriptions/listen", params),
+                                  json=body) as reply:
+                for chunk in reply.iter_text():
+                    text += chunk
+                    if text.count(":\n\n") >= 3:
+                        break
+        finally:
+            wire.close()
+    assert sse_messages_of(text)[0]["method"] == "notifications/subscriptions/acknowledged"
+    assert text.count(":\n\n") >= 3  # comments only: no message but the acknowledgement
+
+
 @pytest.mark.parametrize(("notifications", "needle"), [
     ({"toolsListChanged": "yes"}, "must be a boolean"),
     ({"resourceSubscriptions": "note://a"}, "array of strings"),

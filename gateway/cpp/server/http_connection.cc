@@ -258,14 +258,22 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
     });
   }
 
-  // A comment now and then keeps proxies from timing the stream out; it queues behind the session's events.
+  // A comment now and then keeps proxies from timing a stream out (a session's GET stream, or a POST's event
+  // stream while its request runs: a subscriptions/listen stream may be quiet for hours); it queues behind events.
   void schedule_keepalive() {
     if (!keepalive_timer_) keepalive_timer_.emplace(stream_.get_executor());
     keepalive_timer_->expires_after(server_.settings.stream_keepalive);
     keepalive_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec || self->state_ != State::kStreaming) return;
-      if (self->server_.draining || !self->server_.mcp.session_alive(self->stream_session_)) return self->close();
-      ++self->stream_backlog_;
+      if (ec) return;
+      const bool session_stream = self->state_ == State::kStreaming;
+      const bool reply_stream = self->state_ == State::kBusy && self->sse_reply_open_ && self->awaiting_reply_ &&
+                                !self->peer_gone_;
+      if (!session_stream && !reply_stream) return;
+      if (session_stream &&
+          (self->server_.draining || !self->server_.mcp.session_alive(self->stream_session_))) {
+        return self->close();
+      }
+      if (session_stream) ++self->stream_backlog_;
       self->sse_queue_.emplace_back(":\n\n");
       self->pump_sse_reply();
       self->schedule_keepalive();
@@ -284,6 +292,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public mcp::
   void open_sse_reply() {
     sse_reply_open_ = true;
     sse_writing_ = true;
+    schedule_keepalive();
     mcp::McpHttpReply head = mcp::event_stream_reply();
     server_.count_status(200);
     auto res = std::make_shared<http::response<http::empty_body>>(http::status::ok, 11);
