@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp import types as mt
@@ -155,6 +156,25 @@ async def test_a_url_elicitation_sends_the_user_out_of_band(asking_server, place
     assert kind == "elicitation"
     assert (params.mode, params.url, params.elicitation_id, params.message) == (
         "url", "https://login.example/start?x=1", "sign-in-1", "Sign in to continue")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("place", PLACES)
+async def test_a_completed_url_elicitation_is_told_to_the_session(asking_server, place: str) -> None:
+    completed: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        if getattr(message, "method", None) == "notifications/elicitation/complete":
+            completed.append(message.params.elicitation_id)
+
+    answers = Answers({"action": "accept"})
+    async with answers.client(asking_server.url, message_handler=on_message) as client:
+        result = await client.call_tool(f"sign_in_and_confirm_{place}", {"url": "https://login.example/"})
+        assert text_of(result) == "accept"
+        with anyio.move_on_after(3):
+            while not completed:
+                await anyio.sleep(0.01)
+    assert completed == ["sign-in-2"]
 
 
 @pytest.mark.parametrize("place", PLACES)

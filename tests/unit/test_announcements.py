@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 from mcp.types import (
-    LoggingMessageNotification, LoggingMessageNotificationParams, PromptListChangedNotification,
-    ResourceUpdatedNotification, ResourceUpdatedNotificationParams, ToolListChangedNotification,
+    ElicitCompleteNotification, ElicitCompleteNotificationParams, LoggingMessageNotification,
+    LoggingMessageNotificationParams, PromptListChangedNotification, ResourceUpdatedNotification,
+    ResourceUpdatedNotificationParams, ToolListChangedNotification,
 )
 
 from sandgate import Context, InvalidAnnouncement, MCPServer
@@ -23,10 +24,12 @@ class Hub:
 
     def __init__(self) -> None:
         self.announced: list[tuple[str, str]] = []
+        self.sessions: list[str] = []
         self.dropped = 0
 
-    def announce(self, kind: str, uri: str = "") -> int:
+    def announce(self, kind: str, uri: str = "", session: str = "") -> int:
         self.announced.append((kind, uri))
+        self.sessions.append(session)
         return 1
 
     def drop_over_limit(self) -> None:
@@ -141,3 +144,14 @@ def test_only_handlers_that_take_a_context_get_an_announcer():
     assert hub.dropped == 2
     dispatcher.announce_list_changed("tools")  # the server's own: no per-call bound
     assert hub.announced[-1] == ("tools_list_changed", "")
+
+
+def test_a_completed_url_elicitation_is_told_to_the_calls_own_session():
+    hub = Hub()
+    ctx = Context(announce=Announcer(hub, 5, "session-1"))
+    ctx.notify_elicitation_complete("auth-1")
+    assert (hub.announced, hub.sessions) == ([("elicitation_complete", "auth-1")], ["session-1"])
+    with pytest.raises(InvalidAnnouncement, match="elicitation needs its id"):
+        ctx.notify_elicitation_complete("")
+    assert of_notification(ElicitCompleteNotification(params=ElicitCompleteNotificationParams(elicitation_id="e"))) \
+        == ("elicitation_complete", "e")

@@ -567,15 +567,20 @@ PYBIND11_MODULE(_core, m) {
   // Where handlers announce resource updates and list changes (the facade's announcements.Hub).
   py::class_<mcp::Subscriptions, std::shared_ptr<mcp::Subscriptions>>(m, "Announcements")
       .def("announce",
-           [](mcp::Subscriptions& s, std::string_view kind, std::string_view uri) -> long long {
+           [](mcp::Subscriptions& s, std::string_view kind, std::string_view uri, const std::string& session) -> long long {
              std::optional<mcp::Change> change = mcp::change_named(kind);
              if (!change) throw py::value_error("no change named " + std::string(kind));
              py::gil_scoped_release release;  // a stream may block (a full stdout pipe)
+             if (*change == mcp::Change::kElicitationComplete) {
+               std::optional<bool> delivered = s.elicitation_complete(session, uri);
+               return delivered ? static_cast<long long>(*delivered) : -1;
+             }
              std::optional<std::size_t> reached = s.announce(*change, uri);
              return reached ? static_cast<long long>(*reached) : -1;
            },
-           py::arg("kind"), py::arg("uri") = "",
-           "Streams it reached, or -1 when refused (a resource URI empty or too long).")
+           py::arg("kind"), py::arg("uri") = "", py::arg("session") = "",
+           "Streams it reached, or -1 when refused (a resource URI or elicitation id empty or too long). "
+           "`uri` is an elicitation_complete's id, and `session` the one session it goes to.")
       .def("drop_over_limit", &mcp::Subscriptions::drop_over_limit)
       .def("listener_count", &mcp::Subscriptions::listener_count);
 

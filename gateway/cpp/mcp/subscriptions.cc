@@ -11,11 +11,12 @@ struct NamedChange {
   std::string_view method;
   Change change;
 };
-constexpr std::array<NamedChange, 4> kChanges = {{
+constexpr std::array<NamedChange, 5> kChanges = {{
     {"resource_updated", "notifications/resources/updated", Change::kResourceUpdated},
     {"tools_list_changed", "notifications/tools/list_changed", Change::kToolsListChanged},
     {"prompts_list_changed", "notifications/prompts/list_changed", Change::kPromptsListChanged},
     {"resources_list_changed", "notifications/resources/list_changed", Change::kResourcesListChanged},
+    {"elicitation_complete", "notifications/elicitation/complete", Change::kElicitationComplete},
 }};
 
 Fault invalid(std::string message) { return Fault{Failure::kInvalidParams, "Invalid params: " + std::move(message)}; }
@@ -26,6 +27,7 @@ bool wants(const ListenFilter& filter, Change change, std::string_view uri) {
     case Change::kToolsListChanged: return filter.tools;
     case Change::kPromptsListChanged: return filter.prompts;
     case Change::kResourcesListChanged: return filter.resources;
+    case Change::kElicitationComplete: return false;  // never broadcast: one session's
   }
   return false;
 }
@@ -50,8 +52,9 @@ std::string change_notification(Change change, std::string_view uri, std::string
   std::string message = R"({"jsonrpc":"2.0","method":")";
   message.append(notification_method(change)).append(R"(","params":{)");
   bool first = true;
-  if (change == Change::kResourceUpdated) {
-    message.append(R"("uri":)").append(json::serialize(json::string_view(uri.data(), uri.size())));
+  if (change == Change::kResourceUpdated || change == Change::kElicitationComplete) {
+    message.append(change == Change::kResourceUpdated ? R"("uri":)" : R"("elicitationId":)");
+    message.append(json::serialize(json::string_view(uri.data(), uri.size())));
     first = false;
   }
   if (!subscription_id_json.empty()) {
@@ -178,7 +181,27 @@ void Subscriptions::end_listeners() {
   }
 }
 
+std::optional<bool> Subscriptions::elicitation_complete(const std::string& session, std::string_view elicitation_id) {
+  if (elicitation_id.empty() || elicitation_id.size() > limits_.max_uri_bytes) {
+    counters_->add(metrics::Counter::kAnnouncementsRefused);
+    return std::nullopt;
+  }
+  std::shared_ptr<NotificationSink> stream;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = sessions_.find(session); it != sessions_.end()) stream = it->second.stream;
+  }
+  const bool delivered =
+      stream != nullptr && stream->deliver(change_notification(Change::kElicitationComplete, elicitation_id));
+  counters_->add(delivered ? metrics::Counter::kAnnouncementsSent : metrics::Counter::kAnnouncementsUndeliverable);
+  return delivered;
+}
+
 std::optional<std::size_t> Subscriptions::announce(Change change, std::string_view uri) {
+  if (change == Change::kElicitationComplete) {  // one session's, never everyone's
+    counters_->add(metrics::Counter::kAnnouncementsRefused);
+    return std::nullopt;
+  }
   if (change == Change::kResourceUpdated && (uri.empty() || uri.size() > limits_.max_uri_bytes)) {
     counters_->add(metrics::Counter::kAnnouncementsRefused);
     return std::nullopt;

@@ -32,8 +32,9 @@ struct SubscriptionLimits {
   std::size_t max_listeners = 10'000;  // subscriptions/listen streams open at once
 };
 
-// What changed, as the notification that tells it.
-enum class Change { kResourceUpdated, kToolsListChanged, kPromptsListChanged, kResourcesListChanged };
+// What changed, as the notification that tells it. kElicitationComplete goes to one session only: the one a URL
+// elicitation went to (2025-11-25's notifications/elicitation/complete).
+enum class Change { kResourceUpdated, kToolsListChanged, kPromptsListChanged, kResourcesListChanged, kElicitationComplete };
 
 std::optional<Change> change_named(std::string_view name);  // "resource_updated", "tools_list_changed", ...
 std::string_view notification_method(Change change);
@@ -71,6 +72,9 @@ class Subscriptions {
   // Tells every session and listen stream that asked; `uri` only for kResourceUpdated. The number of streams
   // it reached, or nullopt when `uri` is not one a client could subscribe to (refused, counted).
   std::optional<std::size_t> announce(Change change, std::string_view uri = {});
+  // A URL elicitation of `session` completed: told on that session's stream only. Nullopt when `elicitation_id` is
+  // empty or too long (refused, counted); else whether it was delivered.
+  std::optional<bool> elicitation_complete(const std::string& session, std::string_view elicitation_id);
   // A call's announcement over its per-call bound: not sent, counted.
   void drop_over_limit();
 

@@ -155,5 +155,23 @@ TEST(Subscriptions, ACallOverItsBoundIsCounted) {
   EXPECT_EQ(f.counted(metrics::Counter::kAnnouncementsDroppedOverLimit), 1u);
 }
 
+TEST(Subscriptions, ACompletedElicitationIsToldToItsSessionOnly) {
+  Fixture f;
+  auto mine = std::make_shared<RecordingSink>();
+  auto other = std::make_shared<RecordingSink>();
+  f.subscriptions.attach("mine", mine);
+  f.subscriptions.attach("other", other);
+  EXPECT_EQ(f.subscriptions.elicitation_complete("mine", "auth-1"), true);
+  ASSERT_EQ(mine->messages().size(), 1u);
+  EXPECT_EQ(mine->messages()[0],
+            R"({"jsonrpc":"2.0","method":"notifications/elicitation/complete","params":{"elicitationId":"auth-1"}})");
+  EXPECT_TRUE(other->messages().empty());
+  EXPECT_EQ(f.subscriptions.elicitation_complete("gone", "auth-1"), false);  // no stream: undeliverable
+  EXPECT_EQ(f.subscriptions.elicitation_complete("mine", ""), std::nullopt);
+  EXPECT_EQ(f.subscriptions.announce(Change::kElicitationComplete, "auth-1"), std::nullopt);  // never broadcast
+  EXPECT_EQ(f.counted(metrics::Counter::kAnnouncementsRefused), 2u);
+  EXPECT_EQ(f.counted(metrics::Counter::kAnnouncementsUndeliverable), 1u);
+}
+
 }  // namespace
 }  // namespace sandgate::mcp

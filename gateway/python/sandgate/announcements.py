@@ -17,8 +17,10 @@ from sandgate.errors import InvalidAnnouncement
 RESOURCE_UPDATED = "resource_updated"
 LIST_CHANGED = {"tools": "tools_list_changed", "prompts": "prompts_list_changed",
                 "resources": "resources_list_changed"}
+ELICITATION_COMPLETE = "elicitation_complete"  # to the call's own session only; the subject is the elicitation id
 KIND_OF_METHOD = {
     "notifications/resources/updated": RESOURCE_UPDATED,
+    "notifications/elicitation/complete": ELICITATION_COMPLETE,
     "notifications/tools/list_changed": LIST_CHANGED["tools"],
     "notifications/prompts/list_changed": LIST_CHANGED["prompts"],
     "notifications/resources/list_changed": LIST_CHANGED["resources"],
@@ -35,19 +37,21 @@ Announce = Callable[[str, str], bool]
 class Hub(Protocol):
     """The core's side (`_core.Announcements`)."""
 
-    def announce(self, kind: str, uri: str = "") -> int: ...
+    def announce(self, kind: str, uri: str = "", session: str = "") -> int: ...
 
     def drop_over_limit(self) -> None: ...
 
 
 def check(kind: object, uri: object) -> tuple[str, str]:
-    """The (kind, uri) of a well-formed announcement; raises InvalidAnnouncement."""
+    """The (kind, subject) of a well-formed announcement: the subject is a resource update's URI or a completed
+    elicitation's id, else ""; raises InvalidAnnouncement."""
     if kind not in KINDS:
         raise InvalidAnnouncement(f"unknown change {kind!r}: one of {sorted(KINDS)}")
-    if kind != RESOURCE_UPDATED:
+    if kind not in (RESOURCE_UPDATED, ELICITATION_COMPLETE):
         return str(kind), ""
+    what = "a resource update needs a URI" if kind == RESOURCE_UPDATED else "a completed elicitation needs its id"
     if not isinstance(uri, str) or not uri or len(uri) > MAX_URI_CHARS:
-        raise InvalidAnnouncement(f"a resource update needs a URI of 1 to {MAX_URI_CHARS} characters")
+        raise InvalidAnnouncement(f"{what} of 1 to {MAX_URI_CHARS} characters")
     return str(kind), uri
 
 
@@ -58,25 +62,27 @@ def of_notification(notification: Any) -> tuple[str, str]:
         raise InvalidAnnouncement(
             f"cannot send {method!r}: a handler may send {sorted(KIND_OF_METHOD)} (log with ctx.info and the like)")
     params = getattr(notification, "params", None)
-    uri = getattr(params, "uri", None) if params is not None else None
-    return check(KIND_OF_METHOD[method], "" if uri is None else str(uri))
+    subject = getattr(params, "elicitation_id" if method == "notifications/elicitation/complete" else "uri", None)
+    return check(KIND_OF_METHOD[method], "" if subject is None else str(subject))
 
 
 class Announcer:
-    """One call's announcements, at most `limit` of them; the rest are counted and dropped."""
+    """One call's announcements, at most `limit` of them; the rest are counted and dropped. `session` is the
+    call's (as the core names it): where a completed elicitation is told."""
 
-    __slots__ = ("_hub", "_left")
+    __slots__ = ("_hub", "_left", "_session")
 
-    def __init__(self, hub: Hub, limit: int) -> None:
+    def __init__(self, hub: Hub, limit: int, session: str = "") -> None:
         self._hub = hub
         self._left = limit
+        self._session = session
 
     def __call__(self, kind: str, uri: str = "") -> bool:
         if self._left <= 0:
             self._hub.drop_over_limit()
             return False
         self._left -= 1
-        return self._hub.announce(kind, uri) >= 0
+        return self._hub.announce(kind, uri, self._session) >= 0
 
 
 def announce_list_changed(hub: Hub | None, kind: str) -> None:

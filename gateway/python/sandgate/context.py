@@ -162,6 +162,11 @@ class Context:
             raise InvalidAnnouncement(f"no list named {kind!r}: tools, prompts or resources")
         return self._send(announcements.LIST_CHANGED[kind], "")
 
+    def notify_elicitation_complete(self, elicitation_id: str) -> Coroutine[Any, Any, None]:
+        """Tell this session's client that the URL elicitation `elicitation_id` completed
+        (`notifications/elicitation/complete`, 2025-11-25), on the session's own stream."""
+        return self._send(*announcements.check(announcements.ELICITATION_COMPLETE, elicitation_id))
+
     def send_notification(self, notification: Any) -> Coroutine[Any, Any, None]:
         """fastmcp's shape: an mcp.types ResourceUpdatedNotification or a Tool/Prompt/ResourceListChangedNotification."""
         return self._send(*announcements.of_notification(notification))

@@ -168,7 +168,7 @@ class Dispatcher:
                       ids: RequestIds) -> Outbound:
         request_id, client_id, session, announce, session_id = ids
         if announce is None and self._hub is not None:
-            announce = Announcer(self._hub, self._max_announcements)
+            announce = Announcer(self._hub, self._max_announcements, session)
         return with_request(channels, request_id, client_id, announce, self.read_for_handler,
                             session_id if session_id is not None else session_key(session))
 

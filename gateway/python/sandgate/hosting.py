@@ -83,7 +83,7 @@ class HostedDispatcher:
             catalog = self._module.catalog
             # Which handler takes a Context is the module's to know: every call may report, log and announce,
             # and carries its request's ids.
-            announcer = Announcer(self._hub, self._max_announcements) if self._hub is not None else None
+            announcer = Announcer(self._hub, self._max_announcements, session) if self._hub is not None else None
             channels = with_request(outbound(progress, log, ask, self._client_wait_s, round_trip), request_id,
                                     client_id, announcer, None, session_key(session))
             forward = child_relay(meta_json, channels)

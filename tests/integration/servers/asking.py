@@ -56,13 +56,20 @@ async def sign_in(url: str, ctx: Context) -> str:
     return f"{answer.action} {getattr(answer, 'data', None)}"
 
 
+async def sign_in_and_confirm(url: str, ctx: Context) -> str:
+    """Sends the user to `url`, then tells the client the elicitation completed."""
+    answer = await ctx.elicit_url("Sign in to continue", url, elicitation_id="sign-in-2")
+    await ctx.notify_elicitation_complete("sign-in-2")
+    return answer.action
+
+
 async def needs_sign_in(ctx: Context) -> str:
     """Cannot go on until the user signed in: the request's -32042, not a tool error."""
     raise URLElicitationRequired([URLElicitation("Sign in first", "https://login.example/a", "auth-1"),
                                   URLElicitation("And here", "https://login.example/b", "auth-2")])
 
 
-for fn in (summarize, register, choose, roots, everything, sign_in, needs_sign_in):
+for fn in (summarize, register, choose, roots, everything, sign_in, sign_in_and_confirm, needs_sign_in):
     server.tool(fn, name=f"{fn.__name__}_here", isolation="none")
     server.tool(fn, name=f"{fn.__name__}_sandboxed")
 server.tool(everything, name="everything_per_session", isolation="per_session")
