@@ -8,7 +8,8 @@ import asyncio
 import pytest
 
 from sandgate import Context, MCPServer, ResourceNotFound, SandgateError
-from sandgate.resource_reads import failed, result_of
+from sandgate.dispatch import failure_of
+from sandgate.resource_reads import result_of
 
 
 def reading_server() -> MCPServer:
@@ -39,8 +40,8 @@ def test_result_of_gives_text_and_bytes_with_their_types():
 
 
 def test_a_failed_read_raises_what_the_client_would_be_told():
-    assert isinstance(failed(2, '{"message":"Resource not found","data":{"uri":"x://y"}}'), ResourceNotFound)
-    error = failed(3, "not json")
+    assert isinstance(failure_of(2, '{"message":"Resource not found","data":{"uri":"x://y"}}'), ResourceNotFound)
+    error = failure_of(3, "not json")
     assert type(error) is SandgateError and error.message == "the read failed"
 
 

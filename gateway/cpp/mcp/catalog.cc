@@ -122,6 +122,7 @@ std::variant<std::string, Fault> Catalog::page(ListKind kind, const json::value*
 }
 
 const std::vector<ParamHeader>* Catalog::param_headers(std::string_view tool) const {
+  if (param_headers_.empty()) return nullptr;  // the common catalog: no modern call pays for a lookup
   auto it = param_headers_.find(std::string(tool));
   return it == param_headers_.end() ? nullptr : &it->second;
 }

@@ -23,7 +23,7 @@ Fault invalid(std::string message) { return Fault{Failure::kInvalidParams, "Inva
 
 bool wants(const ListenFilter& filter, Change change, std::string_view uri) {
   switch (change) {
-    case Change::kResourceUpdated: return filter.resource_uris.count(std::string(uri)) != 0;
+    case Change::kResourceUpdated: return filter.resource_uris.count(uri) != 0;
     case Change::kToolsListChanged: return filter.tools;
     case Change::kPromptsListChanged: return filter.prompts;
     case Change::kResourcesListChanged: return filter.resources;

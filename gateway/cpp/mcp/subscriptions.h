@@ -3,7 +3,6 @@
 // Handshake-era sessions subscribe with resources/subscribe and hear on their session's stream (the HTTP GET
 // stream, the stdio connection); a 2026-07-28 client opens a subscriptions/listen stream with a filter, and
 // every notification on it carries that request's id. Calls announce; nobody else writes here.
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -42,7 +41,7 @@ std::string_view notification_method(Change change);
 // A subscriptions/listen request's filter, checked.
 struct ListenFilter {
   bool tools = false, prompts = false, resources = false;
-  std::set<std::string> resource_uris;
+  std::set<std::string, std::less<>> resource_uris;  // found by string_view: no copy per announcement
 };
 
 class Subscriptions {

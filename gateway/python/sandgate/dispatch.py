@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sandgate import resource_reads
 from sandgate.announcements import (
     DEFAULT_MAX_ANNOUNCEMENTS_PER_CALL, Announce, Announcer, Hub, announce_list_changed,
 )
@@ -124,7 +124,7 @@ class Dispatcher:
             _isolation, limits = granted(plan)
             ended = await self._runner.run(sandbox_request("resources/read", uri, "{}", "{}", None), limits)
             if ended[0] != OK:
-                raise resource_reads.failed(ended[0], ended[1])
+                raise failure_of(ended[0], ended[1])
             return ended[1]
         kwargs = resource.bind(uri, params, "{}", self._with_request(None, (None, None, "", None, None)))
         return await resource.read_async(uri, kwargs) if resource.is_async else resource.read(uri, kwargs)
@@ -309,6 +309,21 @@ def failure_outcome(exc: BaseException, kind: str, name: str) -> Outcome:
     logger.error("%s '%s' failed", kind, name, exc_info=exc)
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return INTERNAL_ERROR, _error_json(f"{FAILURE_PREFIX.get(kind, kind)} '{name}': {detail}")
+
+
+def failure_of(status: int, body: str) -> SandgateError:
+    """What a call that ended with `status` and error `body` raises in the handler that made it (the inverse of
+    failure_outcome): a nested read fails as its client would be told."""
+    try:
+        answer = json.loads(body)
+        message, data = str(answer.get("message", "the read failed")), answer.get("data")
+    except (ValueError, AttributeError):
+        message, data = "the read failed", None
+    if status == RESOURCE_NOT_FOUND:
+        return ResourceNotFound(message, data=data)
+    if status == INVALID_PARAMS:
+        return InvalidArguments(message, data=data)
+    return SandgateError(message, data=data)
 
 
 async def _guarded(work: Coroutine[Any, Any, str], kind: str, name: str) -> Outcome:

@@ -13,14 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandgate.errors import InvalidArguments, ResourceNotFound, SandgateError
-
 # uri -> the read's ReadResourceResult JSON text; raises what the read raised.
 Reader = Callable[[str], Awaitable[str]]
-
-# The dispatcher's statuses (dispatch.py), repeated here so a failed read raises what a client would be told.
-_INVALID_PARAMS = 1
-_RESOURCE_NOT_FOUND = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,16 +43,3 @@ def result_of(read_json: str) -> ResourceResult:
         contents.append(ResourceContent(content, item.get("mimeType"), item.get("uri", ""), item.get("_meta")))
     return ResourceResult(contents, result.get("_meta"))
 
-
-def failed(status: int, body: str) -> SandgateError:
-    """What a read that ended with `status` raises in the handler that asked for it."""
-    try:
-        answer = json.loads(body)
-        message, data = str(answer.get("message", "the read failed")), answer.get("data")
-    except (ValueError, AttributeError):
-        message, data = "the read failed", None
-    if status == _RESOURCE_NOT_FOUND:
-        return ResourceNotFound(message, data=data)
-    if status == _INVALID_PARAMS:
-        return InvalidArguments(message, data=data)
-    return SandgateError(message, data=data)
