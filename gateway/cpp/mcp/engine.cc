@@ -269,15 +269,9 @@ void Engine::listen(const Message& request, const RequestContext& context, std::
   auto filter = subscriptions_->listen_filter(request.params.if_contains("notifications"));
   if (auto* fault = std::get_if<Fault>(&filter)) return on_reply(std::move(*fault), OutcomeFacts{});
   std::string id = json::serialize(request.id);
-  // What the stream honours: the filter's known members, as sent (anything else it named is not promised).
-  json::object honoured;
-  for (std::string_view key : {"toolsListChanged", "promptsListChanged", "resourcesListChanged", "resourceSubscriptions"}) {
-    if (const json::value* value = request.params.at("notifications").get_object().if_contains(key)) {
-      honoured.emplace(key, *value);
-    }
-  }
+  // What the stream honours: the filter's members it read, as sent (anything else it named is not promised).
   std::string ack = R"({"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged","params":{"notifications":)";
-  ack.append(json::serialize(honoured));
+  ack.append(json::serialize(std::get<ListenFilter>(filter).honoured));
   ack.append(R"(,"_meta":{")").append(kMetaSubscriptionId).append(R"(":)").append(id).append("}}}");
   // The acknowledgement is the stream's first message; a client that takes no event stream cannot listen.
   if (context.notifications == nullptr || !context.notifications->deliver(std::move(ack))) {

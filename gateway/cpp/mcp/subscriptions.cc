@@ -130,6 +130,7 @@ std::variant<ListenFilter, Fault> Subscriptions::listen_filter(const json::value
     if (value == nullptr) continue;
     if (!value->is_bool()) return invalid("'notifications." + std::string(key) + "' must be a boolean");
     *flag = value->get_bool();
+    filter.honoured.emplace(key, *value);
   }
   if (const json::value* uris = object.if_contains("resourceSubscriptions")) {
     if (!uris->is_array()) return invalid("'notifications.resourceSubscriptions' must be an array of strings");
@@ -144,6 +145,7 @@ std::variant<ListenFilter, Fault> Subscriptions::listen_filter(const json::value
                        " resources");
       }
     }
+    filter.honoured.emplace("resourceSubscriptions", *uris);
   }
   return filter;
 }

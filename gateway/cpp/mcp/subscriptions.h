@@ -42,6 +42,7 @@ std::string_view notification_method(Change change);
 struct ListenFilter {
   bool tools = false, prompts = false, resources = false;
   std::set<std::string, std::less<>> resource_uris;  // found by string_view: no copy per announcement
+  json::object honoured;  // the members read, as sent: what the acknowledgement promises
 };
 
 class Subscriptions {
