@@ -221,6 +221,17 @@ def test_a_handler_that_needs_the_user_at_urls_answers_32042(asking_server, plac
         session.close()
 
 
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "https:///no-host", "https://login.example/a b", "/relative"])
+def test_a_hostile_childs_32042_to_a_url_no_user_should_visit_is_refused(hostile_server, url: str) -> None:
+    session = LegacySession(hostile_server.url, "2025-11-25", capabilities={"elicitation": {"url": {}}}).open()
+    try:
+        body = session.post({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                             "params": {"name": "forge_url_elicitation", "arguments": {"url": url}}}).json()
+        assert body["error"]["code"] == -32603 and "data.elicitations" in body["error"]["message"], body
+    finally:
+        session.close()
+
+
 @pytest.mark.parametrize("place", PLACES)
 def test_a_modern_request_gets_no_32042(asking_server, place: str) -> None:
     wire = ModernWire(asking_server.url)

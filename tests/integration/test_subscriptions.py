@@ -426,6 +426,7 @@ def test_a_hostile_childs_own_frames_are_checked_and_bounded(hostile_server) -> 
         {"kind": "tools/call", "uri": "note://a"},                             # not a change: dropped
         "resource_updated",                                                    # not an object: dropped
         {"kind": "resource_updated", "uri": "note://a" + "x" * 5000},         # too long: dropped
+        {"kind": "elicitation_complete", "uri": ""},                           # no id: dropped
         {"kind": "resources_list_changed"},                                    # sent
         {"kind": "tools_list_changed"},                                        # sent (not in the filter)
         {"kind": "resource_updated", "uri": "note://a"},                       # over the bound of 3
